@@ -1,0 +1,6 @@
+//! KQL dynamic functions.
+
+use crate::Registry;
+
+/// Registers this family's functions.
+pub(crate) fn register(_r: &mut Registry) {}

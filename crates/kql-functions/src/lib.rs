@@ -1,0 +1,33 @@
+//! KQL's type system and KQL functions as DataFusion user-defined functions.
+//!
+//! * [`types`]: the ten Kusto scalar types and their Arrow representation.
+//! * [`registry`]: lookup of scalar functions ([`ScalarUDF`]) and aggregates
+//!   ([`AggregateUDF`]) by their KQL name.
+//! * One module per function family (`string`, `datetime`, `convert`, `math`,
+//!   `dynamic`, `hash`, `aggregate`), each with a `register` function.
+//!
+//! Conventions every function follows (see ARCHITECTURE.md):
+//! * Values use the Arrow types of [`types::KqlType::to_arrow`]; a function's
+//!   Arrow return type therefore tells the planner its KQL return type.
+//! * A KQL `string` is never null: functions that return strings return `""`
+//!   where a null would otherwise come out.
+//! * Invalid input gives null (Kusto's behaviour), not an error, unless the
+//!   Kusto docs say the function fails.
+
+pub mod aggregate;
+pub mod convert;
+pub mod datetime;
+pub mod dynamic;
+pub mod error;
+pub mod hash;
+pub mod math;
+pub mod registry;
+pub mod string;
+pub mod types;
+pub mod util;
+
+pub use error::{FunctionError, Result};
+pub use registry::Registry;
+pub use types::KqlType;
+
+use datafusion_expr::{AggregateUDF, ScalarUDF};

@@ -1,0 +1,69 @@
+//! Corpus reading shared by the parser tests.
+
+use std::path::{Path, PathBuf};
+
+/// One corpus query.
+#[derive(Debug, Clone)]
+pub struct CorpusQuery {
+    /// `valid/where.kql#3` (1-based index within the file).
+    pub id: String,
+    /// Query text.
+    pub text: String,
+}
+
+pub fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
+}
+
+/// Splits a corpus file into queries (`// ---` separators, comment-only chunks skipped).
+pub fn split_queries(content: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for chunk in content.split("\n// ---\n") {
+        let chunk = chunk.strip_prefix("// ---\n").unwrap_or(chunk);
+        let lines: Vec<&str> = chunk.lines().collect();
+        let only_comments = lines
+            .iter()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with("//"));
+        if only_comments {
+            continue;
+        }
+        out.push(chunk.trim_matches('\n').to_string());
+    }
+    out
+}
+
+/// All queries of `valid/` or `invalid/`.
+pub fn load(kind: &str) -> Vec<CorpusQuery> {
+    let dir = corpus_dir().join(kind);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("corpus dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "kql"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let content = std::fs::read_to_string(&f).expect("read corpus file");
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        for (i, q) in split_queries(&content).into_iter().enumerate() {
+            out.push(CorpusQuery {
+                id: format!("{kind}/{name}#{}", i + 1),
+                text: q,
+            });
+        }
+    }
+    out
+}
+
+/// The allowlist: `id reason` per line; `#` comments.
+pub fn allowlist() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(corpus_dir().join("oracle_allowlist.txt")).unwrap_or_default();
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| match l.split_once(' ') {
+            Some((id, reason)) => (id.to_string(), reason.trim().to_string()),
+            None => (l.to_string(), String::new()),
+        })
+        .collect()
+}
