@@ -1,1 +1,266 @@
-fn main() {}
+//! The `calypso` binary.
+//!
+//! * `calypso query [--format table|csv|json] '<kql>'` runs a query in-process.
+//! * `calypso explain --tokens|--ast|--plan '<kql>'` shows a pipeline stage.
+//! * `calypso bench plan` times parsing and planning of a 20-line query.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use calypso_engine::{DEFAULT_DATABASE, Engine, RequestOptions, ResultTable, display};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "calypso", version, about = "Calypso: a Kusto-compatible analytics database")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a KQL query in-process and print the primary result.
+    Query {
+        /// Data directory (tables persisted by the server; queries over `datatable`/`let` need none).
+        #[arg(long, env = "CALYPSO_DATA_DIR")]
+        data_dir: Option<std::path::PathBuf>,
+        /// Database to run in.
+        #[arg(long, default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// The query text.
+        query: String,
+    },
+    /// Show one stage of the pipeline for a query.
+    Explain {
+        /// Print the lexer's tokens.
+        #[arg(long, group = "stage")]
+        tokens: bool,
+        /// Print the AST (and the canonical KQL it prints back to).
+        #[arg(long, group = "stage")]
+        ast: bool,
+        /// Print the DataFusion logical plan.
+        #[arg(long, group = "stage")]
+        plan: bool,
+        /// The query text.
+        query: String,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        which: Bench,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum Bench {
+    /// Parse and plan a 20-line query repeatedly; prints the mean time per iteration.
+    Plan {
+        /// Iterations.
+        #[arg(long, default_value_t = 2000)]
+        iterations: u32,
+    },
+}
+
+/// The 20-line query of `calypso bench plan`.
+pub const BENCH_QUERY: &str = r#"let Events = datatable(Timestamp:datetime, Level:string, Service:string, Latency:real, Bytes:long)
+[
+    datetime(2024-01-01T10:00:00Z), "Error", "api", 12.5, 1024,
+    datetime(2024-01-01T10:05:00Z), "Info", "web", 3.25, 2048,
+    datetime(2024-01-01T11:00:00Z), "Warning", "api", 40.0, 512
+];
+let Threshold = 10.0;
+Events
+| where Timestamp between (datetime(2024-01-01) .. 1d)
+| where Level in ("Error", "Warning") or Latency > Threshold
+| extend Hour = bin(Timestamp, 1h), IsSlow = Latency > Threshold
+| extend Kind = case(Level == "Error", "E", Level == "Warning", "W", "I")
+| where Service has "api" and not(isempty(Service))
+| summarize Count = count(), P95 = percentile(Latency, 95), TotalBytes = sum(Bytes),
+            Slow = countif(IsSlow), Services = dcount(Service) by Hour, Kind
+| join kind=leftouter (Events | summarize Max = max(Latency) by Kind = substring(Level, 0, 1)) on Kind
+| project Hour, Kind, Count, P95, TotalBytes, Slow, Services, Max
+| extend Ratio = todouble(Slow) / Count
+| order by Hour asc, Count desc
+| take 100"#;
+
+fn print_table(t: &ResultTable, format: Format, out: &mut dyn Write) -> std::io::Result<()> {
+    let rows: Vec<Vec<Option<String>>> = t
+        .batches
+        .iter()
+        .flat_map(|b| {
+            (0..b.num_rows()).map(move |i| {
+                t.columns
+                    .iter()
+                    .enumerate()
+                    .map(|(c, (_, ty))| display::format_value(b.column(c).as_ref(), i, *ty))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    match format {
+        Format::Json => {
+            let arr: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let mut m = serde_json::Map::new();
+                    for ((name, _), v) in t.columns.iter().zip(r) {
+                        m.insert(name.clone(), v.clone().map_or(serde_json::Value::Null, serde_json::Value::String));
+                    }
+                    serde_json::Value::Object(m)
+                })
+                .collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&arr).unwrap_or_default())
+        }
+        Format::Csv => {
+            let esc = |s: &str| {
+                if s.contains([',', '"', '\n']) {
+                    format!("\"{}\"", s.replace('"', "\"\""))
+                } else {
+                    s.to_string()
+                }
+            };
+            let header: Vec<String> = t.columns.iter().map(|(n, _)| esc(n)).collect();
+            writeln!(out, "{}", header.join(","))?;
+            for r in &rows {
+                let cells: Vec<String> = r.iter().map(|v| esc(v.as_deref().unwrap_or(""))).collect();
+                writeln!(out, "{}", cells.join(","))?;
+            }
+            Ok(())
+        }
+        Format::Table => {
+            let headers: Vec<String> = t.columns.iter().map(|(n, ty)| format!("{n}:{ty}")).collect();
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| r.iter().map(|v| v.clone().unwrap_or_default()).collect())
+                .collect();
+            let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+            for r in &cells {
+                for (w, c) in widths.iter_mut().zip(r) {
+                    *w = (*w).max(c.chars().count());
+                }
+            }
+            let line = |r: &[String]| {
+                r.iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            };
+            writeln!(out, "{}", line(&headers))?;
+            writeln!(out, "{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"))?;
+            for r in &cells {
+                writeln!(out, "{}", line(r))?;
+            }
+            writeln!(out, "({} rows)", cells.len())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 << 20)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Query {
+            data_dir: _,
+            database,
+            format,
+            query,
+        } => {
+            let engine = Engine::new();
+            let result = rt
+                .block_on(engine.execute(&database, &query, &RequestOptions::default()))
+                .map_err(|e| e.to_string())?;
+            let Some(primary) = result.tables.first() else {
+                return Ok(());
+            };
+            print_table(primary, format, &mut out).map_err(|e| e.to_string())
+        }
+        Command::Explain {
+            tokens,
+            ast,
+            plan,
+            query,
+        } => {
+            if tokens {
+                let (toks, diags) = kql_syntax::lexer::tokenize(&query);
+                for t in toks {
+                    writeln!(out, "{:>4}..{:<4} {:?}", t.span.start, t.span.end, t.kind).map_err(|e| e.to_string())?;
+                }
+                for d in diags {
+                    writeln!(out, "{}", d.render(&query)).map_err(|e| e.to_string())?;
+                }
+                return Ok(());
+            }
+            let parsed = kql_syntax::parse(&query);
+            if let Some(d) = parsed.diagnostics.first() {
+                return Err(d.render(&query));
+            }
+            if ast || !plan {
+                writeln!(out, "{:#?}\n\n-- canonical KQL --\n{}", parsed.query, parsed.query).map_err(|e| e.to_string())?;
+                return Ok(());
+            }
+            let engine = Engine::new();
+            let planned = engine
+                .plan(DEFAULT_DATABASE, &query, &RequestOptions::default())
+                .map_err(|e| e.to_string())?;
+            for r in planned.results {
+                writeln!(out, "{}", r.plan.display_indent_schema()).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+        Command::Bench {
+            which: Bench::Plan { iterations },
+        } => {
+            let engine = Engine::new();
+            let opts = RequestOptions::default();
+            engine.plan(DEFAULT_DATABASE, BENCH_QUERY, &opts).map_err(|e| e.to_string())?;
+            let iterations = iterations.max(1);
+            let start = Instant::now();
+            for _ in 0..iterations {
+                let parsed = kql_syntax::parse(BENCH_QUERY);
+                std::hint::black_box(&parsed);
+            }
+            let parse = start.elapsed() / iterations;
+            let start = Instant::now();
+            for _ in 0..iterations {
+                let p = engine.plan(DEFAULT_DATABASE, BENCH_QUERY, &opts).map_err(|e| e.to_string())?;
+                std::hint::black_box(&p);
+            }
+            let both = start.elapsed() / iterations;
+            writeln!(
+                out,
+                "20-line query, {iterations} iterations: parse {:.1} µs, parse+plan {:.1} µs",
+                parse.as_secs_f64() * 1e6,
+                both.as_secs_f64() * 1e6
+            )
+            .map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -21,10 +21,12 @@ pub mod dynamic;
 pub mod error;
 pub mod hash;
 pub mod math;
+pub mod operators;
 pub mod registry;
 pub mod string;
 pub mod types;
 pub mod util;
+pub mod window;
 
 pub use error::{FunctionError, Result};
 pub use registry::Registry;

@@ -21,6 +21,8 @@ static GLOBAL: LazyLock<Registry> = LazyLock::new(|| {
     crate::dynamic::register(&mut r);
     crate::hash::register(&mut r);
     crate::aggregate::register(&mut r);
+    crate::operators::register(&mut r);
+    crate::operators::register_list(&mut r);
     r
 });
 

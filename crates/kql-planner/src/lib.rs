@@ -1,1 +1,146 @@
-//! placeholder
+//! KQL AST → DataFusion `LogicalPlan`.
+//!
+//! The planner sees the world only through [`KqlContext`]: tables, stored functions,
+//! request parameters and options. It depends on `datafusion-expr`, never on DataFusion's
+//! core, storage or the server.
+//!
+//! ```text
+//! Query (AST) --plan_query--> PlannedQuery { results: [PlannedResult { LogicalPlan, render }], sets }
+//! ```
+
+mod call;
+pub mod error;
+mod expr;
+mod literal;
+mod naming;
+mod ops;
+mod scope;
+mod tabular;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion_common::ScalarValue;
+use datafusion_expr::{LogicalPlan, TableSource};
+use kql_functions::KqlType;
+use kql_syntax::ast::{Query, StatementKind};
+
+pub use error::{PlanError, PlanErrorKind, Result};
+pub use literal::{literal_to_scalar, scalar_type};
+
+/// A table the planner can read.
+#[derive(Clone)]
+pub struct TableRef {
+    /// DataFusion's view of the table (the engine wraps its `TableProvider`).
+    pub source: Arc<dyn TableSource>,
+}
+
+impl std::fmt::Debug for TableRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableRef").finish_non_exhaustive()
+    }
+}
+
+/// A stored function (`.create-or-alter function`).
+#[derive(Debug, Clone)]
+pub struct StoredFunction {
+    /// The declaration as KQL text: `(params) { body }`.
+    pub text: String,
+}
+
+/// What the planner may ask of its surroundings.
+pub trait KqlContext {
+    /// A table of the current database, by name.
+    fn table(&self, name: &str) -> Option<TableRef>;
+    /// A stored function of the current database, by name.
+    fn function(&self, name: &str) -> Option<StoredFunction>;
+    /// A request parameter's value as KQL literal text (bound by `declare query_parameters`).
+    fn parameter(&self, name: &str) -> Option<String>;
+    /// The time `now()` returns, in nanoseconds since the Unix epoch.
+    fn now_nanos(&self) -> i64;
+    /// `materialize(plan)`: a table that computes `plan` once per query and caches it.
+    /// `None` means the plan is inlined (computed at every use).
+    fn materialize(&self, plan: &LogicalPlan) -> Option<TableRef> {
+        let _ = plan;
+        None
+    }
+}
+
+/// The visualization a `render` operator asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Render {
+    /// Chart type (`timechart`, `table`, ...).
+    pub visualization: String,
+    /// Properties (`title`, `xcolumn`, ...), values as text.
+    pub properties: Vec<(String, String)>,
+}
+
+/// One result of a query (a tabular expression statement).
+#[derive(Debug, Clone)]
+pub struct PlannedResult {
+    /// The plan.
+    pub plan: LogicalPlan,
+    /// Column names and KQL types, in order.
+    pub columns: Vec<(String, KqlType)>,
+    /// `render` at the end of the pipeline.
+    pub render: Option<Render>,
+}
+
+/// A planned query: its results and the options its `set` statements gave.
+#[derive(Debug, Clone, Default)]
+pub struct PlannedQuery {
+    /// One per result statement.
+    pub results: Vec<PlannedResult>,
+    /// `set name = value` statements, values as text (`true` when no value was given).
+    pub options: HashMap<String, String>,
+}
+
+/// Plans every statement of a query.
+pub fn plan_query(ctx: &dyn KqlContext, query: &Query) -> Result<PlannedQuery> {
+    let mut planner = tabular::Planner::new(ctx);
+    let mut out = PlannedQuery::default();
+    for st in &query.statements {
+        match &st.kind {
+            StatementKind::Set { name, value } => {
+                let v = value.as_ref().map_or("true".to_string(), |v| v.to_string());
+                if name == "query_now" {
+                    if let Some(v) = value {
+                        planner.set_now(v)?;
+                    }
+                }
+                out.options.insert(name.clone(), v);
+            }
+            StatementKind::Expr(e) => {
+                let (plan, render) = planner.plan_result(e)?;
+                let columns = tabular::kql_columns(&plan)?;
+                out.results.push(PlannedResult {
+                    plan,
+                    columns,
+                    render,
+                });
+            }
+            StatementKind::Command(_) => {
+                return Err(error::semantic(
+                    st.span.0,
+                    "Control commands cannot be mixed with queries",
+                ));
+            }
+            StatementKind::Let { .. }
+            | StatementKind::DeclareQueryParameters(_)
+            | StatementKind::Alias { .. }
+            | StatementKind::Restrict(_) => planner.statement(st)?,
+        }
+    }
+    if out.results.is_empty() {
+        return Err(error::semantic(
+            None,
+            "The query has no tabular expression statement to return",
+        ));
+    }
+    Ok(out)
+}
+
+/// Parses a KQL literal text (a request parameter value) as a value of `ty`.
+pub fn parse_parameter_value(text: &str, ty: KqlType) -> Result<ScalarValue> {
+    literal::parse_value_text(text, ty)
+}

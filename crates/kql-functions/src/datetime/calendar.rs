@@ -176,11 +176,7 @@ pub fn start_of_year(ns: i64, offset: i64) -> Option<i64> {
 }
 
 /// The last tick of the period that starts at `start(ns, offset + 1)`.
-fn last_tick(
-    start: fn(i64, i64) -> Option<i64>,
-    ns: i64,
-    offset: i64,
-) -> Option<i64> {
+fn last_tick(start: fn(i64, i64) -> Option<i64>, ns: i64, offset: i64) -> Option<i64> {
     start(ns, offset.checked_add(1)?)?.checked_sub(NANOS_PER_TICK)
 }
 
@@ -206,7 +202,10 @@ pub fn end_of_year(ns: i64, offset: i64) -> Option<i64> {
 
 /// Adds `months` to (year, month), returning the new (year, month).
 fn shift_month(y: i64, m: u32, months: i64) -> Option<(i64, u32)> {
-    let total = y.checked_mul(12)?.checked_add(i64::from(m) - 1)?.checked_add(months)?;
+    let total = y
+        .checked_mul(12)?
+        .checked_add(i64::from(m) - 1)?
+        .checked_add(months)?;
     let y2 = total.div_euclid(12);
     if y2.abs() > 1_000_000 {
         return None;
@@ -399,7 +398,11 @@ pub fn datetime_part(part: Part, ns: i64) -> i64 {
 fn iso_weeks_in_year(y: i64) -> i64 {
     let jan1 = day_of_week_from_days(days_from_civil(y, 1, 1));
     // Thursday = 4, Wednesday = 3 (Sunday = 0).
-    if jan1 == 4 || (jan1 == 3 && is_leap(y)) { 53 } else { 52 }
+    if jan1 == 4 || (jan1 == 3 && is_leap(y)) {
+        53
+    } else {
+        52
+    }
 }
 
 /// ISO 8601 week number (weeks start on Monday; week 1 holds the year's first Thursday).
@@ -480,17 +483,38 @@ mod tests {
         assert_eq!(start_of_week(x, -1), Some(date(2016, 12, 25)));
         assert_eq!(start_of_week(x, 0), Some(date(2017, 1, 1)));
         assert_eq!(start_of_week(x, 1), Some(date(2017, 1, 8)));
-        assert_eq!(end_of_week(x, -1), Some(dt(2016, 12, 31, 23, 59, 59, 9_999_999)));
-        assert_eq!(end_of_week(x, 1), Some(dt(2017, 1, 14, 23, 59, 59, 9_999_999)));
-        assert_eq!(end_of_month(x, 1), Some(dt(2017, 2, 28, 23, 59, 59, 9_999_999)));
-        assert_eq!(end_of_month(x, -1), Some(dt(2016, 12, 31, 23, 59, 59, 9_999_999)));
+        assert_eq!(
+            end_of_week(x, -1),
+            Some(dt(2016, 12, 31, 23, 59, 59, 9_999_999))
+        );
+        assert_eq!(
+            end_of_week(x, 1),
+            Some(dt(2017, 1, 14, 23, 59, 59, 9_999_999))
+        );
+        assert_eq!(
+            end_of_month(x, 1),
+            Some(dt(2017, 2, 28, 23, 59, 59, 9_999_999))
+        );
+        assert_eq!(
+            end_of_month(x, -1),
+            Some(dt(2016, 12, 31, 23, 59, 59, 9_999_999))
+        );
         assert_eq!(start_of_month(x, -1), Some(date(2016, 12, 1)));
         assert_eq!(start_of_year(x, 1), Some(date(2018, 1, 1)));
-        assert_eq!(end_of_year(x, 0), Some(dt(2017, 12, 31, 23, 59, 59, 9_999_999)));
+        assert_eq!(
+            end_of_year(x, 0),
+            Some(dt(2017, 12, 31, 23, 59, 59, 9_999_999))
+        );
         assert_eq!(start_of_day(x, -1), Some(date(2016, 12, 31)));
-        assert_eq!(end_of_day(x, 1), Some(dt(2017, 1, 2, 23, 59, 59, 9_999_999)));
+        assert_eq!(
+            end_of_day(x, 1),
+            Some(dt(2017, 1, 2, 23, 59, 59, 9_999_999))
+        );
         // Before 1970.
-        assert_eq!(start_of_day(dt(1947, 11, 30, 10, 0, 5, 0), 0), Some(date(1947, 11, 30)));
+        assert_eq!(
+            start_of_day(dt(1947, 11, 30, 10, 0, 5, 0), 0),
+            Some(date(1947, 11, 30))
+        );
         assert_eq!(Civil::from_nanos(date(1947, 11, 30)).weekday(), 0);
         assert_eq!(Civil::from_nanos(date(1970, 5, 11)).weekday(), 1);
     }
@@ -499,13 +523,25 @@ mod tests {
     fn add_periods() {
         let base = date(2017, 1, 1);
         assert_eq!(datetime_add(Period::Year, 1, base), Some(date(2018, 1, 1)));
-        assert_eq!(datetime_add(Period::Quarter, 1, base), Some(date(2017, 4, 1)));
+        assert_eq!(
+            datetime_add(Period::Quarter, 1, base),
+            Some(date(2017, 4, 1))
+        );
         assert_eq!(datetime_add(Period::Month, 1, base), Some(date(2017, 2, 1)));
         assert_eq!(datetime_add(Period::Week, 1, base), Some(date(2017, 1, 8)));
         assert_eq!(datetime_add(Period::Year, -5, base), Some(date(2012, 1, 1)));
-        assert_eq!(datetime_add(Period::Quarter, 12, base), Some(date(2020, 1, 1)));
-        assert_eq!(datetime_add(Period::Month, -15, base), Some(date(2015, 10, 1)));
-        assert_eq!(datetime_add(Period::Week, 100, base), Some(date(2018, 12, 2)));
+        assert_eq!(
+            datetime_add(Period::Quarter, 12, base),
+            Some(date(2020, 1, 1))
+        );
+        assert_eq!(
+            datetime_add(Period::Month, -15, base),
+            Some(date(2015, 10, 1))
+        );
+        assert_eq!(
+            datetime_add(Period::Week, 100, base),
+            Some(date(2018, 12, 2))
+        );
         assert_eq!(
             datetime_add(Period::Second, 1, base),
             Some(dt(2017, 1, 1, 0, 0, 1, 0))
@@ -515,16 +551,28 @@ mod tests {
             datetime_add(Period::Month, 1, dt(2017, 1, 31, 5, 0, 0, 0)),
             Some(dt(2017, 2, 28, 5, 0, 0, 0))
         );
-        assert_eq!(datetime_add(Period::Year, 1, date(2016, 2, 29)), Some(date(2017, 2, 28)));
+        assert_eq!(
+            datetime_add(Period::Year, 1, date(2016, 2, 29)),
+            Some(date(2017, 2, 28))
+        );
         assert_eq!(datetime_add(Period::Year, i64::MAX, base), None);
     }
 
     #[test]
     fn diff_periods() {
         let p = |s| Period::parse(s).expect("period");
-        assert_eq!(datetime_diff(p("year"), date(2017, 1, 1), date(2000, 12, 31)), Some(17));
-        assert_eq!(datetime_diff(p("Quarter"), date(2017, 7, 1), date(2017, 3, 30)), Some(2));
-        assert_eq!(datetime_diff(p("month"), date(2017, 1, 1), date(2015, 12, 30)), Some(13));
+        assert_eq!(
+            datetime_diff(p("year"), date(2017, 1, 1), date(2000, 12, 31)),
+            Some(17)
+        );
+        assert_eq!(
+            datetime_diff(p("Quarter"), date(2017, 7, 1), date(2017, 3, 30)),
+            Some(2)
+        );
+        assert_eq!(
+            datetime_diff(p("month"), date(2017, 1, 1), date(2015, 12, 30)),
+            Some(13)
+        );
         assert_eq!(
             datetime_diff(p("week"), date(2017, 10, 29), dt(2017, 9, 30, 23, 59, 0, 0)),
             Some(5)
@@ -534,11 +582,19 @@ mod tests {
             Some(29)
         );
         assert_eq!(
-            datetime_diff(p("hour"), dt(2017, 10, 31, 1, 0, 0, 0), dt(2017, 10, 30, 23, 59, 0, 0)),
+            datetime_diff(
+                p("hour"),
+                dt(2017, 10, 31, 1, 0, 0, 0),
+                dt(2017, 10, 30, 23, 59, 0, 0)
+            ),
             Some(2)
         );
         assert_eq!(
-            datetime_diff(p("minute"), dt(2017, 10, 30, 23, 5, 1, 0), dt(2017, 10, 30, 23, 0, 59, 0)),
+            datetime_diff(
+                p("minute"),
+                dt(2017, 10, 30, 23, 5, 1, 0),
+                dt(2017, 10, 30, 23, 0, 59, 0)
+            ),
             Some(5)
         );
         assert_eq!(
@@ -566,7 +622,11 @@ mod tests {
             Some(100)
         );
         assert_eq!(
-            datetime_diff(p("nanosecond"), dt(2017, 10, 30, 23, 0, 0, 0), dt(2017, 10, 30, 23, 0, 0, 7)),
+            datetime_diff(
+                p("nanosecond"),
+                dt(2017, 10, 30, 23, 0, 0, 0),
+                dt(2017, 10, 30, 23, 0, 0, 7)
+            ),
             Some(-700)
         );
         assert_eq!(Period::parse("fortnight"), None);
@@ -611,14 +671,34 @@ mod tests {
         let w = bin_datetime(date(2024, 1, 10), 7 * NANOS_PER_DAY).expect("in range");
         assert_eq!(w, date(2024, 1, 8));
         assert_eq!(Civil::from_nanos(w).weekday(), 1);
-        // Before 1970.
-        assert_eq!(bin_datetime(dt(1960, 1, 1, 5, 0, 0, 0), NANOS_PER_DAY), Some(date(1960, 1, 1)));
+        // The Kusto tutorial's `bin(StartTime, 7d)` yields 2007-01-01, 2007-01-08, ...
         assert_eq!(
-            bin_at_i64(dt(2017, 5, 15, 10, 20, 0, 0), NANOS_PER_DAY, dt(1970, 1, 1, 12, 0, 0, 0)),
+            bin_datetime(dt(2007, 1, 3, 5, 0, 0, 0), 7 * NANOS_PER_DAY),
+            Some(date(2007, 1, 1))
+        );
+        assert_eq!(
+            bin_datetime(dt(2007, 1, 29, 0, 0, 0, 0), 7 * NANOS_PER_DAY),
+            Some(date(2007, 1, 29))
+        );
+        // Before 1970.
+        assert_eq!(
+            bin_datetime(dt(1960, 1, 1, 5, 0, 0, 0), NANOS_PER_DAY),
+            Some(date(1960, 1, 1))
+        );
+        assert_eq!(
+            bin_at_i64(
+                dt(2017, 5, 15, 10, 20, 0, 0),
+                NANOS_PER_DAY,
+                dt(1970, 1, 1, 12, 0, 0, 0)
+            ),
             Some(dt(2017, 5, 14, 12, 0, 0, 0))
         );
         assert_eq!(
-            bin_at_i64(dt(2017, 5, 17, 10, 20, 0, 0), 7 * NANOS_PER_DAY, date(2017, 6, 4)),
+            bin_at_i64(
+                dt(2017, 5, 17, 10, 20, 0, 0),
+                7 * NANOS_PER_DAY,
+                date(2017, 6, 4)
+            ),
             Some(date(2017, 5, 14))
         );
         assert_eq!(

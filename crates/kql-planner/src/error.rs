@@ -1,0 +1,107 @@
+//! Planner errors: user errors (with spans), not-implemented features, internal bugs.
+
+use kql_syntax::Span;
+
+/// What went wrong while planning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanErrorKind {
+    /// The query is wrong: unknown name, wrong type, bad argument (Kusto: "Semantic error").
+    Semantic,
+    /// A KQL feature Calypso does not implement yet.
+    NotImplemented,
+    /// A bug in Calypso.
+    Internal,
+}
+
+/// A planning error.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", self.display())]
+pub struct PlanError {
+    /// Kind.
+    pub kind: PlanErrorKind,
+    /// Message (without location).
+    pub message: String,
+    /// Where in the query, when known.
+    pub span: Option<Span>,
+}
+
+impl PlanError {
+    fn display(&self) -> String {
+        match self.kind {
+            PlanErrorKind::Semantic => format!("Semantic error: {}", self.message),
+            PlanErrorKind::NotImplemented => format!("not implemented: {}", self.message),
+            PlanErrorKind::Internal => format!("Internal error (a bug in Calypso): {}", self.message),
+        }
+    }
+
+    /// The Kusto error code for OneApi errors.
+    pub fn kusto_code(&self) -> &'static str {
+        match self.kind {
+            PlanErrorKind::Semantic => "BadRequest_SemanticError",
+            PlanErrorKind::NotImplemented => "BadRequest_NotImplemented",
+            PlanErrorKind::Internal => "InternalServiceError",
+        }
+    }
+
+    /// The HTTP status an endpoint should answer with.
+    pub fn http_status(&self) -> u16 {
+        match self.kind {
+            PlanErrorKind::Semantic | PlanErrorKind::NotImplemented => 400,
+            PlanErrorKind::Internal => 500,
+        }
+    }
+
+    /// Renders with `[line:position=L:C]` when the span is known.
+    pub fn render(&self, text: &str) -> String {
+        match self.span {
+            Some(s) => {
+                let (l, c) = kql_syntax::span::line_col(text, s.start);
+                format!("{} [line:position={l}:{c}]", self.display())
+            }
+            None => self.display(),
+        }
+    }
+}
+
+/// A semantic (user) error at `span`.
+pub fn semantic(span: impl Into<Option<Span>>, message: impl Into<String>) -> PlanError {
+    PlanError {
+        kind: PlanErrorKind::Semantic,
+        message: message.into(),
+        span: span.into(),
+    }
+}
+
+/// A missing KQL feature, named.
+pub fn not_implemented(span: impl Into<Option<Span>>, feature: impl Into<String>) -> PlanError {
+    PlanError {
+        kind: PlanErrorKind::NotImplemented,
+        message: feature.into(),
+        span: span.into(),
+    }
+}
+
+/// A bug.
+pub fn internal(message: impl Into<String>) -> PlanError {
+    PlanError {
+        kind: PlanErrorKind::Internal,
+        message: message.into(),
+        span: None,
+    }
+}
+
+/// Result of planning.
+pub type Result<T, E = PlanError> = std::result::Result<T, E>;
+
+/// Converts a DataFusion error raised while building a plan into a semantic error at `span`.
+pub fn df(span: impl Into<Option<Span>>) -> impl FnOnce(datafusion_common::DataFusionError) -> PlanError {
+    let span = span.into();
+    move |e| {
+        let msg = e.strip_backtrace();
+        let msg = msg
+            .strip_prefix("Error during planning: ")
+            .unwrap_or(&msg)
+            .to_string();
+        semantic(span, msg)
+    }
+}

@@ -1,0 +1,440 @@
+//! Tabular operators after `|`: dispatch and the row-wise operators.
+
+mod join;
+mod summarize;
+mod union;
+
+use datafusion_common::ScalarValue;
+use datafusion_common::tree_node::{Transformed, TreeNode};
+use datafusion_expr::utils::find_window_exprs;
+use datafusion_expr::{Expr, LogicalPlan, LogicalPlanBuilder, SortExpr, lit};
+use kql_syntax::Span;
+use kql_syntax::ast::{self, NamedExpr, OperatorKind};
+
+use crate::Render;
+use crate::error::{Result, df, not_implemented, semantic};
+use crate::expr::column;
+use crate::naming::{expr_name, next_column_name};
+use crate::tabular::{Planner, Tab, const_usize, kql_columns, operator_name};
+
+/// True when `name` matches a `project-away`-style pattern with `*` wildcards.
+pub(crate) fn matches_pattern(pattern: &str, name: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern == name;
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let mut rest = name;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(p) => rest = &rest[p + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// Moves window functions out of `exprs` into a Window node under `plan`.
+pub(crate) fn apply_windows(plan: LogicalPlan, exprs: Vec<Expr>, span: Span) -> Result<(LogicalPlan, Vec<Expr>)> {
+    let windows = find_window_exprs(exprs.iter());
+    if windows.is_empty() {
+        return Ok((plan, exprs));
+    }
+    // prev()/next() on serialized input without sort keys: order by the input position.
+    let unordered = windows.iter().any(|w| match w {
+        Expr::WindowFunction(f) => f.params.order_by.is_empty() && f.fun.name() != "row_number",
+        _ => false,
+    });
+    let (plan, exprs) = if unordered {
+        let ord = datafusion_functions_window::expr_fn::row_number();
+        let with_ord = LogicalPlanBuilder::window_plan(plan, vec![ord.clone()]).map_err(df(span))?;
+        let ord_name = ord.schema_name().to_string();
+        let key = vec![SortExpr::new(column(&ord_name), true, false)];
+        let exprs = exprs
+            .into_iter()
+            .map(|e| {
+                e.transform_up(|x| match x {
+                    Expr::WindowFunction(mut f) if f.params.order_by.is_empty() => {
+                        f.params.order_by = key.clone();
+                        Ok(Transformed::yes(Expr::WindowFunction(f)))
+                    }
+                    other => Ok(Transformed::no(other)),
+                })
+                .map(|t| t.data)
+                .map_err(df(span))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        (with_ord, exprs)
+    } else {
+        (plan, exprs)
+    };
+    // Windows nested in other windows' arguments are computed first, one layer at a time.
+    let mut plan = plan;
+    let mut exprs = exprs;
+    loop {
+        let all = find_window_exprs(exprs.iter());
+        if all.is_empty() {
+            return Ok((plan, exprs));
+        }
+        let innermost: Vec<Expr> = all
+            .iter()
+            .flat_map(innermost_windows)
+            .fold(Vec::new(), |mut acc, w| {
+                if !acc.contains(&w) {
+                    acc.push(w);
+                }
+                acc
+            });
+        let (p, e) = apply_window_layer(plan, exprs, innermost, span)?;
+        plan = p;
+        exprs = e;
+    }
+}
+
+/// Window functions inside `w` (including `w`) whose arguments contain no window function.
+fn innermost_windows(w: &Expr) -> Vec<Expr> {
+    let Expr::WindowFunction(f) = w else { return Vec::new() };
+    let mut nested: Vec<Expr> = Vec::new();
+    let inner_sources = f
+        .params
+        .args
+        .iter()
+        .chain(f.params.partition_by.iter())
+        .chain(f.params.order_by.iter().map(|s| &s.expr));
+    for a in inner_sources {
+        for x in find_window_exprs(std::iter::once(a)) {
+            nested.extend(innermost_windows(&x));
+        }
+    }
+    if nested.is_empty() { vec![w.clone()] } else { nested }
+}
+
+fn apply_window_layer(plan: LogicalPlan, exprs: Vec<Expr>, windows: Vec<Expr>, span: Span) -> Result<(LogicalPlan, Vec<Expr>)> {
+    let plan = LogicalPlanBuilder::window_plan(plan, windows.clone()).map_err(df(span))?;
+    let rewritten = exprs
+        .into_iter()
+        .map(|e| {
+            e.transform_up(|x| {
+                if windows.contains(&x) {
+                    let name = x.schema_name().to_string();
+                    Ok(Transformed::yes(column(&name)))
+                } else {
+                    Ok(Transformed::no(x))
+                }
+            })
+            .map(|t| t.data)
+            .map_err(df(span))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((plan, rewritten))
+}
+
+fn build(b: datafusion_common::Result<LogicalPlanBuilder>, span: Span) -> Result<LogicalPlan> {
+    b.and_then(|b| b.build()).map_err(df(span))
+}
+
+fn names_of(plan: &LogicalPlan) -> Vec<String> {
+    plan.schema().fields().iter().map(|f| f.name().clone()).collect()
+}
+
+impl Planner<'_> {
+    /// Applies one operator to a tabular value.
+    pub(crate) fn operator(&mut self, t: Tab, op: &ast::Operator) -> Result<Tab> {
+        let span = op.span.0;
+        match &op.kind {
+            OperatorKind::Where { predicate, .. } => {
+                let p = self.predicate(predicate, t.row())?;
+                let (plan, p) = apply_windows(t.plan.clone(), vec![p], span)?;
+                let had_window = plan.schema().fields().len() != t.plan.schema().fields().len();
+                let mut plan = build(LogicalPlanBuilder::from(plan).filter(p.into_iter().next().unwrap_or(lit(true))), span)?;
+                if had_window {
+                    let keep: Vec<Expr> = names_of(&t.plan).iter().map(|n| column(n)).collect();
+                    plan = build(LogicalPlanBuilder::from(plan).project(keep), span)?;
+                }
+                Ok(t.with_plan(plan))
+            }
+            OperatorKind::Extend(items) => self.extend(t, items, span),
+            OperatorKind::Serialize(items) => {
+                let mut t = t;
+                if t.order.is_none() {
+                    t.order = Some(Vec::new());
+                }
+                if items.is_empty() { Ok(t) } else { self.extend(t, items, span) }
+            }
+            OperatorKind::Project(items) => self.project(t, items, span),
+            OperatorKind::ProjectAway(pats) => {
+                let names = names_of(&t.plan);
+                for p in pats {
+                    if !p.name.contains('*') && !names.contains(&p.name) {
+                        return Err(semantic(p.span.0, format!("Failed to resolve column named '{}'", p.name)));
+                    }
+                }
+                let keep: Vec<Expr> = names
+                    .iter()
+                    .filter(|n| !pats.iter().any(|p| matches_pattern(&p.name, n)))
+                    .map(|n| column(n))
+                    .collect();
+                let plan = build(LogicalPlanBuilder::from(t.plan.clone()).project(keep), span)?;
+                Ok(t.with_plan(plan))
+            }
+            OperatorKind::ProjectKeep(pats) => {
+                let names = names_of(&t.plan);
+                for p in pats {
+                    if !names.iter().any(|n| matches_pattern(&p.name, n)) && !p.name.contains('*') {
+                        return Err(semantic(p.span.0, format!("Failed to resolve column named '{}'", p.name)));
+                    }
+                }
+                let keep: Vec<Expr> = names
+                    .iter()
+                    .filter(|n| pats.iter().any(|p| matches_pattern(&p.name, n)))
+                    .map(|n| column(n))
+                    .collect();
+                let plan = build(LogicalPlanBuilder::from(t.plan.clone()).project(keep), span)?;
+                Ok(t.with_plan(plan))
+            }
+            OperatorKind::ProjectRename(pairs) => {
+                let names = names_of(&t.plan);
+                for (_, old) in pairs {
+                    if !names.contains(&old.name) {
+                        return Err(semantic(old.span.0, format!("Failed to resolve column named '{}'", old.name)));
+                    }
+                }
+                let exprs: Vec<Expr> = names
+                    .iter()
+                    .map(|n| match pairs.iter().find(|(_, old)| old.name == *n) {
+                        Some((new, _)) => column(n).alias(new.name.clone()),
+                        None => column(n),
+                    })
+                    .collect();
+                let plan = build(LogicalPlanBuilder::from(t.plan.clone()).project(exprs), span)?;
+                Ok(t.with_plan(plan))
+            }
+            OperatorKind::ProjectReorder(items) => {
+                let names = names_of(&t.plan);
+                let mut first: Vec<String> = Vec::new();
+                for (p, dir) in items {
+                    let mut matched: Vec<String> = names
+                        .iter()
+                        .filter(|n| matches_pattern(&p.name, n) && !first.contains(n))
+                        .cloned()
+                        .collect();
+                    if matched.is_empty() && !p.name.contains('*') {
+                        return Err(semantic(p.span.0, format!("Failed to resolve column named '{}'", p.name)));
+                    }
+                    match dir.as_deref() {
+                        Some("asc") | Some("granny-asc") => matched.sort(),
+                        Some("desc") | Some("granny-desc") => {
+                            matched.sort();
+                            matched.reverse();
+                        }
+                        _ => {}
+                    }
+                    first.extend(matched);
+                }
+                let rest = names.iter().filter(|n| !first.contains(n)).cloned();
+                let exprs: Vec<Expr> = first.clone().into_iter().chain(rest).map(|n| column(&n)).collect();
+                let plan = build(LogicalPlanBuilder::from(t.plan.clone()).project(exprs), span)?;
+                Ok(t.with_plan(plan))
+            }
+            OperatorKind::Summarize { params, aggs, by } => {
+                for p in params {
+                    if !p.name.starts_with("hint.") {
+                        return Err(not_implemented(span, format!("summarize parameter {}", p.name)));
+                    }
+                }
+                self.summarize(t, aggs, by, span)
+            }
+            OperatorKind::Count(alias) => {
+                let name = alias.as_ref().map_or("Count".to_string(), |a| a.name.clone());
+                let count = datafusion_functions_aggregate::count::count(lit(1i64)).alias(name);
+                let plan = build(LogicalPlanBuilder::from(t.plan).aggregate(Vec::<Expr>::new(), vec![count]), span)?;
+                Ok(Tab::new(plan))
+            }
+            OperatorKind::Take { count, .. } => {
+                let n = self.const_value(count, t.row())?;
+                let n = const_usize(&n, count.span())?;
+                let plan = build(LogicalPlanBuilder::from(t.plan.clone()).limit(0, Some(n)), span)?;
+                let resort = t.resort;
+                let mut t = t.with_plan(plan);
+                t.resort = resort;
+                Ok(t)
+            }
+            OperatorKind::Sort { keys, .. } => {
+                let sort = self.sort_keys(&t, keys)?;
+                let plan = build(LogicalPlanBuilder::from(t.plan).sort(sort.clone()), span)?;
+                let mut out = Tab::new(plan);
+                out.order = Some(sort);
+                out.render = t.render;
+                Ok(out)
+            }
+            OperatorKind::Top { count, key } => {
+                let n = self.const_value(count, t.row())?;
+                let n = const_usize(&n, count.span())?;
+                let sort = self.sort_keys(&t, std::slice::from_ref(key))?;
+                let plan = build(LogicalPlanBuilder::from(t.plan).sort_with_limit(sort.clone(), Some(n)), span)?;
+                let mut out = Tab::new(plan);
+                out.order = Some(sort);
+                Ok(out)
+            }
+            OperatorKind::Distinct(items) => {
+                if items.len() == 1 && matches!(items[0].kind, ast::ExprKind::Star) {
+                    let plan = build(LogicalPlanBuilder::from(t.plan).distinct(), span)?;
+                    return Ok(Tab::new(plan));
+                }
+                let named: Vec<NamedExpr> = items
+                    .iter()
+                    .map(|e| NamedExpr {
+                        names: Vec::new(),
+                        paren_names: false,
+                        expr: e.clone(),
+                    })
+                    .collect();
+                self.summarize(t, &[], &named, span)
+            }
+            OperatorKind::Union { params, tables } => self.union(Some(t), params, tables, span),
+            OperatorKind::Join { params, right, on } => self.join(t, params, right, on, span, false),
+            OperatorKind::Lookup { params, right, on } => self.join(t, params, right, on, span, true),
+            OperatorKind::As { name, .. } => {
+                let mut t = t;
+                let plan = self.finish(t.clone())?;
+                self.scope.set(&name.name, crate::scope::Binding::Tabular(plan));
+                t.name = Some(name.name.clone());
+                Ok(t)
+            }
+            OperatorKind::GetSchema => {
+                let cols = kql_columns(&t.plan)?;
+                let rows: Vec<Vec<Expr>> = cols
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (n, ty))| {
+                        vec![
+                            lit(n.clone()),
+                            lit(ScalarValue::Int64(Some(i as i64))),
+                            lit(ty.dotnet_name().to_string()),
+                            lit(ty.name().to_string()),
+                        ]
+                    })
+                    .collect();
+                let names = ["ColumnName", "ColumnOrdinal", "DataType", "ColumnType"];
+                let plan = if rows.is_empty() {
+                    let exprs: Vec<Expr> = vec![
+                        lit(ScalarValue::Utf8(None)).alias(names[0]),
+                        lit(ScalarValue::Int64(None)).alias(names[1]),
+                        lit(ScalarValue::Utf8(None)).alias(names[2]),
+                        lit(ScalarValue::Utf8(None)).alias(names[3]),
+                    ];
+                    build(LogicalPlanBuilder::empty(false).project(exprs), span)?
+                } else {
+                    let values = build(LogicalPlanBuilder::values(rows), span)?;
+                    let fields = names_of(&values);
+                    let exprs: Vec<Expr> = fields.iter().zip(names).map(|(f, n)| column(f).alias(n)).collect();
+                    build(LogicalPlanBuilder::from(values).project(exprs), span)?
+                };
+                Ok(Tab::new(plan))
+            }
+            OperatorKind::Render { chart, props, .. } => {
+                let mut t = t;
+                t.render = Some(Render {
+                    visualization: chart.name.clone(),
+                    properties: props
+                        .iter()
+                        .map(|p| {
+                            let v = match &p.value.kind {
+                                ast::ExprKind::Literal(ast::Literal::String { value, .. }) => value.clone(),
+                                _ => p.value.to_string(),
+                            };
+                            (p.name.clone(), v)
+                        })
+                        .collect(),
+                });
+                Ok(t)
+            }
+            other => Err(not_implemented(span, operator_name(other))),
+        }
+    }
+
+    fn sort_keys(&mut self, t: &Tab, keys: &[ast::SortKey]) -> Result<Vec<SortExpr>> {
+        let mut out = Vec::new();
+        for k in keys {
+            let (x, t) = self.typed(&k.expr, t.row())?;
+            let asc = k.asc.unwrap_or(false);
+            // Kusto: nulls first when ascending, last when descending, unless written.
+            let nulls_first = k.nulls_first.unwrap_or(asc);
+            if t == kql_functions::KqlType::Real {
+                // Kusto orders NaN below every number: rank null / NaN / number first.
+                let null_rank = if asc == nulls_first { 0i64 } else { 3 };
+                let isnan = datafusion_functions::math::expr_fn::isnan(x.clone());
+                let rank = datafusion_expr::when(x.clone().is_null(), lit(null_rank))
+                    .when(isnan, lit(1i64))
+                    .otherwise(lit(2i64))
+                    .map_err(df(k.expr.span()))?;
+                out.push(SortExpr::new(rank, asc, nulls_first));
+            }
+            out.push(SortExpr::new(x, asc, nulls_first));
+        }
+        Ok(out)
+    }
+
+    fn extend(&mut self, t: Tab, items: &[NamedExpr], span: Span) -> Result<Tab> {
+        let mut t = t;
+        let mut counter = 0usize;
+        for item in items {
+            let names = names_of(&t.plan);
+            let name = match item.names.as_slice() {
+                [n] => n.name.clone(),
+                [] => match expr_name(&item.expr) {
+                    Some(n) => n,
+                    None => next_column_name(&mut counter, &names),
+                },
+                _ => return Err(not_implemented(span, "extend with several names for one expression")),
+            };
+            let x = self.scalar(&item.expr, t.row())?;
+            let (plan, x) = apply_windows(t.plan.clone(), vec![x], span)?;
+            let x = x.into_iter().next().unwrap_or(lit(ScalarValue::Null));
+            // Kusto: a column that already exists is removed and appended with its new value.
+            let mut exprs: Vec<Expr> = names.iter().filter(|n| **n != name).map(|n| column(n)).collect();
+            exprs.push(x.alias(name.clone()));
+            let plan = build(LogicalPlanBuilder::from(plan).project(exprs), span)?;
+            t = t.with_plan(plan);
+        }
+        Ok(t)
+    }
+
+    fn project(&mut self, t: Tab, items: &[NamedExpr], span: Span) -> Result<Tab> {
+        let mut exprs = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        let mut counter = 0usize;
+        let input_names = names_of(&t.plan);
+        for item in items {
+            let name = match item.names.as_slice() {
+                [n] => n.name.clone(),
+                [] => match expr_name(&item.expr) {
+                    Some(n) => n,
+                    None => {
+                        let mut taken = names.clone();
+                        taken.extend(input_names.iter().cloned());
+                        next_column_name(&mut counter, &taken)
+                    }
+                },
+                _ => return Err(not_implemented(span, "project with several names for one expression")),
+            };
+            if names.contains(&name) {
+                return Err(semantic(item.expr.span(), format!("A column with the name '{name}' is already declared")));
+            }
+            let x = self.scalar(&item.expr, t.row())?;
+            names.push(name.clone());
+            exprs.push(x.alias(name));
+        }
+        let (plan, exprs) = apply_windows(t.plan.clone(), exprs, span)?;
+        let plan = build(LogicalPlanBuilder::from(plan).project(exprs), span)?;
+        Ok(t.with_plan(plan))
+    }
+}
