@@ -12,7 +12,11 @@ use calypso_engine::{DEFAULT_DATABASE, Engine, RequestOptions, ResultTable, disp
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "calypso", version, about = "Calypso: a Kusto-compatible analytics database")]
+#[command(
+    name = "calypso",
+    version,
+    about = "Calypso: a Kusto-compatible analytics database"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,6 +58,16 @@ enum Command {
         plan: bool,
         /// The query text.
         query: String,
+    },
+    /// Counts the operators, functions and aggregates implemented against the official
+    /// catalog (shared/reference/kql-catalog).
+    Coverage {
+        /// The catalog directory.
+        #[arg(long, default_value = "../shared/reference/kql-catalog")]
+        catalog: std::path::PathBuf,
+        /// List what is missing.
+        #[arg(long)]
+        missing: bool,
     },
     /// Benchmarks.
     Bench {
@@ -115,12 +129,20 @@ fn print_table(t: &ResultTable, format: Format, out: &mut dyn Write) -> std::io:
                 .map(|r| {
                     let mut m = serde_json::Map::new();
                     for ((name, _), v) in t.columns.iter().zip(r) {
-                        m.insert(name.clone(), v.clone().map_or(serde_json::Value::Null, serde_json::Value::String));
+                        m.insert(
+                            name.clone(),
+                            v.clone()
+                                .map_or(serde_json::Value::Null, serde_json::Value::String),
+                        );
                     }
                     serde_json::Value::Object(m)
                 })
                 .collect();
-            writeln!(out, "{}", serde_json::to_string_pretty(&arr).unwrap_or_default())
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&arr).unwrap_or_default()
+            )
         }
         Format::Csv => {
             let esc = |s: &str| {
@@ -133,13 +155,18 @@ fn print_table(t: &ResultTable, format: Format, out: &mut dyn Write) -> std::io:
             let header: Vec<String> = t.columns.iter().map(|(n, _)| esc(n)).collect();
             writeln!(out, "{}", header.join(","))?;
             for r in &rows {
-                let cells: Vec<String> = r.iter().map(|v| esc(v.as_deref().unwrap_or(""))).collect();
+                let cells: Vec<String> =
+                    r.iter().map(|v| esc(v.as_deref().unwrap_or(""))).collect();
                 writeln!(out, "{}", cells.join(","))?;
             }
             Ok(())
         }
         Format::Table => {
-            let headers: Vec<String> = t.columns.iter().map(|(n, ty)| format!("{n}:{ty}")).collect();
+            let headers: Vec<String> = t
+                .columns
+                .iter()
+                .map(|(n, ty)| format!("{n}:{ty}"))
+                .collect();
             let cells: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| r.iter().map(|v| v.clone().unwrap_or_default()).collect())
@@ -158,7 +185,15 @@ fn print_table(t: &ResultTable, format: Format, out: &mut dyn Write) -> std::io:
                     .join(" | ")
             };
             writeln!(out, "{}", line(&headers))?;
-            writeln!(out, "{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"))?;
+            writeln!(
+                out,
+                "{}",
+                widths
+                    .iter()
+                    .map(|w| "-".repeat(*w))
+                    .collect::<Vec<_>>()
+                    .join("-+-")
+            )?;
             for r in &cells {
                 writeln!(out, "{}", line(r))?;
             }
@@ -200,7 +235,8 @@ fn run(cli: Cli) -> Result<(), String> {
             if tokens {
                 let (toks, diags) = kql_syntax::lexer::tokenize(&query);
                 for t in toks {
-                    writeln!(out, "{:>4}..{:<4} {:?}", t.span.start, t.span.end, t.kind).map_err(|e| e.to_string())?;
+                    writeln!(out, "{:>4}..{:<4} {:?}", t.span.start, t.span.end, t.kind)
+                        .map_err(|e| e.to_string())?;
                 }
                 for d in diags {
                     writeln!(out, "{}", d.render(&query)).map_err(|e| e.to_string())?;
@@ -212,7 +248,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 return Err(d.render(&query));
             }
             if ast || !plan {
-                writeln!(out, "{:#?}\n\n-- canonical KQL --\n{}", parsed.query, parsed.query).map_err(|e| e.to_string())?;
+                writeln!(
+                    out,
+                    "{:#?}\n\n-- canonical KQL --\n{}",
+                    parsed.query, parsed.query
+                )
+                .map_err(|e| e.to_string())?;
                 return Ok(());
             }
             let engine = Engine::new();
@@ -224,12 +265,15 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Coverage { catalog, missing } => coverage(&catalog, missing, &mut out),
         Command::Bench {
             which: Bench::Plan { iterations },
         } => {
             let engine = Engine::new();
             let opts = RequestOptions::default();
-            engine.plan(DEFAULT_DATABASE, BENCH_QUERY, &opts).map_err(|e| e.to_string())?;
+            engine
+                .plan(DEFAULT_DATABASE, BENCH_QUERY, &opts)
+                .map_err(|e| e.to_string())?;
             let iterations = iterations.max(1);
             let start = Instant::now();
             for _ in 0..iterations {
@@ -239,7 +283,9 @@ fn run(cli: Cli) -> Result<(), String> {
             let parse = start.elapsed() / iterations;
             let start = Instant::now();
             for _ in 0..iterations {
-                let p = engine.plan(DEFAULT_DATABASE, BENCH_QUERY, &opts).map_err(|e| e.to_string())?;
+                let p = engine
+                    .plan(DEFAULT_DATABASE, BENCH_QUERY, &opts)
+                    .map_err(|e| e.to_string())?;
                 std::hint::black_box(&p);
             }
             let both = start.elapsed() / iterations;
@@ -252,6 +298,72 @@ fn run(cli: Cli) -> Result<(), String> {
             .map_err(|e| e.to_string())
         }
     }
+}
+
+/// Public (not hidden, not obsolete) names of a catalog file, or the operator list.
+fn catalog_names(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let mut parts = l.split('\t');
+            let name = parts.next()?.trim().to_string();
+            let flags = parts.next().unwrap_or("");
+            (!flags.contains("hidden") && !flags.contains("obsolete")).then_some(name)
+        })
+        .collect())
+}
+
+fn coverage(dir: &std::path::Path, missing: bool, out: &mut dyn Write) -> Result<(), String> {
+    use kql_functions::Registry;
+    let reg = Registry::global();
+    let scalars = catalog_names(&dir.join("scalar-functions.txt"))?;
+    let aggs = catalog_names(&dir.join("aggregate-functions.txt"))?;
+    // Operators: section (a) of tabular-operators.txt plus the source keywords of section (b).
+    let ops_text =
+        std::fs::read_to_string(dir.join("tabular-operators.txt")).map_err(|e| e.to_string())?;
+    let mut ops: Vec<String> = Vec::new();
+    let mut section = ' ';
+    for l in ops_text.lines() {
+        if let Some(rest) = l.strip_prefix("# (") {
+            section = rest.chars().next().unwrap_or(' ');
+            continue;
+        }
+        if l.starts_with('#') || l.trim().is_empty() || !(section == 'a' || section == 'b') {
+            continue;
+        }
+        let name = l.split('\t').next().unwrap_or("").trim().to_string();
+        if !ops.contains(&name) && name != "let" && name != "set" {
+            ops.push(name);
+        }
+    }
+    let has_scalar =
+        |n: &str| reg.scalar(n).is_some() || kql_planner::PLANNER_FUNCTIONS.contains(&n);
+    let has_agg =
+        |n: &str| reg.aggregate(n).is_some() || kql_planner::PLANNER_AGGREGATES.contains(&n);
+    let has_op = |n: &str| kql_planner::IMPLEMENTED_OPERATORS.contains(&n);
+    let report = |out: &mut dyn Write,
+                  what: &str,
+                  names: &[String],
+                  has: &dyn Fn(&str) -> bool|
+     -> std::io::Result<()> {
+        let done = names.iter().filter(|n| has(n)).count();
+        writeln!(out, "{what}: {done} of {} implemented", names.len())?;
+        if missing {
+            let miss: Vec<&str> = names
+                .iter()
+                .filter(|n| !has(n))
+                .map(String::as_str)
+                .collect();
+            writeln!(out, "  missing: {}", miss.join(", "))?;
+        }
+        Ok(())
+    };
+    report(out, "tabular operators", &ops, &has_op).map_err(|e| e.to_string())?;
+    report(out, "scalar functions", &scalars, &has_scalar).map_err(|e| e.to_string())?;
+    report(out, "aggregate functions", &aggs, &has_agg).map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -2,7 +2,8 @@
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{
-    Decimal128Type, DurationNanosecondType, Float64Type, Int32Type, Int64Type, TimestampNanosecondType,
+    Decimal128Type, DurationNanosecondType, Float64Type, Int32Type, Int64Type,
+    TimestampNanosecondType,
 };
 use kql_functions::KqlType;
 use kql_functions::convert::{format_datetime_kusto, format_timespan_kusto};
@@ -23,7 +24,11 @@ pub fn format_real(v: f64) -> String {
 /// Formats row `i` of a result column of KQL type `t`; `None` for null.
 pub fn format_value(a: &dyn Array, i: usize, t: KqlType) -> Option<String> {
     if a.is_null(i) {
-        return if t == KqlType::String { Some(String::new()) } else { None };
+        return if t == KqlType::String {
+            Some(String::new())
+        } else {
+            None
+        };
     }
     Some(match t {
         KqlType::Bool => a.as_boolean().value(i).to_string(),
@@ -36,13 +41,24 @@ pub fn format_value(a: &dyn Array, i: usize, t: KqlType) -> Option<String> {
         }
         KqlType::String => a.as_string::<i32>().value(i).to_string(),
         KqlType::Dynamic => a.as_string::<i64>().value(i).to_string(),
-        KqlType::DateTime => format_datetime_kusto(a.as_primitive::<TimestampNanosecondType>().value(i)),
-        KqlType::TimeSpan => format_timespan_kusto(a.as_primitive::<DurationNanosecondType>().value(i)),
+        KqlType::DateTime => {
+            format_datetime_kusto(a.as_primitive::<TimestampNanosecondType>().value(i))
+        }
+        KqlType::TimeSpan => {
+            format_timespan_kusto(a.as_primitive::<DurationNanosecondType>().value(i))
+        }
         KqlType::Guid => {
             let b = a.as_fixed_size_binary().value(i);
             let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
             if h.len() == 32 {
-                format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[0..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..32]
+                )
             } else {
                 h
             }
@@ -55,9 +71,15 @@ fn kql_planner_free_decimal(v: i128, scale: i8) -> String {
     let digits = v.unsigned_abs().to_string();
     let scale = scale.max(0) as usize;
     let (int, frac) = if digits.len() > scale {
-        (digits[..digits.len() - scale].to_string(), digits[digits.len() - scale..].to_string())
+        (
+            digits[..digits.len() - scale].to_string(),
+            digits[digits.len() - scale..].to_string(),
+        )
     } else {
-        ("0".to_string(), format!("{}{}", "0".repeat(scale - digits.len()), digits))
+        (
+            "0".to_string(),
+            format!("{}{}", "0".repeat(scale - digits.len()), digits),
+        )
     };
     let frac = frac.trim_end_matches('0');
     let mut s = if neg { "-".to_string() } else { String::new() };

@@ -54,7 +54,9 @@ impl EngineError {
         match self {
             EngineError::Plan { error, .. } => error.kind != PlanErrorKind::Internal,
             EngineError::Execution(_) => false,
-            EngineError::Syntax(_) | EngineError::UnknownDatabase(_) | EngineError::NotImplemented(_) => true,
+            EngineError::Syntax(_)
+            | EngineError::UnknownDatabase(_)
+            | EngineError::NotImplemented(_) => true,
         }
     }
 }

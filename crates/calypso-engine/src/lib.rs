@@ -104,18 +104,22 @@ impl KqlContext for Ctx<'_> {
         })
     }
     fn function(&self, name: &str) -> Option<StoredFunction> {
-        self.db.functions.get(name).map(|t| StoredFunction { text: t.clone() })
+        self.db
+            .functions
+            .get(name)
+            .map(|t| StoredFunction { text: t.clone() })
     }
     fn parameter(&self, name: &str) -> Option<String> {
         self.options.parameters.get(name).cloned()
     }
     fn now_nanos(&self) -> i64 {
-        self.options.query_now.unwrap_or_else(|| {
-            chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-        })
+        self.options
+            .query_now
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0))
     }
     fn materialize(&self, plan: &datafusion::logical_expr::LogicalPlan) -> Option<TableRef> {
-        let table: Arc<dyn TableProvider> = Arc::new(materialize::MaterializedPlan::new(plan.clone()));
+        let table: Arc<dyn TableProvider> =
+            Arc::new(materialize::MaterializedPlan::new(plan.clone()));
         Some(TableRef {
             source: provider_as_source(table),
         })
@@ -127,7 +131,10 @@ impl Engine {
     pub fn new() -> Engine {
         let config = SessionConfig::new()
             .with_information_schema(false)
-            .set_bool("datafusion.execution.parquet.schema_force_view_types", false)
+            .set_bool(
+                "datafusion.execution.parquet.schema_force_view_types",
+                false,
+            )
             .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
         let mut dbs = BTreeMap::new();
         dbs.insert(DEFAULT_DATABASE.to_string(), Database::default());
@@ -138,10 +145,20 @@ impl Engine {
     }
 
     /// Adds (or replaces) an in-memory table from record batches.
-    pub fn register_table(&self, database: &str, name: &str, columns: &[(String, KqlType)], batches: Vec<RecordBatch>) -> Result<()> {
+    pub fn register_table(
+        &self,
+        database: &str,
+        name: &str,
+        columns: &[(String, KqlType)],
+        batches: Vec<RecordBatch>,
+    ) -> Result<()> {
         let schema = kql_functions::types::schema(columns);
-        let table = MemTable::try_new(schema, vec![batches]).map_err(|e| EngineError::Execution(e.to_string()))?;
-        let mut dbs = self.databases.write().map_err(|_| EngineError::Execution("catalog lock poisoned".into()))?;
+        let table = MemTable::try_new(schema, vec![batches])
+            .map_err(|e| EngineError::Execution(e.to_string()))?;
+        let mut dbs = self
+            .databases
+            .write()
+            .map_err(|_| EngineError::Execution("catalog lock poisoned".into()))?;
         let db = dbs.entry(database.to_string()).or_default();
         db.tables.insert(name.to_string(), Arc::new(table));
         Ok(())
@@ -149,13 +166,24 @@ impl Engine {
 
     /// Adds (or replaces) a stored function: `text` is `(params) { body }`.
     pub fn register_function(&self, database: &str, name: &str, text: &str) -> Result<()> {
-        let mut dbs = self.databases.write().map_err(|_| EngineError::Execution("catalog lock poisoned".into()))?;
-        dbs.entry(database.to_string()).or_default().functions.insert(name.to_string(), text.to_string());
+        let mut dbs = self
+            .databases
+            .write()
+            .map_err(|_| EngineError::Execution("catalog lock poisoned".into()))?;
+        dbs.entry(database.to_string())
+            .or_default()
+            .functions
+            .insert(name.to_string(), text.to_string());
         Ok(())
     }
 
     /// Parses and plans a query without running it.
-    pub fn plan(&self, database: &str, text: &str, options: &RequestOptions) -> Result<PlannedQuery> {
+    pub fn plan(
+        &self,
+        database: &str,
+        text: &str,
+        options: &RequestOptions,
+    ) -> Result<PlannedQuery> {
         let parsed = kql_syntax::parse(text);
         if let Some(d) = parsed.diagnostics.first() {
             return Err(EngineError::Syntax(d.render(text)));
@@ -167,11 +195,17 @@ impl Engine {
             .any(|s| matches!(s.kind, StatementKind::Command(_)))
         {
             return Err(EngineError::NotImplemented(
-                "control commands (they are served by `calypso serve`, see the server issue)".into(),
+                "control commands (they are served by `calypso serve`, see the server issue)"
+                    .into(),
             ));
         }
-        let dbs = self.databases.read().map_err(|_| EngineError::Execution("catalog lock poisoned".into()))?;
-        let db = dbs.get(database).ok_or_else(|| EngineError::UnknownDatabase(database.to_string()))?;
+        let dbs = self
+            .databases
+            .read()
+            .map_err(|_| EngineError::Execution("catalog lock poisoned".into()))?;
+        let db = dbs
+            .get(database)
+            .ok_or_else(|| EngineError::UnknownDatabase(database.to_string()))?;
         let ctx = Ctx { db, options };
         kql_planner::plan_query(&ctx, &parsed.query).map_err(|error| EngineError::Plan {
             message: error.render(text),
@@ -180,7 +214,12 @@ impl Engine {
     }
 
     /// Runs a query and returns its result tables.
-    pub async fn execute(&self, database: &str, text: &str, options: &RequestOptions) -> Result<QueryResult> {
+    pub async fn execute(
+        &self,
+        database: &str,
+        text: &str,
+        options: &RequestOptions,
+    ) -> Result<QueryResult> {
         let planned = self.plan(database, text, options)?;
         let mut out = QueryResult {
             tables: Vec::new(),
@@ -192,7 +231,10 @@ impl Engine {
                 .execute_logical_plan(r.plan)
                 .await
                 .map_err(|e| EngineError::Execution(e.strip_backtrace()))?;
-            let batches = df.collect().await.map_err(|e| EngineError::Execution(e.strip_backtrace()))?;
+            let batches = df
+                .collect()
+                .await
+                .map_err(|e| EngineError::Execution(e.strip_backtrace()))?;
             let batches = batches
                 .into_iter()
                 .map(|b| normalize_batch(&b, &r.columns))
@@ -223,7 +265,11 @@ fn normalize_batch(b: &RecordBatch, columns: &[(String, KqlType)]) -> Result<Rec
         let a = if *t == KqlType::String && a.null_count() > 0 {
             let s = a.as_any().downcast_ref::<StringArray>();
             match s {
-                Some(s) => Arc::new(s.iter().map(|v| Some(v.unwrap_or(""))).collect::<StringArray>()) as ArrayRef,
+                Some(s) => Arc::new(
+                    s.iter()
+                        .map(|v| Some(v.unwrap_or("")))
+                        .collect::<StringArray>(),
+                ) as ArrayRef,
                 None => a,
             }
         } else {
@@ -232,5 +278,6 @@ fn normalize_batch(b: &RecordBatch, columns: &[(String, KqlType)]) -> Result<Rec
         arrays.push(a);
     }
     let _ = DataType::Null;
-    RecordBatch::try_new(Arc::new(Schema::new(schema.fields().clone())), arrays).map_err(|e| EngineError::Execution(e.to_string()))
+    RecordBatch::try_new(Arc::new(Schema::new(schema.fields().clone())), arrays)
+        .map_err(|e| EngineError::Execution(e.to_string()))
 }

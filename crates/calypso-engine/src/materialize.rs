@@ -57,7 +57,11 @@ impl TableProvider for MaterializedPlan {
                 collect(physical, state.task_ctx()).await
             })
             .await?;
-        let exec = MemorySourceConfig::try_new_exec(&[batches.clone()], self.schema(), projection.cloned())?;
+        let exec = MemorySourceConfig::try_new_exec(
+            std::slice::from_ref(batches),
+            self.schema(),
+            projection.cloned(),
+        )?;
         Ok(exec)
     }
 }

@@ -124,7 +124,11 @@ impl sqllogictest::AsyncDB for KqlDb {
             // Check it plans (with a trivial result) before keeping it.
             let probe = format!("{}{}\nprint 1", self.prelude, sql.trim());
             self.engine
-                .plan(calypso_engine::DEFAULT_DATABASE, &probe, &RequestOptions::default())
+                .plan(
+                    calypso_engine::DEFAULT_DATABASE,
+                    &probe,
+                    &RequestOptions::default(),
+                )
                 .map_err(|e| SltError(e.to_string()))?;
             self.prelude.push_str(sql.trim());
             self.prelude.push('\n');
@@ -133,7 +137,11 @@ impl sqllogictest::AsyncDB for KqlDb {
         let text = format!("{}{}", self.prelude, sql);
         let result = self
             .engine
-            .execute(calypso_engine::DEFAULT_DATABASE, &text, &RequestOptions::default())
+            .execute(
+                calypso_engine::DEFAULT_DATABASE,
+                &text,
+                &RequestOptions::default(),
+            )
             .await
             .map_err(|e| SltError(e.to_string()))?;
         let Some(table) = result.tables.last() else {

@@ -8,7 +8,9 @@ use calypso_slt::{KqlColumn, KqlDb};
 use sqllogictest::{Record, Runner, default_validator, strict_column_validator};
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
@@ -20,6 +22,8 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+// The signature is fixed by sqllogictest's `Normalizer` type.
+#[allow(clippy::ptr_arg)]
 fn normalizer(s: &String) -> String {
     s.trim().to_string()
 }
@@ -36,9 +40,18 @@ fn main() {
     files(&root, &mut all);
     let selected: Vec<PathBuf> = all
         .into_iter()
-        .filter(|p| filters.is_empty() || filters.iter().any(|f| p.to_string_lossy().contains(f.as_str())))
+        .filter(|p| {
+            filters.is_empty()
+                || filters
+                    .iter()
+                    .any(|f| p.to_string_lossy().contains(f.as_str()))
+        })
         .collect();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(8 << 20).build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 << 20)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start tokio: {e}");
@@ -48,12 +61,22 @@ fn main() {
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut failures = Vec::new();
     for path in &selected {
-        let rel = path.strip_prefix(&root).unwrap_or(path).display().to_string();
+        let rel = path
+            .strip_prefix(&root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         if complete {
             let r = rt.block_on(async {
                 let mut runner = Runner::new(|| async { Ok(KqlDb::new()) });
                 runner
-                    .update_test_file(path, " ", default_validator, normalizer, strict_column_validator::<KqlColumn>)
+                    .update_test_file(
+                        path,
+                        " ",
+                        default_validator,
+                        normalizer,
+                        strict_column_validator::<KqlColumn>,
+                    )
                     .await
             });
             if let Err(e) = r {

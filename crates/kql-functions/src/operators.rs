@@ -4,17 +4,32 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, DurationNanosecondArray, Float64Array, Int64Array, TimestampNanosecondArray};
-use arrow::datatypes::{DataType, DurationNanosecondType, Float64Type, Int64Type, TimeUnit, TimestampNanosecondType};
+use arrow::array::{
+    Array, ArrayRef, AsArray, DurationNanosecondArray, Float64Array, Int64Array,
+    TimestampNanosecondArray,
+};
+use arrow::datatypes::{
+    DataType, DurationNanosecondType, Float64Type, Int64Type, TimeUnit, TimestampNanosecondType,
+};
 use datafusion_common::{Result, exec_err, plan_err};
-use datafusion_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
 use crate::Registry;
 use crate::util::{all_scalar, args_to_arrays, finish, row_count};
 
 /// Registers the operator functions.
 pub(crate) fn register(r: &mut Registry) {
-    for op in [Op::Add, Op::Sub, Op::Mul, Op::Div, Op::Mod, Op::Neg, Op::RangeCount] {
+    for op in [
+        Op::Add,
+        Op::Sub,
+        Op::Mul,
+        Op::Div,
+        Op::Mod,
+        Op::Neg,
+        Op::RangeCount,
+    ] {
         let f = TemporalOp::new(op);
         let name = f.name.to_string();
         r.add_scalar(&name, ScalarUDF::new_from_impl(f));
@@ -109,8 +124,12 @@ impl TemporalOp {
 /// Reads any supported array as i64 nanoseconds/ticks (temporal) or integers.
 fn as_i64(a: &ArrayRef) -> Result<Int64Array> {
     Ok(match a.data_type() {
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => a.as_primitive::<TimestampNanosecondType>().reinterpret_cast::<Int64Type>(),
-        DataType::Duration(TimeUnit::Nanosecond) => a.as_primitive::<DurationNanosecondType>().reinterpret_cast::<Int64Type>(),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => a
+            .as_primitive::<TimestampNanosecondType>()
+            .reinterpret_cast::<Int64Type>(),
+        DataType::Duration(TimeUnit::Nanosecond) => a
+            .as_primitive::<DurationNanosecondType>()
+            .reinterpret_cast::<Int64Type>(),
         DataType::Int64 => a.as_primitive::<Int64Type>().clone(),
         _ => {
             let c = arrow::compute::cast(a, &DataType::Int64)?;
@@ -168,7 +187,16 @@ impl ScalarUDFImpl for TemporalOp {
             }
             Op::Neg => {
                 let a = as_i64(&arrays[0])?;
-                out_array(&out_t, (0..n).map(|i| (!a.is_null(i)).then(|| a.value(i)).and_then(i64::checked_neg)).collect())
+                out_array(
+                    &out_t,
+                    (0..n)
+                        .map(|i| {
+                            (!a.is_null(i))
+                                .then(|| a.value(i))
+                                .and_then(i64::checked_neg)
+                        })
+                        .collect(),
+                )
             }
             Op::Mul | Op::Div if kind(&types[1]) != Some(K::Ts) => {
                 let a = as_i64(&arrays[0])?;
@@ -178,7 +206,11 @@ impl ScalarUDFImpl for TemporalOp {
                         if a.is_null(i) || b.is_null(i) {
                             return None;
                         }
-                        let r = if self.op == Op::Mul { a.value(i) as f64 * b.value(i) } else { a.value(i) as f64 / b.value(i) };
+                        let r = if self.op == Op::Mul {
+                            a.value(i) as f64 * b.value(i)
+                        } else {
+                            a.value(i) as f64 / b.value(i)
+                        };
                         r.is_finite().then_some(r.round() as i64)
                     })
                     .collect();
@@ -187,7 +219,10 @@ impl ScalarUDFImpl for TemporalOp {
             Op::Div => {
                 let (a, b) = (as_i64(&arrays[0])?, as_i64(&arrays[1])?);
                 let v: Float64Array = (0..n)
-                    .map(|i| (!a.is_null(i) && !b.is_null(i)).then(|| a.value(i) as f64 / b.value(i) as f64))
+                    .map(|i| {
+                        (!a.is_null(i) && !b.is_null(i))
+                            .then(|| a.value(i) as f64 / b.value(i) as f64)
+                    })
                     .collect();
                 Arc::new(v)
             }
@@ -208,7 +243,11 @@ fn range_count(arrays: &[ArrayRef], types: &[DataType], n: usize) -> Result<Arra
             continue;
         }
         let c = if floaty {
-            let (a, b, s) = (as_f64(&arrays[0])?.value(i), as_f64(&arrays[1])?.value(i), as_f64(&arrays[2])?.value(i));
+            let (a, b, s) = (
+                as_f64(&arrays[0])?.value(i),
+                as_f64(&arrays[1])?.value(i),
+                as_f64(&arrays[2])?.value(i),
+            );
             if s == 0.0 || (b - a) / s < 0.0 {
                 0
             } else {

@@ -130,9 +130,11 @@ impl KqlType {
     pub fn from_arrow(dt: &DataType) -> Option<KqlType> {
         let t = match dt {
             DataType::Boolean => KqlType::Bool,
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 => {
-                KqlType::Int
-            }
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::UInt8
+            | DataType::UInt16 => KqlType::Int,
             DataType::Int64 | DataType::UInt32 | DataType::UInt64 => KqlType::Long,
             DataType::Float16 | DataType::Float32 | DataType::Float64 => KqlType::Real,
             DataType::Decimal32(..)
@@ -152,7 +154,10 @@ impl KqlType {
 
     /// True for int, long, real and decimal.
     pub fn is_numeric(self) -> bool {
-        matches!(self, KqlType::Int | KqlType::Long | KqlType::Real | KqlType::Decimal)
+        matches!(
+            self,
+            KqlType::Int | KqlType::Long | KqlType::Real | KqlType::Decimal
+        )
     }
 
     /// True for int and long.
@@ -175,6 +180,9 @@ pub fn field(name: &str, t: KqlType) -> arrow::datatypes::Field {
 /// Builds an Arrow schema from KQL columns.
 pub fn schema(columns: &[(String, KqlType)]) -> arrow::datatypes::SchemaRef {
     Arc::new(arrow::datatypes::Schema::new(
-        columns.iter().map(|(n, t)| field(n, *t)).collect::<Vec<_>>(),
+        columns
+            .iter()
+            .map(|(n, t)| field(n, *t))
+            .collect::<Vec<_>>(),
     ))
 }

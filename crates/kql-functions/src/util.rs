@@ -34,7 +34,9 @@ pub fn all_scalar(args: &[ColumnarValue]) -> bool {
 /// Wraps an array result, turning a one-row result of scalar inputs back into a scalar.
 pub fn finish(array: ArrayRef, scalar_inputs: bool) -> Result<ColumnarValue> {
     if scalar_inputs && array.len() == 1 {
-        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?))
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &array, 0,
+        )?))
     } else {
         Ok(ColumnarValue::Array(array))
     }

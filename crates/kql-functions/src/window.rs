@@ -15,7 +15,10 @@ use datafusion_expr::{PartitionEvaluator, Signature, Volatility, WindowUDF, Wind
 /// The `row_number(start, restart)` window function.
 pub fn row_number_restart() -> Arc<WindowUDF> {
     Arc::new(WindowUDF::new_from_impl(RowNumberRestart {
-        signature: Signature::exact(vec![DataType::Int64, DataType::Boolean], Volatility::Immutable),
+        signature: Signature::exact(
+            vec![DataType::Int64, DataType::Boolean],
+            Volatility::Immutable,
+        ),
     }))
 }
 
@@ -33,12 +36,19 @@ impl WindowUDFImpl for RowNumberRestart {
         &self.signature
     }
 
-    fn partition_evaluator(&self, _args: PartitionEvaluatorArgs<'_>) -> Result<Box<dyn PartitionEvaluator>> {
+    fn partition_evaluator(
+        &self,
+        _args: PartitionEvaluatorArgs<'_>,
+    ) -> Result<Box<dyn PartitionEvaluator>> {
         Ok(Box::new(RestartEvaluator))
     }
 
     fn field(&self, field_args: WindowUDFFieldArgs<'_>) -> Result<FieldRef> {
-        Ok(Arc::new(Field::new(field_args.name(), DataType::Int64, true)))
+        Ok(Arc::new(Field::new(
+            field_args.name(),
+            DataType::Int64,
+            true,
+        )))
     }
 }
 
@@ -76,8 +86,16 @@ mod tests {
     #[test]
     fn restarts_on_true() {
         let start: ArrayRef = Arc::new(Int64Array::from(vec![1; 5]));
-        let restart: ArrayRef = Arc::new(BooleanArray::from(vec![None, Some(false), Some(true), Some(false), Some(false)]));
-        let out = RestartEvaluator.evaluate_all(&[start, restart], 5).expect("evaluates");
+        let restart: ArrayRef = Arc::new(BooleanArray::from(vec![
+            None,
+            Some(false),
+            Some(true),
+            Some(false),
+            Some(false),
+        ]));
+        let out = RestartEvaluator
+            .evaluate_all(&[start, restart], 5)
+            .expect("evaluates");
         let out = out.as_primitive::<Int64Type>();
         assert_eq!(out.values().to_vec(), vec![1, 2, 1, 2, 3]);
     }

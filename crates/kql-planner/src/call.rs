@@ -16,12 +16,50 @@ use crate::tabular::Planner;
 
 /// Aggregate functions (only valid in summarize).
 pub(crate) const AGGREGATES: &[&str] = &[
-    "count", "countif", "sum", "sumif", "avg", "avgif", "min", "max", "minif", "maxif", "dcount",
-    "dcountif", "percentile", "percentiles", "percentilew", "percentilesw", "arg_max", "arg_min",
-    "make_list", "make_list_if", "make_set", "make_set_if", "make_bag", "make_bag_if", "take_any",
-    "any", "take_anyif", "stdev", "stdevif", "stdevp", "variance", "varianceif", "variancep",
-    "count_distinct", "count_distinctif", "hll", "hll_merge", "tdigest", "tdigest_merge",
-    "make_list_with_nulls", "buildschema", "binary_all_and", "binary_all_or", "binary_all_xor",
+    "count",
+    "countif",
+    "sum",
+    "sumif",
+    "avg",
+    "avgif",
+    "min",
+    "max",
+    "minif",
+    "maxif",
+    "dcount",
+    "dcountif",
+    "percentile",
+    "percentiles",
+    "percentilew",
+    "percentilesw",
+    "arg_max",
+    "arg_min",
+    "make_list",
+    "make_list_if",
+    "make_set",
+    "make_set_if",
+    "make_bag",
+    "make_bag_if",
+    "take_any",
+    "any",
+    "take_anyif",
+    "stdev",
+    "stdevif",
+    "stdevp",
+    "variance",
+    "varianceif",
+    "variancep",
+    "count_distinct",
+    "count_distinctif",
+    "hll",
+    "hll_merge",
+    "tdigest",
+    "tdigest_merge",
+    "make_list_with_nulls",
+    "buildschema",
+    "binary_all_and",
+    "binary_all_or",
+    "binary_all_xor",
 ];
 
 fn arity(name: &str, args: &[ast::Expr], min: usize, max: usize, span: Span) -> Result<()> {
@@ -33,7 +71,10 @@ fn arity(name: &str, args: &[ast::Expr], min: usize, max: usize, span: Span) -> 
         };
         return Err(semantic(
             span,
-            format!("Function '{name}' expects {expected} arguments, got {}", args.len()),
+            format!(
+                "Function '{name}' expects {expected} arguments, got {}",
+                args.len()
+            ),
         ));
     }
     Ok(())
@@ -43,14 +84,24 @@ fn arity(name: &str, args: &[ast::Expr], min: usize, max: usize, span: Span) -> 
 fn common_type(types: &[KqlType], span: Span) -> Result<KqlType> {
     let mut t = types[0];
     for u in &types[1..] {
-        t = comparable(t, *u)
-            .ok_or_else(|| semantic(span, format!("The branches have incompatible types {t} and {u}")))?;
+        t = comparable(t, *u).ok_or_else(|| {
+            semantic(
+                span,
+                format!("The branches have incompatible types {t} and {u}"),
+            )
+        })?;
     }
     Ok(t)
 }
 
 impl Planner<'_> {
-    pub(crate) fn call(&mut self, name: &Ident, args: &[ast::Expr], span: Span, row: Row<'_>) -> Result<Expr> {
+    pub(crate) fn call(
+        &mut self,
+        name: &Ident,
+        args: &[ast::Expr],
+        span: Span,
+        row: Row<'_>,
+    ) -> Result<Expr> {
         let n = name.name.as_str();
         // User-defined functions shadow built-ins.
         if let Some(Binding::Function(lambda, env)) = self.scope.get(n).cloned() {
@@ -63,11 +114,16 @@ impl Planner<'_> {
                 let (a, at) = self.typed(&args[1], row)?;
                 let (b, bt) = self.typed(&args[2], row)?;
                 let t = common_type(&[at, bt], span)?;
-                when(c, cast_to(a, at, t)).otherwise(cast_to(b, bt, t)).map_err(df(span))
+                when(c, cast_to(a, at, t))
+                    .otherwise(cast_to(b, bt, t))
+                    .map_err(df(span))
             }
             "case" => {
-                if args.len() < 3 || args.len() % 2 == 0 {
-                    return Err(semantic(span, "case() expects predicate/value pairs and an else value"));
+                if args.len() < 3 || args.len().is_multiple_of(2) {
+                    return Err(semantic(
+                        span,
+                        "case() expects predicate/value pairs and an else value",
+                    ));
                 }
                 let mut preds = Vec::new();
                 let mut vals = Vec::new();
@@ -98,18 +154,33 @@ impl Planner<'_> {
             "isnull" | "isnotnull" => {
                 arity(n, args, 1, 1, span)?;
                 let (x, t) = self.typed(&args[0], row)?;
-                let is_null = if t == KqlType::String { lit(false) } else { x.is_null() };
-                Ok(if n == "isnull" { is_null } else { is_null.not_kql() })
+                let is_null = if t == KqlType::String {
+                    lit(false)
+                } else {
+                    x.is_null()
+                };
+                Ok(if n == "isnull" {
+                    is_null
+                } else {
+                    is_null.not_kql()
+                })
             }
             "isempty" | "isnotempty" => {
                 arity(n, args, 1, 1, span)?;
                 let (x, t) = self.typed(&args[0], row)?;
                 let empty = match t {
                     KqlType::String => x.clone().is_null().or(x.eq(lit(""))),
-                    KqlType::Dynamic => x.clone().is_null().or(x.eq(lit(ScalarValue::LargeUtf8(Some("\"\"".into()))))),
+                    KqlType::Dynamic => x
+                        .clone()
+                        .is_null()
+                        .or(x.eq(lit(ScalarValue::LargeUtf8(Some("\"\"".into()))))),
                     _ => x.is_null(),
                 };
-                Ok(if n == "isempty" { empty } else { empty.not_kql() })
+                Ok(if n == "isempty" {
+                    empty
+                } else {
+                    empty.not_kql()
+                })
             }
             "coalesce" => {
                 if args.is_empty() {
@@ -161,7 +232,9 @@ impl Planner<'_> {
                 call_udf("__t_sub", vec![now, o], span)
             }
             "toscalar" => {
-                let target = args.iter().find(|a| !matches!(a.kind, ExprKind::NamedArg { .. }));
+                let target = args
+                    .iter()
+                    .find(|a| !matches!(a.kind, ExprKind::NamedArg { .. }));
                 let Some(target) = target else {
                     return Err(semantic(span, "toscalar() needs an argument"));
                 };
@@ -170,7 +243,13 @@ impl Planner<'_> {
                 } else {
                     // A scalar: evaluated once, as Kusto does, through a one-row subquery.
                     let empty = Planner::empty_schema();
-                    let x = self.scalar(target, Row { schema: &empty, order: None })?;
+                    let x = self.scalar(
+                        target,
+                        Row {
+                            schema: &empty,
+                            order: None,
+                        },
+                    )?;
                     datafusion_expr::LogicalPlanBuilder::empty(true)
                         .project(vec![x.alias("__toscalar")])
                         .and_then(|b| b.build())
@@ -178,7 +257,10 @@ impl Planner<'_> {
                 };
                 let cols = crate::tabular::kql_columns(&plan)?;
                 let Some((c, _)) = cols.first().cloned() else {
-                    return Err(semantic(span, "toscalar() needs a tabular expression with a column"));
+                    return Err(semantic(
+                        span,
+                        "toscalar() needs a tabular expression with a column",
+                    ));
                 };
                 let plan = datafusion_expr::LogicalPlanBuilder::from(plan)
                     .project(vec![crate::expr::column(&c)])
@@ -197,7 +279,10 @@ impl Planner<'_> {
                     let order = self.require_serialized(row, span)?;
                     let (s, st) = self.typed(&args[0], row)?;
                     if !st.is_integer() {
-                        return Err(semantic(args[0].span(), "row_number() start must be an integer"));
+                        return Err(semantic(
+                            args[0].span(),
+                            "row_number() start must be an integer",
+                        ));
                     }
                     let restart = self.predicate(&args[1], row)?;
                     let w = kql_functions::window::row_number_restart()
@@ -211,7 +296,10 @@ impl Planner<'_> {
                     Some(a) => {
                         let (x, t) = self.typed(a, row)?;
                         if !t.is_integer() {
-                            return Err(semantic(a.span(), "row_number() start must be an integer"));
+                            return Err(semantic(
+                                a.span(),
+                                "row_number() start must be an integer",
+                            ));
                         }
                         Some(cast_to(x, t, KqlType::Long))
                     }
@@ -222,7 +310,10 @@ impl Planner<'_> {
                     .order_by(order)
                     .build()
                     .map_err(df(span))?;
-                let w = Expr::Cast(datafusion_expr::Cast::new(Box::new(w), arrow::datatypes::DataType::Int64));
+                let w = Expr::Cast(datafusion_expr::Cast::new(
+                    Box::new(w),
+                    arrow::datatypes::DataType::Int64,
+                ));
                 Ok(match start {
                     Some(s) => w + s - lit(1i64),
                     None => w,
@@ -236,7 +327,12 @@ impl Planner<'_> {
                     Some(o) => match self.const_value(o, row)? {
                         ScalarValue::Int64(Some(v)) => v,
                         ScalarValue::Int32(Some(v)) => i64::from(v),
-                        _ => return Err(semantic(o.span(), "The offset must be a constant integer")),
+                        _ => {
+                            return Err(semantic(
+                                o.span(),
+                                "The offset must be a constant integer",
+                            ));
+                        }
                     },
                     None => 1,
                 };
@@ -244,7 +340,11 @@ impl Planner<'_> {
                     Some(d) => {
                         let v = self.const_value(d, row)?;
                         let vt = crate::literal::scalar_type(&v).unwrap_or(t);
-                        Some(if vt == t { v } else { v.cast_to(&t.to_arrow()).map_err(df(d.span()))? })
+                        Some(if vt == t {
+                            v
+                        } else {
+                            v.cast_to(&t.to_arrow()).map_err(df(d.span()))?
+                        })
                     }
                     None => None,
                 };
@@ -255,11 +355,25 @@ impl Planner<'_> {
                 };
                 w.order_by(order).build().map_err(df(span))
             }
-            "materialize" => Err(semantic(span, "materialize() returns a table, not a scalar")),
-            _ if AGGREGATES.contains(&n) && self.agg_columns.contains_key(&(span.start, span.end)) => {
-                match self.agg_columns.get(&(span.start, span.end)).map(Vec::as_slice) {
+            "materialize" => Err(semantic(
+                span,
+                "materialize() returns a table, not a scalar",
+            )),
+            _ if AGGREGATES.contains(&n)
+                && self.agg_columns.contains_key(&(span.start, span.end)) =>
+            {
+                match self
+                    .agg_columns
+                    .get(&(span.start, span.end))
+                    .map(Vec::as_slice)
+                {
                     Some([c]) => Ok(crate::expr::column(c)),
-                    _ => Err(semantic(span, format!("'{n}' with several results must be the whole summarize expression"))),
+                    _ => Err(semantic(
+                        span,
+                        format!(
+                            "'{n}' with several results must be the whole summarize expression"
+                        ),
+                    )),
                 }
             }
             _ if AGGREGATES.contains(&n) => Err(semantic(
@@ -269,7 +383,14 @@ impl Planner<'_> {
             _ => {
                 if let Some(f) = self.ctx.function(n) {
                     let lambda = crate::tabular::parse_stored_function(n, &f.text, span)?;
-                    return self.call_user_scalar(n, &lambda, crate::scope::Scope::default(), args, span, row);
+                    return self.call_user_scalar(
+                        n,
+                        &lambda,
+                        crate::scope::Scope::default(),
+                        args,
+                        span,
+                        row,
+                    );
                 }
                 if Registry::global().scalar(n).is_none() {
                     if self.scope.get(n).is_some() || self.ctx.table(n).is_some() {
@@ -278,30 +399,36 @@ impl Planner<'_> {
                     return Err(semantic(span, format!("Unknown function: '{n}'")));
                 }
                 // extract(regex, group, text, typeof(T)): the result converted to T.
-                if n == "extract" && args.len() == 4 {
-                    if let ExprKind::TypeOf { scalar: Some(t), .. } = &args[3].kind {
-                        let kt = KqlType::from_name(&t.name)
-                            .ok_or_else(|| semantic(t.span.0, format!("Unknown type '{}'", t.name)))?;
-                        let inner = self.call(name, &args[..3], span, row)?;
-                        let conv = match kt {
-                            KqlType::String => return Ok(inner),
-                            KqlType::Bool => "tobool",
-                            KqlType::Int => "toint",
-                            KqlType::Long => "tolong",
-                            KqlType::Real => "toreal",
-                            KqlType::Decimal => "todecimal",
-                            KqlType::DateTime => "todatetime",
-                            KqlType::TimeSpan => "totimespan",
-                            KqlType::Guid => "toguid",
-                            KqlType::Dynamic => "todynamic",
-                        };
-                        return call_udf(conv, vec![inner], span);
-                    }
+                if n == "extract"
+                    && args.len() == 4
+                    && let ExprKind::TypeOf {
+                        scalar: Some(t), ..
+                    } = &args[3].kind
+                {
+                    let kt = KqlType::from_name(&t.name)
+                        .ok_or_else(|| semantic(t.span.0, format!("Unknown type '{}'", t.name)))?;
+                    let inner = self.call(name, &args[..3], span, row)?;
+                    let conv = match kt {
+                        KqlType::String => return Ok(inner),
+                        KqlType::Bool => "tobool",
+                        KqlType::Int => "toint",
+                        KqlType::Long => "tolong",
+                        KqlType::Real => "toreal",
+                        KqlType::Decimal => "todecimal",
+                        KqlType::DateTime => "todatetime",
+                        KqlType::TimeSpan => "totimespan",
+                        KqlType::Guid => "toguid",
+                        KqlType::Dynamic => "todynamic",
+                    };
+                    return call_udf(conv, vec![inner], span);
                 }
                 let mut planned = Vec::new();
                 for a in args {
                     if let ExprKind::NamedArg { .. } = a.kind {
-                        return Err(not_implemented(a.span(), format!("named arguments of {n}()")));
+                        return Err(not_implemented(
+                            a.span(),
+                            format!("named arguments of {n}()"),
+                        ));
                     }
                     planned.push(self.scalar(a, row)?);
                 }
@@ -314,7 +441,11 @@ impl Planner<'_> {
     }
 
     /// The sort keys of a serialized input, for window functions.
-    fn require_serialized(&self, row: Row<'_>, span: Span) -> Result<Vec<datafusion_expr::SortExpr>> {
+    fn require_serialized(
+        &self,
+        row: Row<'_>,
+        span: Span,
+    ) -> Result<Vec<datafusion_expr::SortExpr>> {
         match row.order {
             Some(o) => Ok(o.to_vec()),
             None => Err(semantic(
@@ -354,11 +485,17 @@ impl Planner<'_> {
         match &last.kind {
             StatementKind::Expr(e) => {
                 if crate::tabular::is_tabular_syntax(e, self) {
-                    return Err(semantic(e.span(), "This function returns a table; it cannot be used as a scalar"));
+                    return Err(semantic(
+                        e.span(),
+                        "This function returns a table; it cannot be used as a scalar",
+                    ));
                 }
                 self.scalar(e, row)
             }
-            _ => Err(semantic(last.span.0, "A function body must end with an expression")),
+            _ => Err(semantic(
+                last.span.0,
+                "A function body must end with an expression",
+            )),
         }
     }
 
@@ -374,7 +511,11 @@ impl Planner<'_> {
         if args.len() > lambda.params.len() {
             return Err(semantic(
                 span,
-                format!("Function '{name}' expects at most {} arguments, got {}", lambda.params.len(), args.len()),
+                format!(
+                    "Function '{name}' expects at most {} arguments, got {}",
+                    lambda.params.len(),
+                    args.len()
+                ),
             ));
         }
         let mut out = Vec::new();
@@ -383,7 +524,10 @@ impl Planner<'_> {
             match &p.ty {
                 ast::ParamType::Tabular { .. } => {
                     let Some(a) = arg else {
-                        return Err(semantic(span, format!("Missing tabular argument '{}'", p.name.name)));
+                        return Err(semantic(
+                            span,
+                            format!("Missing tabular argument '{}'", p.name.name),
+                        ));
                     };
                     let plan = self.tabular_plan(a)?;
                     out.push((p.name.name.clone(), Binding::Tabular(plan)));
@@ -395,13 +539,19 @@ impl Planner<'_> {
                         (Some(a), _) => self.typed(a, row)?,
                         (None, Some(d)) => self.typed(d, row)?,
                         (None, None) => {
-                            return Err(semantic(span, format!("Missing argument '{}' of '{name}'", p.name.name)));
+                            return Err(semantic(
+                                span,
+                                format!("Missing argument '{}' of '{name}'", p.name.name),
+                            ));
                         }
                     };
                     if xt != kt && !(xt.is_numeric() && kt.is_numeric()) && xt != KqlType::Dynamic {
                         return Err(semantic(
                             span,
-                            format!("Argument '{}' of '{name}' must be {kt}, not {xt}", p.name.name),
+                            format!(
+                                "Argument '{}' of '{name}' must be {kt}, not {xt}",
+                                p.name.name
+                            ),
                         ));
                     }
                     out.push((p.name.name.clone(), Binding::Scalar(cast_to(x, xt, kt))));

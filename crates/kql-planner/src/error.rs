@@ -30,7 +30,9 @@ impl PlanError {
         match self.kind {
             PlanErrorKind::Semantic => format!("Semantic error: {}", self.message),
             PlanErrorKind::NotImplemented => format!("not implemented: {}", self.message),
-            PlanErrorKind::Internal => format!("Internal error (a bug in Calypso): {}", self.message),
+            PlanErrorKind::Internal => {
+                format!("Internal error (a bug in Calypso): {}", self.message)
+            }
         }
     }
 
@@ -94,7 +96,9 @@ pub fn internal(message: impl Into<String>) -> PlanError {
 pub type Result<T, E = PlanError> = std::result::Result<T, E>;
 
 /// Converts a DataFusion error raised while building a plan into a semantic error at `span`.
-pub fn df(span: impl Into<Option<Span>>) -> impl FnOnce(datafusion_common::DataFusionError) -> PlanError {
+pub fn df(
+    span: impl Into<Option<Span>>,
+) -> impl FnOnce(datafusion_common::DataFusionError) -> PlanError {
     let span = span.into();
     move |e| {
         let msg = e.strip_backtrace();

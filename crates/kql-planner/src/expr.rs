@@ -56,7 +56,10 @@ pub(crate) fn type_of(e: &Expr, schema: &DFSchema, span: Span) -> Result<KqlType
 /// The KQL type of an Arrow type.
 pub(crate) fn kql_type(dt: &DataType, span: Span) -> Result<KqlType> {
     KqlType::from_arrow(dt).ok_or_else(|| {
-        semantic(span, format!("The expression has an Arrow type with no KQL equivalent: {dt}"))
+        semantic(
+            span,
+            format!("The expression has an Arrow type with no KQL equivalent: {dt}"),
+        )
     })
 }
 
@@ -124,7 +127,7 @@ impl Planner<'_> {
             ExprKind::Name(id) => self.name(&id.name, span, row),
             ExprKind::Paren(inner) => {
                 if crate::tabular::is_tabular_syntax(inner, self) {
-                    return self.to_scalar_subquery(inner, span);
+                    return self.tabular_as_scalar(inner, span);
                 }
                 self.scalar(inner, row)
             }
@@ -132,10 +135,15 @@ impl Planner<'_> {
                 let (x, t) = self.typed(expr, row)?;
                 match (op, t) {
                     (UnaryOp::Plus, t) if t.is_numeric() || t == KqlType::TimeSpan => Ok(x),
-                    (UnaryOp::Neg, KqlType::Int) => Ok(Expr::Negative(Box::new(cast_to(x, t, KqlType::Long)))),
+                    (UnaryOp::Neg, KqlType::Int) => {
+                        Ok(Expr::Negative(Box::new(cast_to(x, t, KqlType::Long))))
+                    }
                     (UnaryOp::Neg, t) if t.is_numeric() => Ok(Expr::Negative(Box::new(x))),
                     (UnaryOp::Neg, KqlType::TimeSpan) => call_udf("__t_neg", vec![x], span),
-                    (_, t) => Err(semantic(span, format!("Unary operator cannot be applied to {t}"))),
+                    (_, t) => Err(semantic(
+                        span,
+                        format!("Unary operator cannot be applied to {t}"),
+                    )),
                 }
             }
             ExprKind::Binary { op, left, right } => self.binary(*op, left, right, span, row),
@@ -151,13 +159,21 @@ impl Planner<'_> {
                 let (hi, ht) = self.typed(high, row)?;
                 // datetime between (dt .. timespan): the upper bound is lo + timespan.
                 let (hi, ht) = if t == KqlType::DateTime && ht == KqlType::TimeSpan {
-                    (call_udf("__t_add", vec![lo.clone(), hi], span)?, KqlType::DateTime)
+                    (
+                        call_udf("__t_add", vec![lo.clone(), hi], span)?,
+                        KqlType::DateTime,
+                    )
                 } else {
                     (hi, ht)
                 };
                 let ct = comparable(t, lt)
                     .and_then(|c| comparable(c, ht))
-                    .ok_or_else(|| semantic(span, format!("between cannot compare {t} with {lt} and {ht}")))?;
+                    .ok_or_else(|| {
+                        semantic(
+                            span,
+                            format!("between cannot compare {t} with {lt} and {ht}"),
+                        )
+                    })?;
                 let x = cast_to(x, t, ct);
                 let b = Expr::Between(datafusion_expr::expr::Between::new(
                     Box::new(x),
@@ -168,38 +184,57 @@ impl Planner<'_> {
                 Ok(b)
             }
             ExprKind::Call { name, args } => self.call(name, args, span, row),
-            ExprKind::NamedArg { .. } => Err(semantic(span, "A named argument is not allowed here")),
+            ExprKind::NamedArg { .. } => {
+                Err(semantic(span, "A named argument is not allowed here"))
+            }
             ExprKind::Member { expr, name } => {
                 let (x, t) = self.typed(expr, row)?;
                 if t != KqlType::Dynamic {
-                    return Err(semantic(span, format!("Property access needs a dynamic value, not {t}")));
+                    return Err(semantic(
+                        span,
+                        format!("Property access needs a dynamic value, not {t}"),
+                    ));
                 }
                 call_udf("__dyn_get", vec![x, lit(name.name.clone())], span)
             }
             ExprKind::Index { expr, index } => {
                 let (x, t) = self.typed(expr, row)?;
                 if t != KqlType::Dynamic {
-                    return Err(semantic(span, format!("Indexing needs a dynamic value, not {t}")));
+                    return Err(semantic(
+                        span,
+                        format!("Indexing needs a dynamic value, not {t}"),
+                    ));
                 }
                 let (i, it) = self.typed(index, row)?;
                 let i = match it {
                     KqlType::Int => cast_to(i, it, KqlType::Long),
                     KqlType::Long | KqlType::String => i,
-                    other => return Err(semantic(index.span(), format!("An index must be a string or a number, not {other}"))),
+                    other => {
+                        return Err(semantic(
+                            index.span(),
+                            format!("An index must be a string or a number, not {other}"),
+                        ));
+                    }
                 };
                 call_udf("__dyn_get", vec![x, i], span)
             }
             ExprKind::Star => Err(semantic(span, "'*' is not allowed here")),
-            ExprKind::MethodCall { name, .. } => Err(crate::error::not_implemented(span, format!("method call .{}()", name.name))),
+            ExprKind::MethodCall { name, .. } => Err(crate::error::not_implemented(
+                span,
+                format!("method call .{}()", name.name),
+            )),
             ExprKind::TypeOf { .. } => Err(semantic(span, "typeof() is not a scalar value")),
-            ExprKind::Pipe { .. } | ExprKind::Source(_) => self.to_scalar_subquery(e, span),
+            ExprKind::Pipe { .. } | ExprKind::Source(_) => self.tabular_as_scalar(e, span),
         }
     }
 
-    fn to_scalar_subquery(&mut self, e: &ast::Expr, span: Span) -> Result<Expr> {
+    fn tabular_as_scalar(&self, e: &ast::Expr, span: Span) -> Result<Expr> {
         Err(semantic(
             span,
-            format!("A tabular expression cannot be used as a scalar value (use toscalar()): {}", truncate(&e.to_string())),
+            format!(
+                "A tabular expression cannot be used as a scalar value (use toscalar()): {}",
+                truncate(&e.to_string())
+            ),
         ))
     }
 
@@ -210,24 +245,45 @@ impl Planner<'_> {
         match self.scope.get(name) {
             Some(Binding::Scalar(x)) => return Ok(x.clone()),
             Some(Binding::Tabular(_)) => {
-                return Err(semantic(span, format!("'{name}' is a tabular value and cannot be used as a scalar (use toscalar({name}))")));
+                return Err(semantic(
+                    span,
+                    format!(
+                        "'{name}' is a tabular value and cannot be used as a scalar (use toscalar({name}))"
+                    ),
+                ));
             }
             Some(Binding::Function(..)) => {
-                return Err(semantic(span, format!("'{name}' is a function; call it with ()")));
+                return Err(semantic(
+                    span,
+                    format!("'{name}' is a function; call it with ()"),
+                ));
             }
             None => {}
         }
-        Err(semantic(span, format!("Failed to resolve scalar expression named '{name}'")))
+        Err(semantic(
+            span,
+            format!("Failed to resolve scalar expression named '{name}'"),
+        ))
     }
 
-    fn binary(&mut self, op: BinaryOp, left: &ast::Expr, right: &ast::Expr, span: Span, row: Row<'_>) -> Result<Expr> {
+    fn binary(
+        &mut self,
+        op: BinaryOp,
+        left: &ast::Expr,
+        right: &ast::Expr,
+        span: Span,
+        row: Row<'_>,
+    ) -> Result<Expr> {
         use BinaryOp::*;
         let (l, lt) = self.typed(left, row)?;
         let (r, rt) = self.typed(right, row)?;
         let type_err = || {
             semantic(
                 span,
-                format!("Cannot apply operator '{}' to operands of types {lt} and {rt}", op.as_str()),
+                format!(
+                    "Cannot apply operator '{}' to operands of types {lt} and {rt}",
+                    op.as_str()
+                ),
             )
         };
         match op {
@@ -256,7 +312,9 @@ impl Planner<'_> {
                 };
                 Ok(datafusion_expr::binary_expr(l, dop, r))
             }
-            Add | Sub | Mul | Div | Mod => self.arith(op, l, lt, r, rt, span).map_err(|_| type_err()),
+            Add | Sub | Mul | Div | Mod => {
+                self.arith(op, l, lt, r, rt, span).map_err(|_| type_err())
+            }
             EqTilde | NotTilde => {
                 let (l, r) = (self.as_string(l, lt, span)?, self.as_string(r, rt, span)?);
                 let x = call_udf("__equals_ci", vec![l, r], span)?;
@@ -268,7 +326,13 @@ impl Planner<'_> {
             }
             Like | NotLike => {
                 let (l, r) = (self.as_string(l, lt, span)?, self.as_string(r, rt, span)?);
-                Ok(Expr::Like(datafusion_expr::expr::Like::new(op == NotLike, Box::new(l), Box::new(r), None, true)))
+                Ok(Expr::Like(datafusion_expr::expr::Like::new(
+                    op == NotLike,
+                    Box::new(l),
+                    Box::new(r),
+                    None,
+                    true,
+                )))
             }
             _ => {
                 let (name, negated) = string_op_udf(op);
@@ -287,7 +351,15 @@ impl Planner<'_> {
         }
     }
 
-    fn arith(&mut self, op: BinaryOp, l: Expr, lt: KqlType, r: Expr, rt: KqlType, span: Span) -> Result<Expr> {
+    fn arith(
+        &mut self,
+        op: BinaryOp,
+        l: Expr,
+        lt: KqlType,
+        r: Expr,
+        rt: KqlType,
+        span: Span,
+    ) -> Result<Expr> {
         use BinaryOp::*;
         use KqlType::{DateTime as Dt, TimeSpan as Ts};
         if let Some(nt) = numeric_result(lt, rt) {
@@ -304,23 +376,41 @@ impl Planner<'_> {
                 let abs_d = datafusion_functions::math::expr_fn::abs(r.clone());
                 let rem = datafusion_expr::binary_expr(l, datafusion_expr::Operator::Modulo, r);
                 let fixed = datafusion_expr::binary_expr(
-                    datafusion_expr::binary_expr(rem, datafusion_expr::Operator::Plus, abs_d.clone()),
+                    datafusion_expr::binary_expr(
+                        rem,
+                        datafusion_expr::Operator::Plus,
+                        abs_d.clone(),
+                    ),
                     datafusion_expr::Operator::Modulo,
                     abs_d,
                 );
-                return Ok(if nt == KqlType::Decimal { cast_to(fixed, KqlType::Real, KqlType::Decimal) } else { fixed });
+                return Ok(if nt == KqlType::Decimal {
+                    cast_to(fixed, KqlType::Real, KqlType::Decimal)
+                } else {
+                    fixed
+                });
             }
             let x = datafusion_expr::binary_expr(l, dop, r);
             // DataFusion widens decimal precision/scale; Kusto's decimal stays one type.
-            return Ok(if nt == KqlType::Decimal { cast_to(x, KqlType::Real, KqlType::Decimal) } else { x });
+            return Ok(if nt == KqlType::Decimal {
+                cast_to(x, KqlType::Real, KqlType::Decimal)
+            } else {
+                x
+            });
         }
         let num = |x: Expr, t: KqlType| cast_to(x, t, KqlType::Real);
         let name = match (op, lt, rt) {
             (Add, Dt, Ts) | (Add, Ts, Dt) | (Add, Ts, Ts) => "__t_add",
             (Sub, Dt, Dt) | (Sub, Dt, Ts) | (Sub, Ts, Ts) => "__t_sub",
-            (Mul, Ts, n) if n.is_numeric() => return call_udf("__t_mul", vec![l, num(r, rt)], span),
-            (Mul, n, Ts) if n.is_numeric() => return call_udf("__t_mul", vec![r, num(l, lt)], span),
-            (Div, Ts, n) if n.is_numeric() => return call_udf("__t_div", vec![l, num(r, rt)], span),
+            (Mul, Ts, n) if n.is_numeric() => {
+                return call_udf("__t_mul", vec![l, num(r, rt)], span);
+            }
+            (Mul, n, Ts) if n.is_numeric() => {
+                return call_udf("__t_mul", vec![r, num(l, lt)], span);
+            }
+            (Div, Ts, n) if n.is_numeric() => {
+                return call_udf("__t_div", vec![l, num(r, rt)], span);
+            }
             (Div, Ts, Ts) => "__t_div",
             (Mod, Ts, Ts) => "__t_mod",
             _ => return Err(internal("no temporal operator")),
@@ -328,7 +418,14 @@ impl Planner<'_> {
         call_udf(name, vec![l, r], span)
     }
 
-    fn list_op(&mut self, op: ListOp, expr: &ast::Expr, items: &[ast::Expr], span: Span, row: Row<'_>) -> Result<Expr> {
+    fn list_op(
+        &mut self,
+        op: ListOp,
+        expr: &ast::Expr,
+        items: &[ast::Expr],
+        span: Span,
+        row: Row<'_>,
+    ) -> Result<Expr> {
         let (x, t) = self.typed(expr, row)?;
         // A single tabular item: `x in (T | project c)`.
         if items.len() == 1 && crate::tabular::is_tabular_syntax(&items[0], self) {
@@ -337,19 +434,29 @@ impl Planner<'_> {
             let Some((c, ct)) = cols.first().cloned() else {
                 return Err(semantic(span, "The subquery returns no columns"));
             };
-            let ct2 = comparable(t, ct).ok_or_else(|| semantic(span, format!("Cannot compare {t} with {ct}")))?;
+            let ct2 = comparable(t, ct)
+                .ok_or_else(|| semantic(span, format!("Cannot compare {t} with {ct}")))?;
             let sub = datafusion_expr::LogicalPlanBuilder::from(sub)
                 .project(vec![cast_to(column(&c), ct, ct2)])
                 .and_then(|b| b.build())
                 .map_err(df(span))?;
             let negated = matches!(op, ListOp::NotIn | ListOp::NotInCi);
             return match op {
-                ListOp::In | ListOp::NotIn => Ok(Expr::InSubquery(datafusion_expr::expr::InSubquery::new(
-                    Box::new(cast_to(x, t, ct2)),
-                    datafusion_expr::Subquery { subquery: Arc::new(sub), outer_ref_columns: vec![], spans: Default::default() },
-                    negated,
-                ))),
-                _ => Err(crate::error::not_implemented(span, format!("{} with a tabular operand", op.as_str()))),
+                ListOp::In | ListOp::NotIn => {
+                    Ok(Expr::InSubquery(datafusion_expr::expr::InSubquery::new(
+                        Box::new(cast_to(x, t, ct2)),
+                        datafusion_expr::Subquery {
+                            subquery: Arc::new(sub),
+                            outer_ref_columns: vec![],
+                            spans: Default::default(),
+                        },
+                        negated,
+                    )))
+                }
+                _ => Err(crate::error::not_implemented(
+                    span,
+                    format!("{} with a tabular operand", op.as_str()),
+                )),
             };
         }
         let mut vals = Vec::new();
@@ -361,7 +468,9 @@ impl Planner<'_> {
             ListOp::In | ListOp::NotIn => {
                 let mut ct = t;
                 for (_, vt) in &vals {
-                    ct = comparable(ct, *vt).ok_or_else(|| semantic(span, format!("Cannot compare {t} with {vt} in 'in'")))?;
+                    ct = comparable(ct, *vt).ok_or_else(|| {
+                        semantic(span, format!("Cannot compare {t} with {vt} in 'in'"))
+                    })?;
                 }
                 let list = vals.into_iter().map(|(v, vt)| cast_to(v, vt, ct)).collect();
                 // Kusto: a null value is not in any list (`in` false, `!in` true).
@@ -383,7 +492,11 @@ impl Planner<'_> {
                     });
                 }
                 let e = ors.unwrap_or(lit(false));
-                Ok(if op == ListOp::NotInCi { e.not_kql() } else { e })
+                Ok(if op == ListOp::NotInCi {
+                    e.not_kql()
+                } else {
+                    e
+                })
             }
             ListOp::HasAny | ListOp::HasAll => {
                 let x = self.as_string(x, t, span)?;
@@ -486,40 +599,54 @@ impl NotExt for Expr {
 pub(crate) fn null_aware_eq(l: Expr, r: Expr, negated: bool) -> Expr {
     let non_null_literal = |x: &Expr| matches!(strip_cast(x), Some(v) if !v.is_null());
     let distinct = if negated {
-        datafusion_expr::binary_expr(l.clone(), datafusion_expr::Operator::IsDistinctFrom, r.clone())
+        datafusion_expr::binary_expr(
+            l.clone(),
+            datafusion_expr::Operator::IsDistinctFrom,
+            r.clone(),
+        )
     } else {
-        datafusion_expr::binary_expr(l.clone(), datafusion_expr::Operator::IsNotDistinctFrom, r.clone())
+        datafusion_expr::binary_expr(
+            l.clone(),
+            datafusion_expr::Operator::IsNotDistinctFrom,
+            r.clone(),
+        )
     };
     if non_null_literal(&l) || non_null_literal(&r) {
         return distinct;
     }
-    datafusion_expr::when(l.is_null().and(r.is_null()), lit(ScalarValue::Boolean(None)))
-        .otherwise(distinct)
-        .unwrap_or_else(|_| lit(ScalarValue::Boolean(None)))
+    datafusion_expr::when(
+        l.is_null().and(r.is_null()),
+        lit(ScalarValue::Boolean(None)),
+    )
+    .otherwise(distinct)
+    .unwrap_or_else(|_| lit(ScalarValue::Boolean(None)))
 }
 
 /// Expands constant dynamic arrays in `in`/`has_any` lists into their elements.
 pub(crate) fn expand_dynamic_items(vals: Vec<(Expr, KqlType)>) -> Vec<(Expr, KqlType)> {
     let mut out = Vec::new();
     for (v, t) in vals {
-        if t == KqlType::Dynamic {
-            if let Some(ScalarValue::LargeUtf8(Some(text))) = strip_cast(&v) {
-                if let Ok(serde_json::Value::Array(items)) = serde_json::from_str::<serde_json::Value>(&text) {
-                    for it in items {
-                        match it {
-                            serde_json::Value::Bool(b) => out.push((lit(b), KqlType::Bool)),
-                            serde_json::Value::Number(n) => match n.as_i64() {
-                                Some(i) => out.push((lit(i), KqlType::Long)),
-                                None => out.push((lit(n.as_f64().unwrap_or(f64::NAN)), KqlType::Real)),
-                            },
-                            serde_json::Value::String(s) => out.push((lit(s), KqlType::String)),
-                            serde_json::Value::Null => {}
-                            other => out.push((lit(ScalarValue::LargeUtf8(Some(other.to_string()))), KqlType::Dynamic)),
-                        }
-                    }
-                    continue;
+        if t == KqlType::Dynamic
+            && let Some(ScalarValue::LargeUtf8(Some(text))) = strip_cast(&v)
+            && let Ok(serde_json::Value::Array(items)) =
+                serde_json::from_str::<serde_json::Value>(&text)
+        {
+            for it in items {
+                match it {
+                    serde_json::Value::Bool(b) => out.push((lit(b), KqlType::Bool)),
+                    serde_json::Value::Number(n) => match n.as_i64() {
+                        Some(i) => out.push((lit(i), KqlType::Long)),
+                        None => out.push((lit(n.as_f64().unwrap_or(f64::NAN)), KqlType::Real)),
+                    },
+                    serde_json::Value::String(s) => out.push((lit(s), KqlType::String)),
+                    serde_json::Value::Null => {}
+                    other => out.push((
+                        lit(ScalarValue::LargeUtf8(Some(other.to_string()))),
+                        KqlType::Dynamic,
+                    )),
                 }
             }
+            continue;
         }
         out.push((v, t));
     }

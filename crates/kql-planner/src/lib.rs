@@ -28,6 +28,85 @@ use kql_syntax::ast::{Query, StatementKind};
 pub use error::{PlanError, PlanErrorKind, Result};
 pub use literal::{literal_to_scalar, scalar_type};
 
+/// Tabular operators the planner executes (others parse and report "not implemented").
+pub const IMPLEMENTED_OPERATORS: &[&str] = &[
+    "where",
+    "filter",
+    "project",
+    "project-away",
+    "project-keep",
+    "project-rename",
+    "project-reorder",
+    "extend",
+    "summarize",
+    "count",
+    "take",
+    "limit",
+    "sort",
+    "order",
+    "top",
+    "distinct",
+    "union",
+    "join",
+    "lookup",
+    "as",
+    "getschema",
+    "serialize",
+    "render",
+    "print",
+    "range",
+    "datatable",
+];
+
+/// Scalar functions the planner handles itself (not through the function registry).
+pub const PLANNER_FUNCTIONS: &[&str] = &[
+    "iff",
+    "iif",
+    "case",
+    "isnull",
+    "isnotnull",
+    "isempty",
+    "isnotempty",
+    "coalesce",
+    "not",
+    "now",
+    "ago",
+    "toscalar",
+    "row_number",
+    "prev",
+    "next",
+    "materialize",
+    "table",
+];
+
+/// Aggregates the planner maps onto DataFusion's own (others come from the registry).
+pub const PLANNER_AGGREGATES: &[&str] = &[
+    "count",
+    "countif",
+    "sum",
+    "sumif",
+    "avg",
+    "avgif",
+    "min",
+    "max",
+    "minif",
+    "maxif",
+    "stdev",
+    "stdevif",
+    "stdevp",
+    "variance",
+    "varianceif",
+    "variancep",
+    "count_distinct",
+    "count_distinctif",
+    "dcount",
+    "dcountif",
+    "percentile",
+    "percentiles",
+    "arg_max",
+    "arg_min",
+];
+
 /// A table the planner can read.
 #[derive(Clone)]
 pub struct TableRef {
@@ -103,10 +182,10 @@ pub fn plan_query(ctx: &dyn KqlContext, query: &Query) -> Result<PlannedQuery> {
         match &st.kind {
             StatementKind::Set { name, value } => {
                 let v = value.as_ref().map_or("true".to_string(), |v| v.to_string());
-                if name == "query_now" {
-                    if let Some(v) = value {
-                        planner.set_now(v)?;
-                    }
+                if name == "query_now"
+                    && let Some(v) = value
+                {
+                    planner.set_now(v)?;
                 }
                 out.options.insert(name.clone(), v);
             }

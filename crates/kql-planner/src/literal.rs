@@ -60,7 +60,11 @@ pub fn parse_decimal(s: &str) -> Option<i128> {
     if int_part.is_empty() && frac_part.is_empty() {
         return None;
     }
-    if !int_part.chars().chain(frac_part.chars()).all(|c| c.is_ascii_digit()) {
+    if !int_part
+        .chars()
+        .chain(frac_part.chars())
+        .all(|c| c.is_ascii_digit())
+    {
         return None;
     }
     let all: String = format!("{int_part}{frac_part}");
@@ -85,7 +89,9 @@ fn decimal(v: Option<i128>) -> ScalarValue {
 /// Parses an integer literal (`42`, `0x1F`).
 fn parse_long(s: &str) -> Option<i64> {
     if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        return i64::from_str_radix(h, 16).ok().or_else(|| u64::from_str_radix(h, 16).ok().map(|v| v as i64));
+        return i64::from_str_radix(h, 16)
+            .ok()
+            .or_else(|| u64::from_str_radix(h, 16).ok().map(|v| v as i64));
     }
     s.parse().ok()
 }
@@ -106,9 +112,13 @@ pub fn literal_to_scalar(lit: &Literal, span: Span) -> Result<ScalarValue> {
     Ok(match lit {
         Literal::Bool(b) => ScalarValue::Boolean(Some(*b)),
         Literal::Long(s) => ScalarValue::Int64(Some(parse_long(s).ok_or_else(|| bad("long", s))?)),
-        Literal::Real(s) => ScalarValue::Float64(Some(parse_real(s).ok_or_else(|| bad("real", s))?)),
+        Literal::Real(s) => {
+            ScalarValue::Float64(Some(parse_real(s).ok_or_else(|| bad("real", s))?))
+        }
         Literal::String { value, .. } => ScalarValue::Utf8(Some(value.clone())),
-        Literal::TimeSpan(s) => timespan(Some(parse_timespan_literal(s).ok_or_else(|| bad("timespan", s))?)),
+        Literal::TimeSpan(s) => timespan(Some(
+            parse_timespan_literal(s).ok_or_else(|| bad("timespan", s))?,
+        )),
         Literal::TypedRaw { ty, raw } => {
             let is_null = raw.eq_ignore_ascii_case("null");
             match ty.as_str() {
@@ -116,7 +126,9 @@ pub fn literal_to_scalar(lit: &Literal, span: Span) -> Result<ScalarValue> {
                     if is_null {
                         datetime(None)
                     } else {
-                        datetime(Some(parse_datetime(raw).ok_or_else(|| bad("datetime", raw))?))
+                        datetime(Some(
+                            parse_datetime(raw).ok_or_else(|| bad("datetime", raw))?,
+                        ))
                     }
                 }
                 "timespan" | "time" => {
@@ -195,7 +207,9 @@ pub fn scalar_to_json(v: &ScalarValue) -> serde_json::Value {
         ScalarValue::Boolean(Some(b)) => Value::Bool(*b),
         ScalarValue::Int32(Some(i)) => Value::from(*i),
         ScalarValue::Int64(Some(i)) => Value::from(*i),
-        ScalarValue::Float64(Some(f)) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        ScalarValue::Float64(Some(f)) => {
+            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+        }
         ScalarValue::Utf8(Some(s)) => Value::String(s.clone()),
         ScalarValue::LargeUtf8(Some(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
         ScalarValue::TimestampNanosecond(Some(ns), _) => {
@@ -222,7 +236,14 @@ pub fn format_guid(b: &[u8]) -> String {
     if h.len() != 32 {
         return h;
     }
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// A decimal's plain text without trailing zeros.
@@ -231,9 +252,15 @@ pub fn format_decimal(v: i128, scale: i8) -> String {
     let digits = v.unsigned_abs().to_string();
     let scale = scale.max(0) as usize;
     let (int, frac) = if digits.len() > scale {
-        (digits[..digits.len() - scale].to_string(), digits[digits.len() - scale..].to_string())
+        (
+            digits[..digits.len() - scale].to_string(),
+            digits[digits.len() - scale..].to_string(),
+        )
     } else {
-        ("0".to_string(), format!("{}{}", "0".repeat(scale - digits.len()), digits))
+        (
+            "0".to_string(),
+            format!("{}{}", "0".repeat(scale - digits.len()), digits),
+        )
     };
     let frac = frac.trim_end_matches('0');
     let mut s = if neg { "-".to_string() } else { String::new() };
@@ -251,20 +278,21 @@ pub fn parse_value_text(text: &str, t: KqlType) -> Result<ScalarValue> {
     let text = text.trim();
     let bad = || semantic(None, format!("Cannot convert '{text}' to {t}"));
     // A full literal such as `datetime(2020-01-01)` or `long(5)`.
-    if let Some(open) = text.find('(') {
-        if text.ends_with(')') && text[..open].chars().all(|c| c.is_ascii_alphabetic()) && open > 0 {
-            if KqlType::from_name(&text[..open]).is_some() {
-                let inner = &text[open + 1..text.len() - 1];
-                if t == KqlType::Dynamic {
-                    let parsed = kql_syntax::parse(&format!("print {text}"));
-                    if let Some(v) = single_print_literal(&parsed) {
-                        return Ok(v);
-                    }
-                    return Err(bad());
-                }
-                return parse_value_text(inner, t);
+    if let Some(open) = text.find('(')
+        && text.ends_with(')')
+        && text[..open].chars().all(|c| c.is_ascii_alphabetic())
+        && open > 0
+        && KqlType::from_name(&text[..open]).is_some()
+    {
+        let inner = &text[open + 1..text.len() - 1];
+        if t == KqlType::Dynamic {
+            let parsed = kql_syntax::parse(&format!("print {text}"));
+            if let Some(v) = single_print_literal(&parsed) {
+                return Ok(v);
             }
+            return Err(bad());
         }
+        return parse_value_text(inner, t);
     }
     if text.eq_ignore_ascii_case("null") {
         return Ok(null_of(t));
@@ -298,9 +326,16 @@ pub fn parse_value_text(text: &str, t: KqlType) -> Result<ScalarValue> {
         KqlType::DateTime => datetime(Some(parse_datetime(&unquoted()).ok_or_else(bad)?)),
         KqlType::TimeSpan => {
             let u = unquoted();
-            timespan(Some(parse_timespan_literal(&u).or_else(|| parse_timespan(&u)).ok_or_else(bad)?))
+            timespan(Some(
+                parse_timespan_literal(&u)
+                    .or_else(|| parse_timespan(&u))
+                    .ok_or_else(bad)?,
+            ))
         }
-        KqlType::Guid => ScalarValue::FixedSizeBinary(16, Some(parse_guid(&unquoted()).ok_or_else(bad)?.to_vec())),
+        KqlType::Guid => ScalarValue::FixedSizeBinary(
+            16,
+            Some(parse_guid(&unquoted()).ok_or_else(bad)?.to_vec()),
+        ),
         KqlType::Dynamic => {
             let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
             ScalarValue::LargeUtf8(Some(v.to_string()))
@@ -314,10 +349,17 @@ fn single_print_literal(parsed: &kql_syntax::Parsed) -> Option<ScalarValue> {
         return None;
     }
     let st = parsed.query.statements.first()?;
-    let StatementKind::Expr(e) = &st.kind else { return None };
-    let ExprKind::Source(op) = &e.kind else { return None };
-    let OperatorKind::Print(items) = &op.kind else { return None };
-    let ExprKind::Literal(l) = &items.first()?.expr.kind else { return None };
+    let StatementKind::Expr(e) = &st.kind else {
+        return None;
+    };
+    let ExprKind::Source(op) = &e.kind else {
+        return None;
+    };
+    let OperatorKind::Print(items) = &op.kind else {
+        return None;
+    };
+    let ExprKind::Literal(l) = &items.first()?.expr.kind else {
+        return None;
+    };
     literal_to_scalar(l, e.span()).ok()
 }
-

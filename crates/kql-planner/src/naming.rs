@@ -4,8 +4,30 @@ use kql_syntax::ast::{Expr, ExprKind};
 
 /// Functions whose unnamed result takes the name of their first (column) argument.
 const NAME_FROM_ARG: &[&str] = &[
-    "tostring", "toint", "tolong", "todouble", "toreal", "todecimal", "tobool", "toboolean",
-    "todatetime", "totimespan", "toguid", "todynamic", "abs", "bin", "floor", "bin_at",
+    "tostring",
+    "toint",
+    "tolong",
+    "todouble",
+    "toreal",
+    "todecimal",
+    "tobool",
+    "toboolean",
+    "todatetime",
+    "totimespan",
+    "toguid",
+    "todynamic",
+    "abs",
+    "bin",
+    "floor",
+    "bin_at",
+    "startofday",
+    "startofweek",
+    "startofmonth",
+    "startofyear",
+    "endofday",
+    "endofweek",
+    "endofmonth",
+    "endofyear",
 ];
 
 /// Functions whose unnamed result is `<function>_<column>`.
@@ -38,7 +60,7 @@ pub(crate) fn expr_name(e: &Expr) -> Option<String> {
     }
     if let ExprKind::Call { name, args } = &e.kind {
         let f = name.name.as_str();
-        let first = args.first().and_then(path_name);
+        let first = args.first().and_then(expr_name);
         if NAME_FROM_ARG.contains(&f) {
             return first;
         }
@@ -57,7 +79,7 @@ pub(crate) fn unique(name: &str, taken: &[String]) -> String {
     let mut i = 1;
     loop {
         let cand = format!("{name}{i}");
-        if !taken.iter().any(|t| *t == cand) {
+        if !taken.contains(&cand) {
             return cand;
         }
         i += 1;
@@ -69,7 +91,7 @@ pub(crate) fn next_column_name(counter: &mut usize, taken: &[String]) -> String 
     loop {
         *counter += 1;
         let cand = format!("Column{counter}");
-        if !taken.iter().any(|t| *t == cand) {
+        if !taken.contains(&cand) {
             return cand;
         }
     }

@@ -43,7 +43,11 @@ pub(crate) fn matches_pattern(pattern: &str, name: &str) -> bool {
 }
 
 /// Moves window functions out of `exprs` into a Window node under `plan`.
-pub(crate) fn apply_windows(plan: LogicalPlan, exprs: Vec<Expr>, span: Span) -> Result<(LogicalPlan, Vec<Expr>)> {
+pub(crate) fn apply_windows(
+    plan: LogicalPlan,
+    exprs: Vec<Expr>,
+    span: Span,
+) -> Result<(LogicalPlan, Vec<Expr>)> {
     let windows = find_window_exprs(exprs.iter());
     if windows.is_empty() {
         return Ok((plan, exprs));
@@ -55,7 +59,8 @@ pub(crate) fn apply_windows(plan: LogicalPlan, exprs: Vec<Expr>, span: Span) -> 
     });
     let (plan, exprs) = if unordered {
         let ord = datafusion_functions_window::expr_fn::row_number();
-        let with_ord = LogicalPlanBuilder::window_plan(plan, vec![ord.clone()]).map_err(df(span))?;
+        let with_ord =
+            LogicalPlanBuilder::window_plan(plan, vec![ord.clone()]).map_err(df(span))?;
         let ord_name = ord.schema_name().to_string();
         let key = vec![SortExpr::new(column(&ord_name), true, false)];
         let exprs = exprs
@@ -84,15 +89,15 @@ pub(crate) fn apply_windows(plan: LogicalPlan, exprs: Vec<Expr>, span: Span) -> 
         if all.is_empty() {
             return Ok((plan, exprs));
         }
-        let innermost: Vec<Expr> = all
-            .iter()
-            .flat_map(innermost_windows)
-            .fold(Vec::new(), |mut acc, w| {
-                if !acc.contains(&w) {
-                    acc.push(w);
-                }
-                acc
-            });
+        let innermost: Vec<Expr> =
+            all.iter()
+                .flat_map(innermost_windows)
+                .fold(Vec::new(), |mut acc, w| {
+                    if !acc.contains(&w) {
+                        acc.push(w);
+                    }
+                    acc
+                });
         let (p, e) = apply_window_layer(plan, exprs, innermost, span)?;
         plan = p;
         exprs = e;
@@ -101,7 +106,9 @@ pub(crate) fn apply_windows(plan: LogicalPlan, exprs: Vec<Expr>, span: Span) -> 
 
 /// Window functions inside `w` (including `w`) whose arguments contain no window function.
 fn innermost_windows(w: &Expr) -> Vec<Expr> {
-    let Expr::WindowFunction(f) = w else { return Vec::new() };
+    let Expr::WindowFunction(f) = w else {
+        return Vec::new();
+    };
     let mut nested: Vec<Expr> = Vec::new();
     let inner_sources = f
         .params
@@ -114,10 +121,19 @@ fn innermost_windows(w: &Expr) -> Vec<Expr> {
             nested.extend(innermost_windows(&x));
         }
     }
-    if nested.is_empty() { vec![w.clone()] } else { nested }
+    if nested.is_empty() {
+        vec![w.clone()]
+    } else {
+        nested
+    }
 }
 
-fn apply_window_layer(plan: LogicalPlan, exprs: Vec<Expr>, windows: Vec<Expr>, span: Span) -> Result<(LogicalPlan, Vec<Expr>)> {
+fn apply_window_layer(
+    plan: LogicalPlan,
+    exprs: Vec<Expr>,
+    windows: Vec<Expr>,
+    span: Span,
+) -> Result<(LogicalPlan, Vec<Expr>)> {
     let plan = LogicalPlanBuilder::window_plan(plan, windows.clone()).map_err(df(span))?;
     let rewritten = exprs
         .into_iter()
@@ -142,7 +158,11 @@ fn build(b: datafusion_common::Result<LogicalPlanBuilder>, span: Span) -> Result
 }
 
 fn names_of(plan: &LogicalPlan) -> Vec<String> {
-    plan.schema().fields().iter().map(|f| f.name().clone()).collect()
+    plan.schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
 }
 
 impl Planner<'_> {
@@ -154,7 +174,11 @@ impl Planner<'_> {
                 let p = self.predicate(predicate, t.row())?;
                 let (plan, p) = apply_windows(t.plan.clone(), vec![p], span)?;
                 let had_window = plan.schema().fields().len() != t.plan.schema().fields().len();
-                let mut plan = build(LogicalPlanBuilder::from(plan).filter(p.into_iter().next().unwrap_or(lit(true))), span)?;
+                let mut plan = build(
+                    LogicalPlanBuilder::from(plan)
+                        .filter(p.into_iter().next().unwrap_or(lit(true))),
+                    span,
+                )?;
                 if had_window {
                     let keep: Vec<Expr> = names_of(&t.plan).iter().map(|n| column(n)).collect();
                     plan = build(LogicalPlanBuilder::from(plan).project(keep), span)?;
@@ -167,14 +191,21 @@ impl Planner<'_> {
                 if t.order.is_none() {
                     t.order = Some(Vec::new());
                 }
-                if items.is_empty() { Ok(t) } else { self.extend(t, items, span) }
+                if items.is_empty() {
+                    Ok(t)
+                } else {
+                    self.extend(t, items, span)
+                }
             }
             OperatorKind::Project(items) => self.project(t, items, span),
             OperatorKind::ProjectAway(pats) => {
                 let names = names_of(&t.plan);
                 for p in pats {
                     if !p.name.contains('*') && !names.contains(&p.name) {
-                        return Err(semantic(p.span.0, format!("Failed to resolve column named '{}'", p.name)));
+                        return Err(semantic(
+                            p.span.0,
+                            format!("Failed to resolve column named '{}'", p.name),
+                        ));
                     }
                 }
                 let keep: Vec<Expr> = names
@@ -189,7 +220,10 @@ impl Planner<'_> {
                 let names = names_of(&t.plan);
                 for p in pats {
                     if !names.iter().any(|n| matches_pattern(&p.name, n)) && !p.name.contains('*') {
-                        return Err(semantic(p.span.0, format!("Failed to resolve column named '{}'", p.name)));
+                        return Err(semantic(
+                            p.span.0,
+                            format!("Failed to resolve column named '{}'", p.name),
+                        ));
                     }
                 }
                 let keep: Vec<Expr> = names
@@ -204,7 +238,10 @@ impl Planner<'_> {
                 let names = names_of(&t.plan);
                 for (_, old) in pairs {
                     if !names.contains(&old.name) {
-                        return Err(semantic(old.span.0, format!("Failed to resolve column named '{}'", old.name)));
+                        return Err(semantic(
+                            old.span.0,
+                            format!("Failed to resolve column named '{}'", old.name),
+                        ));
                     }
                 }
                 let exprs: Vec<Expr> = names
@@ -214,7 +251,10 @@ impl Planner<'_> {
                         None => column(n),
                     })
                     .collect();
-                let plan = build(LogicalPlanBuilder::from(t.plan.clone()).project(exprs), span)?;
+                let plan = build(
+                    LogicalPlanBuilder::from(t.plan.clone()).project(exprs),
+                    span,
+                )?;
                 Ok(t.with_plan(plan))
             }
             OperatorKind::ProjectReorder(items) => {
@@ -227,7 +267,10 @@ impl Planner<'_> {
                         .cloned()
                         .collect();
                     if matched.is_empty() && !p.name.contains('*') {
-                        return Err(semantic(p.span.0, format!("Failed to resolve column named '{}'", p.name)));
+                        return Err(semantic(
+                            p.span.0,
+                            format!("Failed to resolve column named '{}'", p.name),
+                        ));
                     }
                     match dir.as_deref() {
                         Some("asc") | Some("granny-asc") => matched.sort(),
@@ -240,28 +283,47 @@ impl Planner<'_> {
                     first.extend(matched);
                 }
                 let rest = names.iter().filter(|n| !first.contains(n)).cloned();
-                let exprs: Vec<Expr> = first.clone().into_iter().chain(rest).map(|n| column(&n)).collect();
-                let plan = build(LogicalPlanBuilder::from(t.plan.clone()).project(exprs), span)?;
+                let exprs: Vec<Expr> = first
+                    .clone()
+                    .into_iter()
+                    .chain(rest)
+                    .map(|n| column(&n))
+                    .collect();
+                let plan = build(
+                    LogicalPlanBuilder::from(t.plan.clone()).project(exprs),
+                    span,
+                )?;
                 Ok(t.with_plan(plan))
             }
             OperatorKind::Summarize { params, aggs, by } => {
                 for p in params {
                     if !p.name.starts_with("hint.") {
-                        return Err(not_implemented(span, format!("summarize parameter {}", p.name)));
+                        return Err(not_implemented(
+                            span,
+                            format!("summarize parameter {}", p.name),
+                        ));
                     }
                 }
                 self.summarize(t, aggs, by, span)
             }
             OperatorKind::Count(alias) => {
-                let name = alias.as_ref().map_or("Count".to_string(), |a| a.name.clone());
+                let name = alias
+                    .as_ref()
+                    .map_or("Count".to_string(), |a| a.name.clone());
                 let count = datafusion_functions_aggregate::count::count(lit(1i64)).alias(name);
-                let plan = build(LogicalPlanBuilder::from(t.plan).aggregate(Vec::<Expr>::new(), vec![count]), span)?;
+                let plan = build(
+                    LogicalPlanBuilder::from(t.plan).aggregate(Vec::<Expr>::new(), vec![count]),
+                    span,
+                )?;
                 Ok(Tab::new(plan))
             }
             OperatorKind::Take { count, .. } => {
                 let n = self.const_value(count, t.row())?;
                 let n = const_usize(&n, count.span())?;
-                let plan = build(LogicalPlanBuilder::from(t.plan.clone()).limit(0, Some(n)), span)?;
+                let plan = build(
+                    LogicalPlanBuilder::from(t.plan.clone()).limit(0, Some(n)),
+                    span,
+                )?;
                 let resort = t.resort;
                 let mut t = t.with_plan(plan);
                 t.resort = resort;
@@ -279,7 +341,10 @@ impl Planner<'_> {
                 let n = self.const_value(count, t.row())?;
                 let n = const_usize(&n, count.span())?;
                 let sort = self.sort_keys(&t, std::slice::from_ref(key))?;
-                let plan = build(LogicalPlanBuilder::from(t.plan).sort_with_limit(sort.clone(), Some(n)), span)?;
+                let plan = build(
+                    LogicalPlanBuilder::from(t.plan).sort_with_limit(sort.clone(), Some(n)),
+                    span,
+                )?;
                 let mut out = Tab::new(plan);
                 out.order = Some(sort);
                 Ok(out)
@@ -300,12 +365,17 @@ impl Planner<'_> {
                 self.summarize(t, &[], &named, span)
             }
             OperatorKind::Union { params, tables } => self.union(Some(t), params, tables, span),
-            OperatorKind::Join { params, right, on } => self.join(t, params, right, on, span, false),
-            OperatorKind::Lookup { params, right, on } => self.join(t, params, right, on, span, true),
+            OperatorKind::Join { params, right, on } => {
+                self.join(t, params, right, on, span, false)
+            }
+            OperatorKind::Lookup { params, right, on } => {
+                self.join(t, params, right, on, span, true)
+            }
             OperatorKind::As { name, .. } => {
                 let mut t = t;
                 let plan = self.finish(t.clone())?;
-                self.scope.set(&name.name, crate::scope::Binding::Tabular(plan));
+                self.scope
+                    .set(&name.name, crate::scope::Binding::Tabular(plan));
                 t.name = Some(name.name.clone());
                 Ok(t)
             }
@@ -335,7 +405,11 @@ impl Planner<'_> {
                 } else {
                     let values = build(LogicalPlanBuilder::values(rows), span)?;
                     let fields = names_of(&values);
-                    let exprs: Vec<Expr> = fields.iter().zip(names).map(|(f, n)| column(f).alias(n)).collect();
+                    let exprs: Vec<Expr> = fields
+                        .iter()
+                        .zip(names)
+                        .map(|(f, n)| column(f).alias(n))
+                        .collect();
                     build(LogicalPlanBuilder::from(values).project(exprs), span)?
                 };
                 Ok(Tab::new(plan))
@@ -348,7 +422,9 @@ impl Planner<'_> {
                         .iter()
                         .map(|p| {
                             let v = match &p.value.kind {
-                                ast::ExprKind::Literal(ast::Literal::String { value, .. }) => value.clone(),
+                                ast::ExprKind::Literal(ast::Literal::String { value, .. }) => {
+                                    value.clone()
+                                }
                                 _ => p.value.to_string(),
                             };
                             (p.name.clone(), v)
@@ -394,13 +470,22 @@ impl Planner<'_> {
                     Some(n) => n,
                     None => next_column_name(&mut counter, &names),
                 },
-                _ => return Err(not_implemented(span, "extend with several names for one expression")),
+                _ => {
+                    return Err(not_implemented(
+                        span,
+                        "extend with several names for one expression",
+                    ));
+                }
             };
             let x = self.scalar(&item.expr, t.row())?;
             let (plan, x) = apply_windows(t.plan.clone(), vec![x], span)?;
             let x = x.into_iter().next().unwrap_or(lit(ScalarValue::Null));
             // Kusto: a column that already exists is removed and appended with its new value.
-            let mut exprs: Vec<Expr> = names.iter().filter(|n| **n != name).map(|n| column(n)).collect();
+            let mut exprs: Vec<Expr> = names
+                .iter()
+                .filter(|n| **n != name)
+                .map(|n| column(n))
+                .collect();
             exprs.push(x.alias(name.clone()));
             let plan = build(LogicalPlanBuilder::from(plan).project(exprs), span)?;
             t = t.with_plan(plan);
@@ -417,17 +502,25 @@ impl Planner<'_> {
             let name = match item.names.as_slice() {
                 [n] => n.name.clone(),
                 [] => match expr_name(&item.expr) {
-                    Some(n) => n,
+                    Some(n) => crate::naming::unique(&n, &names),
                     None => {
                         let mut taken = names.clone();
                         taken.extend(input_names.iter().cloned());
                         next_column_name(&mut counter, &taken)
                     }
                 },
-                _ => return Err(not_implemented(span, "project with several names for one expression")),
+                _ => {
+                    return Err(not_implemented(
+                        span,
+                        "project with several names for one expression",
+                    ));
+                }
             };
             if names.contains(&name) {
-                return Err(semantic(item.expr.span(), format!("A column with the name '{name}' is already declared")));
+                return Err(semantic(
+                    item.expr.span(),
+                    format!("A column with the name '{name}' is already declared"),
+                ));
             }
             let x = self.scalar(&item.expr, t.row())?;
             names.push(name.clone());

@@ -67,14 +67,20 @@ pub(crate) fn kql_columns(plan: &LogicalPlan) -> Result<Vec<(String, KqlType)>> 
 pub(crate) fn parse_stored_function(name: &str, text: &str, span: Span) -> Result<ast::Lambda> {
     let parsed = kql_syntax::parse(&format!("let {name} = {text}"));
     if let Some(d) = parsed.diagnostics.first() {
-        return Err(semantic(span, format!("Stored function '{name}' does not parse: {}", d.message)));
+        return Err(semantic(
+            span,
+            format!("Stored function '{name}' does not parse: {}", d.message),
+        ));
     }
     match parsed.query.statements.first().map(|s| &s.kind) {
         Some(StatementKind::Let {
             value: LetValue::Function(l) | LetValue::View(l),
             ..
         }) => Ok(l.clone()),
-        _ => Err(semantic(span, format!("Stored function '{name}' is not a function"))),
+        _ => Err(semantic(
+            span,
+            format!("Stored function '{name}' is not a function"),
+        )),
     }
 }
 
@@ -85,6 +91,8 @@ pub(crate) struct Planner<'a> {
     pub(crate) now: i64,
     /// Inside summarize: aggregate call spans → their hidden result columns.
     pub(crate) agg_columns: std::collections::HashMap<(u32, u32), Vec<String>>,
+    /// Inside summarize: group keys that are plain column names.
+    pub(crate) plain_keys: Vec<String>,
     depth: usize,
 }
 
@@ -113,7 +121,8 @@ pub(crate) fn is_tabular_syntax(e: &ast::Expr, p: &Planner<'_>) -> bool {
                 Some(Binding::Function(l, _)) => body_is_tabular(l, p),
                 Some(_) => false,
                 None => p.ctx.function(n).is_some_and(|f| {
-                    parse_stored_function(n, &f.text, e.span()).is_ok_and(|l| body_is_tabular(&l, p))
+                    parse_stored_function(n, &f.text, e.span())
+                        .is_ok_and(|l| body_is_tabular(&l, p))
                 }),
             },
         },
@@ -122,15 +131,22 @@ pub(crate) fn is_tabular_syntax(e: &ast::Expr, p: &Planner<'_>) -> bool {
 }
 
 fn body_is_tabular(l: &ast::Lambda, p: &Planner<'_>) -> bool {
-    if l.params.iter().any(|x| matches!(x.ty, ast::ParamType::Tabular { .. })) {
+    if l.params
+        .iter()
+        .any(|x| matches!(x.ty, ast::ParamType::Tabular { .. }))
+    {
         return true;
     }
     match l.body.last().map(|s| &s.kind) {
         Some(StatementKind::Expr(e)) => {
             // names bound inside the body by tabular lets
             let inner_tabular = l.body.iter().any(|s| match &s.kind {
-                StatementKind::Let { name, value: LetValue::Expr(v) } => {
-                    matches!(&e.kind, ExprKind::Name(id) if id.name == name.name) && is_tabular_syntax(v, p)
+                StatementKind::Let {
+                    name,
+                    value: LetValue::Expr(v),
+                } => {
+                    matches!(&e.kind, ExprKind::Name(id) if id.name == name.name)
+                        && is_tabular_syntax(v, p)
                 }
                 _ => false,
             });
@@ -147,6 +163,7 @@ impl<'a> Planner<'a> {
             scope: Scope::default(),
             now: ctx.now_nanos(),
             agg_columns: std::collections::HashMap::new(),
+            plain_keys: Vec::new(),
             depth: 0,
         }
     }
@@ -212,12 +229,18 @@ impl<'a> Planner<'a> {
                     let ast::ParamType::Scalar(tn) = &p.ty else {
                         return Err(not_implemented(p.name.span.0, "tabular query parameters"));
                     };
-                    let t = KqlType::from_name(&tn.name)
-                        .ok_or_else(|| semantic(tn.span.0, format!("Unknown type '{}'", tn.name)))?;
+                    let t = KqlType::from_name(&tn.name).ok_or_else(|| {
+                        semantic(tn.span.0, format!("Unknown type '{}'", tn.name))
+                    })?;
                     let value = match self.ctx.parameter(&p.name.name) {
-                        Some(text) => lit(crate::literal::parse_value_text(&text, t).map_err(|e| {
-                            semantic(p.name.span.0, format!("Query parameter '{}': {}", p.name.name, e.message))
-                        })?),
+                        Some(text) => {
+                            lit(crate::literal::parse_value_text(&text, t).map_err(|e| {
+                                semantic(
+                                    p.name.span.0,
+                                    format!("Query parameter '{}': {}", p.name.name, e.message),
+                                )
+                            })?)
+                        }
                         None => match &p.default {
                             Some(d) => {
                                 let (x, xt) = self.typed(d, row)?;
@@ -226,7 +249,10 @@ impl<'a> Planner<'a> {
                             None => {
                                 return Err(semantic(
                                     p.name.span.0,
-                                    format!("Query parameter '{}' was declared but no value was given", p.name.name),
+                                    format!(
+                                        "Query parameter '{}' was declared but no value was given",
+                                        p.name.name
+                                    ),
                                 ));
                             }
                         },
@@ -259,7 +285,7 @@ impl<'a> Planner<'a> {
     /// Re-applies a known order that operators after the sort may have lost.
     pub(crate) fn finish(&mut self, t: Tab) -> Result<LogicalPlan> {
         if let (true, Some(order)) = (t.resort, t.order.as_ref().filter(|o| !o.is_empty())) {
-            let schema = t.plan.schema().clone();
+            let schema = Arc::clone(t.plan.schema());
             let all_present = order.iter().all(|s| {
                 s.expr
                     .column_refs()
@@ -301,7 +327,13 @@ impl<'a> Planner<'a> {
             ExprKind::Source(op) => self.source(op),
             ExprKind::Name(id) => self.named_table(&id.name, span),
             ExprKind::Call { name, args } => self.tabular_call(&name.name, args, span),
-            _ => Err(semantic(span, format!("Expected a tabular expression: {}", crate::expr::truncate(&e.to_string())))),
+            _ => Err(semantic(
+                span,
+                format!(
+                    "Expected a tabular expression: {}",
+                    crate::expr::truncate(&e.to_string())
+                ),
+            )),
         }
     }
 
@@ -326,7 +358,10 @@ impl<'a> Planner<'a> {
                 return self.call_user_tabular(name, &l, Scope::default(), &[], span);
             }
         }
-        Err(semantic(span, format!("Failed to resolve table or column expression named '{name}'")))
+        Err(semantic(
+            span,
+            format!("Failed to resolve table or column expression named '{name}'"),
+        ))
     }
 
     fn tabular_call(&mut self, name: &str, args: &[ast::Expr], span: Span) -> Result<Tab> {
@@ -338,16 +373,24 @@ impl<'a> Planner<'a> {
                 let plan = self.tabular_plan(&args[0])?;
                 match self.ctx.materialize(&plan) {
                     Some(t) => {
-                        let scanned = LogicalPlanBuilder::scan(format!("__materialized_{}", span.start), t.source, None)
-                            .and_then(|b| b.build())
-                            .map_err(df(span))?;
+                        let scanned = LogicalPlanBuilder::scan(
+                            format!("__materialized_{}", span.start),
+                            t.source,
+                            None,
+                        )
+                        .and_then(|b| b.build())
+                        .map_err(df(span))?;
                         Ok(Tab::new(unqualify(scanned, span)?))
                     }
                     None => Ok(Tab::new(plan)),
                 }
             }
             "table" => {
-                let Some(ast::Expr { kind: ExprKind::Literal(ast::Literal::String { value, .. }), .. }) = args.first() else {
+                let Some(ast::Expr {
+                    kind: ExprKind::Literal(ast::Literal::String { value, .. }),
+                    ..
+                }) = args.first()
+                else {
                     return Err(semantic(span, "table() expects a table name string"));
                 };
                 self.named_table(value, span)
@@ -360,12 +403,22 @@ impl<'a> Planner<'a> {
                     let l = parse_stored_function(name, &f.text, span)?;
                     return self.call_user_tabular(name, &l, Scope::default(), args, span);
                 }
-                Err(semantic(span, format!("Failed to resolve tabular function named '{name}'")))
+                Err(semantic(
+                    span,
+                    format!("Failed to resolve tabular function named '{name}'"),
+                ))
             }
         }
     }
 
-    fn call_user_tabular(&mut self, name: &str, l: &ast::Lambda, env: Scope, args: &[ast::Expr], span: Span) -> Result<Tab> {
+    fn call_user_tabular(
+        &mut self,
+        name: &str,
+        l: &ast::Lambda,
+        env: Scope,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Result<Tab> {
         let schema = Self::empty_schema();
         let row = Row {
             schema: &schema,
@@ -385,7 +438,10 @@ impl<'a> Planner<'a> {
             }
             match &last.kind {
                 StatementKind::Expr(e) => self.tab(e),
-                _ => Err(semantic(last.span.0, "A function body must end with an expression")),
+                _ => Err(semantic(
+                    last.span.0,
+                    "A function body must end with an expression",
+                )),
             }
         })();
         self.scope = saved;
@@ -410,19 +466,35 @@ impl<'a> Planner<'a> {
                     let name = match item.names.as_slice() {
                         [n] => n.name.clone(),
                         [] => format!("print_{i}"),
-                        _ => return Err(not_implemented(span, "print with several names for one expression")),
+                        _ => {
+                            return Err(not_implemented(
+                                span,
+                                "print with several names for one expression",
+                            ));
+                        }
                     };
                     if names.contains(&name) {
-                        return Err(semantic(span, format!("A column with the name '{name}' is already declared")));
+                        return Err(semantic(
+                            span,
+                            format!("A column with the name '{name}' is already declared"),
+                        ));
                     }
                     names.push(name.clone());
                     exprs.push(x.alias(name));
                 }
-                let plan = LogicalPlanBuilder::from(one).project(exprs).and_then(|b| b.build()).map_err(df(span))?;
+                let plan = LogicalPlanBuilder::from(one)
+                    .project(exprs)
+                    .and_then(|b| b.build())
+                    .map_err(df(span))?;
                 Ok(Tab::new(plan))
             }
             OperatorKind::Datatable { columns, values } => self.datatable(columns, values, span),
-            OperatorKind::Range { column: c, from, to, step } => self.range(&c.name, from, to, step, span),
+            OperatorKind::Range {
+                column: c,
+                from,
+                to,
+                step,
+            } => self.range(&c.name, from, to, step, span),
             OperatorKind::Union { params, tables } => self.union(None, params, tables, span),
             OperatorKind::Raw { name, .. } if name == "__implicit_input" => {
                 Err(not_implemented(span, "subqueries with an implicit input"))
@@ -431,7 +503,12 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn datatable(&mut self, columns: &[ast::ColumnDecl], values: &[ast::Expr], span: Span) -> Result<Tab> {
+    fn datatable(
+        &mut self,
+        columns: &[ast::ColumnDecl],
+        values: &[ast::Expr],
+        span: Span,
+    ) -> Result<Tab> {
         let schema = Self::empty_schema();
         let row = Row {
             schema: &schema,
@@ -443,10 +520,14 @@ impl<'a> Planner<'a> {
                 .ok_or_else(|| semantic(c.ty.span.0, format!("Unknown type '{}'", c.ty.name)))?;
             types.push(t);
         }
-        if values.len() % columns.len() != 0 {
+        if !values.len().is_multiple_of(columns.len()) {
             return Err(semantic(
                 span,
-                format!("datatable has {} columns but {} values, which is not a whole number of rows", columns.len(), values.len()),
+                format!(
+                    "datatable has {} columns but {} values, which is not a whole number of rows",
+                    columns.len(),
+                    values.len()
+                ),
             ));
         }
         let mut rows = Vec::new();
@@ -461,7 +542,13 @@ impl<'a> Planner<'a> {
                     crate::literal::null_of(t)
                 } else {
                     c.cast_to(&t.to_arrow()).map_err(|_| {
-                        semantic(v.span(), format!("The value {v} cannot be a {t} (column '{}')", columns[i].name.name))
+                        semantic(
+                            v.span(),
+                            format!(
+                                "The value {v} cannot be a {t} (column '{}')",
+                                columns[i].name.name
+                            ),
+                        )
                     })?
                 };
                 r.push(lit(c));
@@ -474,24 +561,48 @@ impl<'a> Planner<'a> {
                 .zip(&types)
                 .map(|(c, t)| lit(crate::literal::null_of(*t)).alias(c.name.name.clone()))
                 .collect();
-            LogicalPlanBuilder::empty(false).project(exprs).and_then(|b| b.build()).map_err(df(span))?
+            LogicalPlanBuilder::empty(false)
+                .project(exprs)
+                .and_then(|b| b.build())
+                .map_err(df(span))?
         } else {
-            let values = LogicalPlanBuilder::values(rows).and_then(|b| b.build()).map_err(df(span))?;
-            let fields: Vec<String> = values.schema().fields().iter().map(|f| f.name().clone()).collect();
+            let values = LogicalPlanBuilder::values(rows)
+                .and_then(|b| b.build())
+                .map_err(df(span))?;
+            let fields: Vec<String> = values
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
             let exprs: Vec<Expr> = fields
                 .iter()
                 .zip(columns)
                 .zip(&types)
                 .map(|((f, c), t)| {
-                    Expr::Cast(datafusion_expr::Cast::new(Box::new(column(f)), t.to_arrow())).alias(c.name.name.clone())
+                    Expr::Cast(datafusion_expr::Cast::new(
+                        Box::new(column(f)),
+                        t.to_arrow(),
+                    ))
+                    .alias(c.name.name.clone())
                 })
                 .collect();
-            LogicalPlanBuilder::from(values).project(exprs).and_then(|b| b.build()).map_err(df(span))?
+            LogicalPlanBuilder::from(values)
+                .project(exprs)
+                .and_then(|b| b.build())
+                .map_err(df(span))?
         };
         Ok(Tab::new(plan))
     }
 
-    fn range(&mut self, name: &str, from: &ast::Expr, to: &ast::Expr, step: &ast::Expr, span: Span) -> Result<Tab> {
+    fn range(
+        &mut self,
+        name: &str,
+        from: &ast::Expr,
+        to: &ast::Expr,
+        step: &ast::Expr,
+        span: Span,
+    ) -> Result<Tab> {
         let schema = Self::empty_schema();
         let row = Row {
             schema: &schema,
@@ -502,17 +613,27 @@ impl<'a> Planner<'a> {
         let (s, st) = self.typed(step, row)?;
         let (f, t, s, out_t) = match (ft, tt, st) {
             (a, b, c) if a.is_numeric() && b.is_numeric() && c.is_numeric() => {
-                let ty = if [a, b, c].iter().any(|x| matches!(x, KqlType::Real | KqlType::Decimal)) {
+                let ty = if [a, b, c]
+                    .iter()
+                    .any(|x| matches!(x, KqlType::Real | KqlType::Decimal))
+                {
                     KqlType::Real
                 } else {
                     KqlType::Long
                 };
                 (cast_to(f, a, ty), cast_to(t, b, ty), cast_to(s, c, ty), ty)
             }
-            (KqlType::DateTime, KqlType::DateTime, KqlType::TimeSpan) => (f, t, s, KqlType::DateTime),
-            (KqlType::TimeSpan, KqlType::TimeSpan, KqlType::TimeSpan) => (f, t, s, KqlType::TimeSpan),
+            (KqlType::DateTime, KqlType::DateTime, KqlType::TimeSpan) => {
+                (f, t, s, KqlType::DateTime)
+            }
+            (KqlType::TimeSpan, KqlType::TimeSpan, KqlType::TimeSpan) => {
+                (f, t, s, KqlType::TimeSpan)
+            }
             _ => {
-                return Err(semantic(span, format!("range cannot go from {ft} to {tt} in steps of {st}")));
+                return Err(semantic(
+                    span,
+                    format!("range cannot go from {ft} to {tt} in steps of {st}"),
+                ));
             }
         };
         let count = call_udf("__range_count", vec![f.clone(), t, s.clone()], span)?;
@@ -530,11 +651,22 @@ impl<'a> Planner<'a> {
         let i = column("__i");
         let value = match out_t {
             KqlType::Long => f + i * s,
-            KqlType::Real => f + Expr::Cast(datafusion_expr::Cast::new(Box::new(i), KqlType::Real.to_arrow())) * s,
+            KqlType::Real => {
+                f + Expr::Cast(datafusion_expr::Cast::new(
+                    Box::new(i),
+                    KqlType::Real.to_arrow(),
+                )) * s
+            }
             _ => {
                 let scaled = call_udf(
                     "__t_mul",
-                    vec![s, Expr::Cast(datafusion_expr::Cast::new(Box::new(i), KqlType::Real.to_arrow()))],
+                    vec![
+                        s,
+                        Expr::Cast(datafusion_expr::Cast::new(
+                            Box::new(i),
+                            KqlType::Real.to_arrow(),
+                        )),
+                    ],
                     span,
                 )?;
                 call_udf("__t_add", vec![f, scaled], span)?
@@ -558,9 +690,15 @@ pub(crate) fn unqualify(plan: LogicalPlan, span: Span) -> Result<LogicalPlan> {
     }
     let exprs: Vec<Expr> = schema
         .iter()
-        .map(|(q, f)| Expr::Column(datafusion_common::Column::new(q.cloned(), f.name())).alias(f.name().clone()))
+        .map(|(q, f)| {
+            Expr::Column(datafusion_common::Column::new(q.cloned(), f.name()))
+                .alias(f.name().clone())
+        })
         .collect();
-    LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(df(span))
+    LogicalPlanBuilder::from(plan)
+        .project(exprs)
+        .and_then(|b| b.build())
+        .map_err(df(span))
 }
 
 /// The KQL name of an operator (for "not implemented" messages).

@@ -152,7 +152,10 @@ impl Lexer<'_> {
                 self.ident(start);
                 continue;
             }
-            if let Some(p) = PUNCTS.iter().find(|p| self.src[self.pos..].starts_with(**p)) {
+            if let Some(p) = PUNCTS
+                .iter()
+                .find(|p| self.src[self.pos..].starts_with(**p))
+            {
                 self.pos += p.len();
                 self.push(TokenKind::Punct(p), start);
                 continue;
@@ -187,21 +190,21 @@ impl Lexer<'_> {
                     break;
                 }
             }
-            if self.char_at(p) == Some('(') {
-                if let Some(close) = self.src[p + 1..].find([')', '\n', '|', ';']) {
-                    let close_at = p + 1 + close;
-                    if self.char_at(close_at) == Some(')') {
-                        let raw = self.src[p + 1..close_at].trim().to_string();
-                        self.pos = close_at + 1;
-                        self.push(
-                            TokenKind::TypedRaw {
-                                ty: word.to_string(),
-                                raw,
-                            },
-                            start,
-                        );
-                        return;
-                    }
+            if self.char_at(p) == Some('(')
+                && let Some(close) = self.src[p + 1..].find([')', '\n', '|', ';'])
+            {
+                let close_at = p + 1 + close;
+                if self.char_at(close_at) == Some(')') {
+                    let raw = self.src[p + 1..close_at].trim().to_string();
+                    self.pos = close_at + 1;
+                    self.push(
+                        TokenKind::TypedRaw {
+                            ty: word.to_string(),
+                            raw,
+                        },
+                        start,
+                    );
+                    return;
                 }
             }
         }
@@ -239,7 +242,10 @@ impl Lexer<'_> {
             self.digits();
             real = true;
         } else if self.bytes.get(self.pos) == Some(&b'.')
-            && !self.bytes.get(self.pos + 1).is_some_and(|b| *b == b'.' || b.is_ascii_alphabetic() || *b == b'_')
+            && !self
+                .bytes
+                .get(self.pos + 1)
+                .is_some_and(|b| *b == b'.' || b.is_ascii_alphabetic() || *b == b'_')
         {
             // `2.` is a real literal
             self.pos += 1;
@@ -290,7 +296,9 @@ impl Lexer<'_> {
     }
 
     fn quoted_string(&mut self, start: usize, obfuscated: bool) {
-        let Some(quote) = self.peek_char() else { return };
+        let Some(quote) = self.peek_char() else {
+            return;
+        };
         self.pos += 1;
         let mut value = String::new();
         loop {
@@ -348,7 +356,9 @@ impl Lexer<'_> {
     }
 
     fn verbatim_string(&mut self, start: usize, obfuscated: bool) {
-        let Some(quote) = self.peek_char() else { return };
+        let Some(quote) = self.peek_char() else {
+            return;
+        };
         self.pos += 1;
         let mut value = String::new();
         loop {

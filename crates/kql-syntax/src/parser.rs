@@ -64,14 +64,19 @@ fn split_inline_data(text: &str) -> (&str, Option<String>) {
     let trimmed = text.trim_start();
     let lead = text.len() - trimmed.len();
     let is_ingest_inline = trimmed.starts_with(".ingest")
-        && trimmed[".ingest".len()..].trim_start().starts_with("inline");
+        && trimmed[".ingest".len()..]
+            .trim_start()
+            .starts_with("inline");
     if !is_ingest_inline {
         return (text, None);
     }
     match trimmed.find("<|") {
         Some(i) => {
             let data = &trimmed[i + 2..];
-            let data = data.strip_prefix("\r\n").or_else(|| data.strip_prefix('\n')).unwrap_or(data);
+            let data = data
+                .strip_prefix("\r\n")
+                .or_else(|| data.strip_prefix('\n'))
+                .unwrap_or(data);
             let data = data.strip_prefix(' ').unwrap_or(data);
             (&text[..lead + i], Some(data.to_string()))
         }
@@ -207,7 +212,10 @@ impl Parser<'_> {
     pub(crate) fn unexpected(&self, t: &Token, expected: &str) -> Diagnostic {
         let found = match &t.kind {
             TokenKind::Eof => "end of query".to_string(),
-            _ => format!("'{}'", &self.text[t.span.start as usize..t.span.end as usize]),
+            _ => format!(
+                "'{}'",
+                &self.text[t.span.start as usize..t.span.end as usize]
+            ),
         };
         Diagnostic::syntax(
             "KS002",
@@ -229,14 +237,14 @@ impl Parser<'_> {
                 Ok(Ident::new(s.clone(), t.span))
             }
             TokenKind::Punct("[") => {
-                if let TokenKind::Str { value, .. } = &self.peek_at(1).kind {
-                    if self.peek_at(2).is_punct("]") {
-                        let name = value.clone();
-                        self.bump();
-                        self.bump();
-                        let end = self.bump().span;
-                        return Ok(Ident::new(name, t.span.to(end)));
-                    }
+                if let TokenKind::Str { value, .. } = &self.peek_at(1).kind
+                    && self.peek_at(2).is_punct("]")
+                {
+                    let name = value.clone();
+                    self.bump();
+                    self.bump();
+                    let end = self.bump().span;
+                    return Ok(Ident::new(name, t.span.to(end)));
                 }
                 Err(self.unexpected(&t, "an identifier"))
             }
@@ -249,7 +257,8 @@ impl Parser<'_> {
         match &self.peek().kind {
             TokenKind::Ident(_) => true,
             TokenKind::Punct("[") => {
-                matches!(self.peek_at(1).kind, TokenKind::Str { .. }) && self.peek_at(2).is_punct("]")
+                matches!(self.peek_at(1).kind, TokenKind::Str { .. })
+                    && self.peek_at(2).is_punct("]")
             }
             _ => false,
         }
@@ -305,7 +314,10 @@ impl Parser<'_> {
 
     /// Skips a balanced run of tokens until a top-level token for which `stop` holds.
     /// Returns the token range skipped.
-    pub(crate) fn skip_balanced(&mut self, stop: impl Fn(&Token) -> bool) -> PResult<(usize, usize)> {
+    pub(crate) fn skip_balanced(
+        &mut self,
+        stop: impl Fn(&Token) -> bool,
+    ) -> PResult<(usize, usize)> {
         let from = self.pos;
         let mut stack: Vec<&'static str> = Vec::new();
         loop {

@@ -5,12 +5,60 @@ use std::fmt::{self, Display, Formatter, Write};
 use crate::ast::*;
 
 const KEYWORDS: &[&str] = &[
-    "and", "or", "by", "on", "with", "in", "between", "asc", "desc", "true", "false", "null",
-    "let", "set", "declare", "from", "to", "step", "of", "nulls", "first", "last", "as", "kind",
-    "where", "project", "extend", "summarize", "print", "range", "datatable", "union", "search",
-    "find", "evaluate", "has", "contains", "startswith", "endswith", "hasprefix", "hassuffix",
-    "matches", "like", "not", "dynamic", "typeof", "default", "limit", "view", "alias",
-    "restrict", "externaldata", "has_any", "has_all",
+    "and",
+    "or",
+    "by",
+    "on",
+    "with",
+    "in",
+    "between",
+    "asc",
+    "desc",
+    "true",
+    "false",
+    "null",
+    "let",
+    "set",
+    "declare",
+    "from",
+    "to",
+    "step",
+    "of",
+    "nulls",
+    "first",
+    "last",
+    "as",
+    "kind",
+    "where",
+    "project",
+    "extend",
+    "summarize",
+    "print",
+    "range",
+    "datatable",
+    "union",
+    "search",
+    "find",
+    "evaluate",
+    "has",
+    "contains",
+    "startswith",
+    "endswith",
+    "hasprefix",
+    "hassuffix",
+    "matches",
+    "like",
+    "not",
+    "dynamic",
+    "typeof",
+    "default",
+    "limit",
+    "view",
+    "alias",
+    "restrict",
+    "externaldata",
+    "has_any",
+    "has_all",
 ];
 
 /// Writes an identifier, quoting it as `['name']` when it is not a plain identifier.
@@ -22,7 +70,10 @@ pub fn write_ident(f: &mut dyn Write, name: &str) -> fmt::Result {
         }
         _ => false,
     };
-    if simple && !KEYWORDS.contains(&name) && !name.contains('$') || name == "$left" || name == "$right" {
+    if simple && !KEYWORDS.contains(&name) && !name.contains('$')
+        || name == "$left"
+        || name == "$right"
+    {
         f.write_str(name)
     } else {
         f.write_str("['")?;
@@ -65,7 +116,11 @@ impl Display for Id<'_> {
     }
 }
 
-fn list<T>(f: &mut Formatter<'_>, items: &[T], mut each: impl FnMut(&mut Formatter<'_>, &T) -> fmt::Result) -> fmt::Result {
+fn list<T>(
+    f: &mut Formatter<'_>,
+    items: &[T],
+    mut each: impl FnMut(&mut Formatter<'_>, &T) -> fmt::Result,
+) -> fmt::Result {
     for (i, it) in items.iter().enumerate() {
         if i > 0 {
             f.write_str(", ")?;
@@ -362,7 +417,11 @@ impl Display for Operator {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match &self.kind {
             OperatorKind::Where { filter, predicate } => {
-                write!(f, "{} {predicate}", if *filter { "filter" } else { "where" })
+                write!(
+                    f,
+                    "{} {predicate}",
+                    if *filter { "filter" } else { "where" }
+                )
             }
             OperatorKind::Project(items) => {
                 f.write_str("project ")?;
@@ -378,7 +437,9 @@ impl Display for Operator {
             }
             OperatorKind::ProjectRename(pairs) => {
                 f.write_str("project-rename ")?;
-                list(f, pairs, |f, (a, b)| write!(f, "{} = {}", Id(&a.name), Id(&b.name)))
+                list(f, pairs, |f, (a, b)| {
+                    write!(f, "{} = {}", Id(&a.name), Id(&b.name))
+                })
             }
             OperatorKind::ProjectReorder(items) => {
                 f.write_str("project-reorder ")?;
@@ -394,7 +455,11 @@ impl Display for Operator {
                 f.write_str("extend ")?;
                 list(f, items, |f, i| write!(f, "{i}"))
             }
-            OperatorKind::Summarize { params: ps, aggs, by } => {
+            OperatorKind::Summarize {
+                params: ps,
+                aggs,
+                by,
+            } => {
                 f.write_str("summarize")?;
                 params(f, ps)?;
                 if !aggs.is_empty() {
@@ -417,7 +482,11 @@ impl Display for Operator {
             OperatorKind::Take { limit, count } => {
                 write!(f, "{} {count}", if *limit { "limit" } else { "take" })
             }
-            OperatorKind::Sort { order, params: ps, keys } => {
+            OperatorKind::Sort {
+                order,
+                params: ps,
+                keys,
+            } => {
                 f.write_str(if *order { "order" } else { "sort" })?;
                 params(f, ps)?;
                 f.write_str(" by ")?;
@@ -434,13 +503,21 @@ impl Display for Operator {
                 f.write_str(" ")?;
                 list(f, tables, |f, e| write!(f, "{e}"))
             }
-            OperatorKind::Join { params: ps, right, on } => {
+            OperatorKind::Join {
+                params: ps,
+                right,
+                on,
+            } => {
                 f.write_str("join")?;
                 params(f, ps)?;
                 write!(f, " {right} on ")?;
                 list(f, on, |f, e| write!(f, "{e}"))
             }
-            OperatorKind::Lookup { params: ps, right, on } => {
+            OperatorKind::Lookup {
+                params: ps,
+                right,
+                on,
+            } => {
                 f.write_str("lookup")?;
                 params(f, ps)?;
                 write!(f, " {right} on ")?;
@@ -482,7 +559,11 @@ impl Display for Operator {
                 from,
                 to,
                 step,
-            } => write!(f, "range {} from {from} to {to} step {step}", Id(&column.name)),
+            } => write!(
+                f,
+                "range {} from {from} to {to} step {step}",
+                Id(&column.name)
+            ),
             OperatorKind::Datatable { columns, values } => {
                 f.write_str("datatable(")?;
                 list(f, columns, |f, c| write!(f, "{c}"))?;
@@ -543,7 +624,11 @@ impl Display for Operator {
                 }
                 Ok(())
             }
-            OperatorKind::ParseKv { expr, columns, with } => {
+            OperatorKind::ParseKv {
+                expr,
+                columns,
+                with,
+            } => {
                 write!(f, "parse-kv {expr} as (")?;
                 list(f, columns, |f, c| write!(f, "{c}"))?;
                 f.write_str(")")?;
@@ -593,24 +678,22 @@ impl Display for Operator {
                 }
                 Ok(())
             }
-            OperatorKind::TopNested(clauses) => {
-                list(f, clauses, |f, c| {
-                    f.write_str("top-nested")?;
-                    if let Some(n) = &c.count {
-                        write!(f, " {n}")?;
-                    }
-                    write!(f, " of {}", c.of)?;
-                    if let Some(o) = &c.others {
-                        write!(f, " with others = {o}")?;
-                    }
-                    write!(f, " by {}", c.by)?;
-                    match c.asc {
-                        Some(true) => f.write_str(" asc"),
-                        Some(false) => f.write_str(" desc"),
-                        None => Ok(()),
-                    }
-                })
-            }
+            OperatorKind::TopNested(clauses) => list(f, clauses, |f, c| {
+                f.write_str("top-nested")?;
+                if let Some(n) = &c.count {
+                    write!(f, " {n}")?;
+                }
+                write!(f, " of {}", c.of)?;
+                if let Some(o) = &c.others {
+                    write!(f, " with others = {o}")?;
+                }
+                write!(f, " by {}", c.by)?;
+                match c.asc {
+                    Some(true) => f.write_str(" asc"),
+                    Some(false) => f.write_str(" desc"),
+                    None => Ok(()),
+                }
+            }),
             OperatorKind::TopHitters { count, of, by } => {
                 write!(f, "top-hitters {count} of {of}")?;
                 if let Some(b) = by {
@@ -705,7 +788,11 @@ impl Display for Operator {
                 f.write_str("consume")?;
                 params(f, ps)
             }
-            OperatorKind::ExternalData { columns, urls, with } => {
+            OperatorKind::ExternalData {
+                columns,
+                urls,
+                with,
+            } => {
                 f.write_str("externaldata(")?;
                 list(f, columns, |f, c| write!(f, "{c}"))?;
                 f.write_str(") [")?;

@@ -26,7 +26,10 @@ fn allowlist_entries_have_reasons_and_exist() {
         .collect();
     for (id, reason) in allowlist() {
         assert!(!reason.is_empty(), "allowlist entry {id} has no reason");
-        assert!(all.contains(&id), "allowlist entry {id} names no corpus query");
+        assert!(
+            all.contains(&id),
+            "allowlist entry {id} names no corpus query"
+        );
     }
 }
 
@@ -44,7 +47,12 @@ fn parser_agrees_with_corpus_verdicts() {
                     .first()
                     .map(|d| d.render(&q.text))
                     .unwrap_or_else(|| "parsed without error".into());
-                wrong.push(format!("{}: {}\n    {}", q.id, detail, q.text.replace('\n', "\n    ")));
+                wrong.push(format!(
+                    "{}: {}\n    {}",
+                    q.id,
+                    detail,
+                    q.text.replace('\n', "\n    ")
+                ));
             }
         }
     }
@@ -63,7 +71,11 @@ fn allowlist_is_not_stale() {
     for (id, _) in allowlist() {
         if let Some(q) = all.iter().find(|q| q.id == id) {
             let expect_ok = id.starts_with("valid/");
-            assert_ne!(our_verdict(q), expect_ok, "allowlisted {id} now agrees; remove it");
+            assert_ne!(
+                our_verdict(q),
+                expect_ok,
+                "allowlisted {id} now agrees; remove it"
+            );
         }
     }
 }
@@ -86,10 +98,18 @@ fn print_round_trips() {
                 second.diagnostics[0].render(&printed)
             ));
         } else if second.query != first.query {
-            wrong.push(format!("{}: AST changed after printing\n  printed: {printed}", q.id));
+            wrong.push(format!(
+                "{}: AST changed after printing\n  printed: {printed}",
+                q.id
+            ));
         }
     }
-    assert!(wrong.is_empty(), "{} round-trip failures:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} round-trip failures:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }
 
 /// Microsoft's parser (tools/kql-oracle) gives every corpus query the verdict of its directory.
@@ -98,7 +118,9 @@ fn oracle_agrees_with_corpus_verdicts() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let oracle = root.join("tools/kql-oracle");
     assert!(
-        oracle.join("node_modules/@kusto/language-service-next").exists(),
+        oracle
+            .join("node_modules/@kusto/language-service-next")
+            .exists(),
         "the KQL oracle is not installed: run `npm ci --prefix tools/kql-oracle` (the test command does)"
     );
     let queries: Vec<CorpusQuery> = load("valid").into_iter().chain(load("invalid")).collect();
@@ -121,7 +143,10 @@ fn oracle_agrees_with_corpus_verdicts() {
         .write_all(input.as_bytes())
         .expect("write to oracle");
     let out = child.wait_with_output().expect("oracle output");
-    assert!(out.status.success() || !out.stdout.is_empty(), "oracle failed");
+    assert!(
+        out.status.success() || !out.stdout.is_empty(),
+        "oracle failed"
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let mut seen = 0;
     let mut wrong = Vec::new();
@@ -137,5 +162,8 @@ fn oracle_agrees_with_corpus_verdicts() {
         seen += 1;
     }
     assert_eq!(seen, queries.len(), "oracle answered every query");
-    assert!(wrong.is_empty(), "oracle disagrees with the corpus on: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "oracle disagrees with the corpus on: {wrong:?}"
+    );
 }

@@ -36,13 +36,13 @@ fn param_text(p: &OpParam) -> String {
 
 /// `$left.a` → `a` (side 0), `$right.b` → `b` (side 1).
 fn side_column(e: &ast::Expr) -> Option<(u8, String)> {
-    if let ExprKind::Member { expr, name } = &e.kind {
-        if let ExprKind::Name(id) = &expr.kind {
-            match id.name.as_str() {
-                "$left" => return Some((0, name.name.clone())),
-                "$right" => return Some((1, name.name.clone())),
-                _ => {}
-            }
+    if let ExprKind::Member { expr, name } = &e.kind
+        && let ExprKind::Name(id) = &expr.kind
+    {
+        match id.name.as_str() {
+            "$left" => return Some((0, name.name.clone())),
+            "$right" => return Some((1, name.name.clone())),
+            _ => {}
         }
     }
     None
@@ -52,11 +52,19 @@ fn on_pairs(on: &[ast::Expr], out: &mut Vec<(String, String)>) -> Result<()> {
     for c in on {
         match &c.kind {
             ExprKind::Name(id) => out.push((id.name.clone(), id.name.clone())),
-            ExprKind::Binary { op: BinaryOp::And, left, right } => {
+            ExprKind::Binary {
+                op: BinaryOp::And,
+                left,
+                right,
+            } => {
                 on_pairs(std::slice::from_ref(left), out)?;
                 on_pairs(std::slice::from_ref(right), out)?;
             }
-            ExprKind::Binary { op: BinaryOp::Eq, left, right } => match (side_column(left), side_column(right)) {
+            ExprKind::Binary {
+                op: BinaryOp::Eq,
+                left,
+                right,
+            } => match (side_column(left), side_column(right)) {
                 (Some((0, l)), Some((1, r))) | (Some((1, r)), Some((0, l))) => out.push((l, r)),
                 _ => {
                     return Err(semantic(
@@ -66,7 +74,12 @@ fn on_pairs(on: &[ast::Expr], out: &mut Vec<(String, String)>) -> Result<()> {
                 }
             },
             ExprKind::Paren(inner) => on_pairs(std::slice::from_ref(inner), out)?,
-            _ => return Err(not_implemented(c.span(), "join conditions other than equality")),
+            _ => {
+                return Err(not_implemented(
+                    c.span(),
+                    "join conditions other than equality",
+                ));
+            }
         }
     }
     Ok(())
@@ -82,7 +95,11 @@ impl Planner<'_> {
         span: Span,
         lookup: bool,
     ) -> Result<Tab> {
-        let mut kind = if lookup { Kind::LeftOuter } else { Kind::InnerUnique };
+        let mut kind = if lookup {
+            Kind::LeftOuter
+        } else {
+            Kind::InnerUnique
+        };
         for p in params {
             if p.name == "kind" {
                 let v = param_text(p);
@@ -96,7 +113,15 @@ impl Planner<'_> {
                     "rightsemi" if !lookup => Kind::RightSemi,
                     "leftanti" | "anti" | "leftantisemi" if !lookup => Kind::LeftAnti,
                     "rightanti" | "rightantisemi" if !lookup => Kind::RightAnti,
-                    other => return Err(semantic(p.value.span(), format!("Unknown {} kind '{other}'", if lookup { "lookup" } else { "join" }))),
+                    other => {
+                        return Err(semantic(
+                            p.value.span(),
+                            format!(
+                                "Unknown {} kind '{other}'",
+                                if lookup { "lookup" } else { "join" }
+                            ),
+                        ));
+                    }
                 };
             } else if !p.name.starts_with("hint.") {
                 return Err(not_implemented(span, format!("join parameter {}", p.name)));
@@ -115,9 +140,24 @@ impl Planner<'_> {
         let mut lkeys = Vec::new();
         let mut rkeys = Vec::new();
         for (l, r) in &pairs {
-            let lt = ltype(l).ok_or_else(|| semantic(span, format!("Failed to resolve column named '{l}' on the left side of the join")))?;
-            let rt = rtype(r).ok_or_else(|| semantic(span, format!("Failed to resolve column named '{r}' on the right side of the join")))?;
-            let ct = comparable(lt, rt).ok_or_else(|| semantic(span, format!("join keys '{l}' ({lt}) and '{r}' ({rt}) cannot be compared")))?;
+            let lt = ltype(l).ok_or_else(|| {
+                semantic(
+                    span,
+                    format!("Failed to resolve column named '{l}' on the left side of the join"),
+                )
+            })?;
+            let rt = rtype(r).ok_or_else(|| {
+                semantic(
+                    span,
+                    format!("Failed to resolve column named '{r}' on the right side of the join"),
+                )
+            })?;
+            let ct = comparable(lt, rt).ok_or_else(|| {
+                semantic(
+                    span,
+                    format!("join keys '{l}' ({lt}) and '{r}' ({rt}) cannot be compared"),
+                )
+            })?;
             if ct == KqlType::Dynamic {
                 return Err(semantic(span, "join keys cannot be dynamic"));
             }
@@ -130,12 +170,18 @@ impl Planner<'_> {
         if kind == Kind::InnerUnique {
             let on_exprs: Vec<Expr> = lkeys.iter().map(|(n, _, _)| column(n)).collect();
             let select: Vec<Expr> = lcols.iter().map(|(n, _)| column(n)).collect();
-            lplan = build(LogicalPlanBuilder::from(lplan).distinct_on(on_exprs, select, None), span)?;
+            lplan = build(
+                LogicalPlanBuilder::from(lplan).distinct_on(on_exprs, select, None),
+                span,
+            )?;
             lplan = crate::tabular::unqualify(lplan, span)?;
         }
 
         // Key columns cast to a common type are added as hidden columns on each side.
-        let with_keys = |plan: datafusion_expr::LogicalPlan, cols: &[(String, KqlType)], keys: &[(String, KqlType, KqlType)], prefix: &str| {
+        let with_keys = |plan: datafusion_expr::LogicalPlan,
+                         cols: &[(String, KqlType)],
+                         keys: &[(String, KqlType, KqlType)],
+                         prefix: &str| {
             let mut exprs: Vec<Expr> = cols.iter().map(|(n, _)| column(n)).collect();
             for (i, (n, t, ct)) in keys.iter().enumerate() {
                 exprs.push(cast_to(column(n), *t, *ct).alias(format!("{prefix}{i}")));
@@ -146,8 +192,12 @@ impl Planner<'_> {
         let rplan = with_keys(right, &rcols, &rkeys, "__rk")?;
         let lplan = build(LogicalPlanBuilder::from(lplan).alias("__l"), span)?;
         let rplan = build(LogicalPlanBuilder::from(rplan).alias("__r"), span)?;
-        let lk: Vec<Column> = (0..lkeys.len()).map(|i| Column::new(Some("__l"), format!("__lk{i}"))).collect();
-        let rk: Vec<Column> = (0..rkeys.len()).map(|i| Column::new(Some("__r"), format!("__rk{i}"))).collect();
+        let lk: Vec<Column> = (0..lkeys.len())
+            .map(|i| Column::new(Some("__l"), format!("__lk{i}")))
+            .collect();
+        let rk: Vec<Column> = (0..rkeys.len())
+            .map(|i| Column::new(Some("__r"), format!("__rk{i}")))
+            .collect();
         let jt = match kind {
             Kind::InnerUnique | Kind::Inner => JoinType::Inner,
             Kind::LeftOuter => JoinType::Left,
@@ -158,7 +208,10 @@ impl Planner<'_> {
             Kind::LeftAnti => JoinType::LeftAnti,
             Kind::RightAnti => JoinType::RightAnti,
         };
-        let joined = build(LogicalPlanBuilder::from(lplan).join(rplan, jt, (lk, rk), None), span)?;
+        let joined = build(
+            LogicalPlanBuilder::from(lplan).join(rplan, jt, (lk, rk), None),
+            span,
+        )?;
 
         let lref = |n: &str| Expr::Column(Column::new(Some("__l"), n));
         let rref = |n: &str| Expr::Column(Column::new(Some("__r"), n));
@@ -181,6 +234,9 @@ impl Planner<'_> {
                 let out = if left_out {
                     let mut taken = names.clone();
                     taken.extend(left_names.iter().cloned());
+                    if taken.contains(n) {
+                        taken.extend(rcols.iter().map(|(r, _)| r.clone()).filter(|r| r != n));
+                    }
                     unique(n, &taken)
                 } else {
                     n.clone()
@@ -190,7 +246,11 @@ impl Planner<'_> {
             }
         }
         let plan = build(LogicalPlanBuilder::from(joined).project(exprs), span).map_err(|e| {
-            if e.message.contains("Schema") { semantic(span, e.message) } else { e }
+            if e.message.contains("Schema") {
+                semantic(span, e.message)
+            } else {
+                e
+            }
         })?;
         let _ = df(span);
         Ok(Tab::new(plan))

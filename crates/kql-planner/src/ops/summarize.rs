@@ -20,7 +20,14 @@ use crate::naming::{expr_name, next_column_name, path_name, unique};
 use crate::tabular::{Planner, Tab};
 
 fn udaf_call(f: Arc<AggregateUDF>, args: Vec<Expr>, distinct: bool, filter: Option<Expr>) -> Expr {
-    Expr::AggregateFunction(AggregateFunction::new_udf(f, args, distinct, filter.map(Box::new), vec![], None))
+    Expr::AggregateFunction(AggregateFunction::new_udf(
+        f,
+        args,
+        distinct,
+        filter.map(Box::new),
+        vec![],
+        None,
+    ))
 }
 
 /// An aggregate call found in a summarize expression.
@@ -32,11 +39,13 @@ struct AggCall<'a> {
 
 fn find_agg_calls<'a>(e: &'a ast::Expr, out: &mut Vec<AggCall<'a>>) {
     match &e.kind {
-        ExprKind::Call { name, args } if AGGREGATES.contains(&name.name.as_str()) => out.push(AggCall {
-            name: &name.name,
-            args,
-            span: e.span(),
-        }),
+        ExprKind::Call { name, args } if AGGREGATES.contains(&name.name.as_str()) => {
+            out.push(AggCall {
+                name: &name.name,
+                args,
+                span: e.span(),
+            })
+        }
         ExprKind::Call { args, .. } => args.iter().for_each(|a| find_agg_calls(a, out)),
         ExprKind::Paren(x) | ExprKind::Unary { expr: x, .. } => find_agg_calls(x, out),
         ExprKind::Binary { left, right, .. } => {
@@ -47,7 +56,9 @@ fn find_agg_calls<'a>(e: &'a ast::Expr, out: &mut Vec<AggCall<'a>>) {
             find_agg_calls(expr, out);
             items.iter().for_each(|a| find_agg_calls(a, out));
         }
-        ExprKind::Between { expr, low, high, .. } => {
+        ExprKind::Between {
+            expr, low, high, ..
+        } => {
             find_agg_calls(expr, out);
             find_agg_calls(low, out);
             find_agg_calls(high, out);
@@ -59,12 +70,16 @@ fn find_agg_calls<'a>(e: &'a ast::Expr, out: &mut Vec<AggCall<'a>>) {
 
 /// Kusto's default name of an aggregate result.
 fn agg_default_name(name: &str, args: &[ast::Expr]) -> String {
-    let arg = args.first().and_then(path_name).unwrap_or_default();
+    let arg = args.first().and_then(expr_name).unwrap_or_default();
     match name {
         "count" => "count_".into(),
         "countif" => "countif_".into(),
         "take_any" | "any" | "take_anyif" => {
-            if arg.is_empty() { "any_".into() } else { arg }
+            if arg.is_empty() {
+                "any_".into()
+            } else {
+                arg
+            }
         }
         "make_list" | "make_list_if" | "make_list_with_nulls" => format!("list_{arg}"),
         "make_set" | "make_set_if" => format!("set_{arg}"),
@@ -85,7 +100,10 @@ impl Planner<'_> {
         let span = c.span;
         let need = |min: usize, max: usize| -> Result<()> {
             if c.args.len() < min || c.args.len() > max {
-                return Err(semantic(span, format!("Aggregate '{}' got {} arguments", c.name, c.args.len())));
+                return Err(semantic(
+                    span,
+                    format!("Aggregate '{}' got {} arguments", c.name, c.args.len()),
+                ));
             }
             Ok(())
         };
@@ -103,15 +121,36 @@ impl Planner<'_> {
             "countif" => {
                 need(1, 1)?;
                 let p = self.predicate(&c.args[0], row)?;
-                vec![udaf_call(agg::count::count_udaf(), vec![lit(1i64)], false, Some(p))]
+                vec![udaf_call(
+                    agg::count::count_udaf(),
+                    vec![lit(1i64)],
+                    false,
+                    Some(p),
+                )]
             }
             "sum" | "avg" | "min" | "max" | "stdev" | "variance" | "stdevp" | "variancep" => {
                 need(1, 1)?;
                 let (x, t) = one(self, 0)?;
-                let numeric = t.is_numeric() || (matches!(c.name, "min" | "max") && t != KqlType::Dynamic)
-                    || (matches!(c.name, "sum" | "avg") && t == KqlType::TimeSpan);
+                let numeric = t.is_numeric()
+                    || (matches!(c.name, "min" | "max") && t != KqlType::Dynamic)
+                    || (matches!(c.name, "sum" | "avg") && t == KqlType::TimeSpan)
+                    || (c.name == "avg" && t == KqlType::DateTime);
                 if !numeric {
-                    return Err(semantic(span, format!("{}() cannot aggregate values of type {t}", c.name)));
+                    return Err(semantic(
+                        span,
+                        format!("{}() cannot aggregate values of type {t}", c.name),
+                    ));
+                }
+                if c.name == "avg" && t == KqlType::DateTime {
+                    let n = Expr::Cast(datafusion_expr::Cast::new(Box::new(x), DataType::Int64));
+                    let e = datafusion_functions::math::expr_fn::round(vec![agg::average::avg(
+                        Expr::Cast(datafusion_expr::Cast::new(Box::new(n), DataType::Float64)),
+                    )]);
+                    let e = Expr::Cast(datafusion_expr::Cast::new(Box::new(e), DataType::Int64));
+                    return Ok(vec![Expr::Cast(datafusion_expr::Cast::new(
+                        Box::new(e),
+                        KqlType::DateTime.to_arrow(),
+                    ))]);
                 }
                 if t == KqlType::TimeSpan && matches!(c.name, "sum" | "avg") {
                     // over ticks, back to a timespan
@@ -119,16 +158,37 @@ impl Planner<'_> {
                     let e = if c.name == "sum" {
                         agg::sum::sum(n)
                     } else {
-                        datafusion_functions::math::expr_fn::round(vec![agg::average::avg(Expr::Cast(datafusion_expr::Cast::new(Box::new(n), DataType::Float64)))])
+                        datafusion_functions::math::expr_fn::round(vec![agg::average::avg(
+                            Expr::Cast(datafusion_expr::Cast::new(Box::new(n), DataType::Float64)),
+                        )])
                     };
                     let e = Expr::Cast(datafusion_expr::Cast::new(Box::new(e), DataType::Int64));
-                    let e = Expr::Cast(datafusion_expr::Cast::new(Box::new(e), KqlType::TimeSpan.to_arrow()));
-                    return Ok(vec![if c.name == "sum" { zero_default(e, KqlType::TimeSpan) } else { e }]);
+                    let e = Expr::Cast(datafusion_expr::Cast::new(
+                        Box::new(e),
+                        KqlType::TimeSpan.to_arrow(),
+                    ));
+                    return Ok(vec![if c.name == "sum" {
+                        zero_default(e, KqlType::TimeSpan)
+                    } else {
+                        e
+                    }]);
                 }
-                let x = if t == KqlType::Int && c.name == "sum" { cast_to(x, t, KqlType::Long) } else { x };
+                let x = if t == KqlType::Int && c.name == "sum" {
+                    cast_to(x, t, KqlType::Long)
+                } else {
+                    x
+                };
                 let e = match c.name {
                     "sum" => agg::sum::sum(x),
-                    "avg" => agg::average::avg(cast_to(x, t, if t == KqlType::Decimal { t } else { KqlType::Real })),
+                    "avg" => agg::average::avg(cast_to(
+                        x,
+                        t,
+                        if t == KqlType::Decimal {
+                            t
+                        } else {
+                            KqlType::Real
+                        },
+                    )),
                     "min" => agg::min_max::min(x),
                     "max" => agg::min_max::max(x),
                     "stdev" => agg::stddev::stddev(cast_to(x, t, KqlType::Real)),
@@ -149,8 +209,26 @@ impl Planner<'_> {
                 let (x, t) = one(self, 0)?;
                 let p = self.predicate(&c.args[1], row)?;
                 let (f, x) = match c.name {
-                    "sumif" => (agg::sum::sum_udaf(), if t == KqlType::Int { cast_to(x, t, KqlType::Long) } else { x }),
-                    "avgif" => (agg::average::avg_udaf(), cast_to(x, t, if t == KqlType::Decimal { t } else { KqlType::Real })),
+                    "sumif" => (
+                        agg::sum::sum_udaf(),
+                        if t == KqlType::Int {
+                            cast_to(x, t, KqlType::Long)
+                        } else {
+                            x
+                        },
+                    ),
+                    "avgif" => (
+                        agg::average::avg_udaf(),
+                        cast_to(
+                            x,
+                            t,
+                            if t == KqlType::Decimal {
+                                t
+                            } else {
+                                KqlType::Real
+                            },
+                        ),
+                    ),
                     "minif" => (agg::min_max::min_udaf(), x),
                     "maxif" => (agg::min_max::max_udaf(), x),
                     "stdevif" => (agg::stddev::stddev_udaf(), cast_to(x, t, KqlType::Real)),
@@ -191,8 +269,16 @@ impl Planner<'_> {
                 match Registry::global().aggregate("dcount") {
                     Some(f) => vec![udaf_call(f, args, false, filter)],
                     None => {
-                        let e = udaf_call(agg::approx_distinct::approx_distinct_udaf(), vec![args.remove(0)], false, filter);
-                        vec![Expr::Cast(datafusion_expr::Cast::new(Box::new(e), DataType::Int64))]
+                        let e = udaf_call(
+                            agg::approx_distinct::approx_distinct_udaf(),
+                            vec![args.remove(0)],
+                            false,
+                            filter,
+                        );
+                        vec![Expr::Cast(datafusion_expr::Cast::new(
+                            Box::new(e),
+                            DataType::Int64,
+                        ))]
                     }
                 }
             }
@@ -200,10 +286,16 @@ impl Planner<'_> {
                 need(2, usize::MAX)?;
                 let (x, t) = one(self, 0)?;
                 if !t.is_numeric() && t != KqlType::DateTime && t != KqlType::TimeSpan {
-                    return Err(semantic(span, format!("{}() needs a numeric column, not {t}", c.name)));
+                    return Err(semantic(
+                        span,
+                        format!("{}() needs a numeric column, not {t}", c.name),
+                    ));
                 }
                 if c.name == "percentile" && c.args.len() != 2 {
-                    return Err(semantic(span, "percentile() expects a column and one percentage"));
+                    return Err(semantic(
+                        span,
+                        "percentile() expects a column and one percentage",
+                    ));
                 }
                 let mut out = Vec::new();
                 for p in &c.args[1..] {
@@ -211,10 +303,21 @@ impl Planner<'_> {
                     let pv = pv
                         .cast_to(&DataType::Float64)
                         .ok()
-                        .and_then(|v| if let ScalarValue::Float64(Some(f)) = v { Some(f) } else { None })
-                        .ok_or_else(|| semantic(p.span(), "The percentage must be a constant number"))?;
+                        .and_then(|v| {
+                            if let ScalarValue::Float64(Some(f)) = v {
+                                Some(f)
+                            } else {
+                                None
+                            }
+                        })
+                        .ok_or_else(|| {
+                            semantic(p.span(), "The percentage must be a constant number")
+                        })?;
                     if !(0.0..=100.0).contains(&pv) {
-                        return Err(semantic(p.span(), "The percentage must be between 0 and 100"));
+                        return Err(semantic(
+                            p.span(),
+                            "The percentage must be between 0 and 100",
+                        ));
                     }
                     let as_real = cast_to(x.clone(), t, KqlType::Real);
                     let e = datafusion_functions_aggregate::approx_percentile_cont::approx_percentile_cont(
@@ -235,6 +338,21 @@ impl Planner<'_> {
                 }
                 out
             }
+            "arg_max" | "arg_min" => {
+                need(1, usize::MAX)?;
+                let (target, _) = one(self, 0)?;
+                let is_max = c.name == "arg_max";
+                let order = vec![SortExpr::new(target.clone(), !is_max, false)];
+                let mut out = vec![if is_max {
+                    agg::min_max::max(target)
+                } else {
+                    agg::min_max::min(target)
+                }];
+                for (_, x) in self.arg_columns(c.args, row)? {
+                    out.push(agg::first_last::first_value(x, order.clone()));
+                }
+                out
+            }
             "make_list" if c.args.len() == 1 && row.order.is_some_and(|o| !o.is_empty()) => {
                 // Serialized input: the list keeps the row order.
                 let (x, _) = one(self, 0)?;
@@ -249,7 +367,14 @@ impl Planner<'_> {
                 ));
                 vec![crate::expr::call_udf("__list_to_dynamic", vec![agg], span)?]
             }
-            "make_list" | "make_set" | "make_bag" | "make_list_if" | "make_set_if" | "make_bag_if" | "take_any" | "any"
+            "make_list"
+            | "make_set"
+            | "make_bag"
+            | "make_list_if"
+            | "make_set_if"
+            | "make_bag_if"
+            | "take_any"
+            | "any"
             | "make_list_with_nulls" => {
                 let f = Registry::global()
                     .aggregate(c.name)
@@ -274,37 +399,59 @@ impl Planner<'_> {
         })
     }
 
-    pub(crate) fn summarize(&mut self, t: Tab, aggs: &[NamedExpr], by: &[NamedExpr], span: Span) -> Result<Tab> {
+    pub(crate) fn summarize(
+        &mut self,
+        t: Tab,
+        aggs: &[NamedExpr],
+        by: &[NamedExpr],
+        span: Span,
+    ) -> Result<Tab> {
         // arg_max / arg_min are planned as a row selection.
-        if aggs.len() == 1 {
-            if let ExprKind::Call { name, args } = &aggs[0].expr.kind {
-                if name.name == "arg_max" || name.name == "arg_min" {
-                    return self.arg_minmax(t, &aggs[0], name.name == "arg_max", args, by, span);
-                }
-                let several = args.len() > 1 || args.iter().any(|a| matches!(a.kind, ExprKind::Star));
-                if (name.name == "take_any" || name.name == "any") && several {
-                    return self.any_row(t, args, by, span);
-                }
+        if aggs.len() == 1
+            && let ExprKind::Call { name, args } = &aggs[0].expr.kind
+        {
+            if name.name == "arg_max" || name.name == "arg_min" {
+                return self.arg_minmax(t, &aggs[0], name.name == "arg_max", args, by, span);
+            }
+            let several = args.len() > 1 || args.iter().any(|a| matches!(a.kind, ExprKind::Star));
+            if (name.name == "take_any" || name.name == "any") && several {
+                return self.any_row(t, args, by, span);
             }
         }
         let row = t.row();
-        let input_names: Vec<String> = row.schema.fields().iter().map(|f| f.name().clone()).collect();
+        let input_names: Vec<String> = row
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         let mut out_names: Vec<String> = Vec::new();
         let mut counter = 0usize;
 
         // Group keys.
+        self.plain_keys = by
+            .iter()
+            .filter_map(|k| match &k.expr.kind {
+                ExprKind::Name(id) => Some(id.name.clone()),
+                _ => None,
+            })
+            .collect();
         let mut group = Vec::new();
         for k in by {
             let name = match k.names.as_slice() {
                 [n] => n.name.clone(),
-                [] => expr_name(&k.expr).unwrap_or_else(|| next_column_name(&mut counter, &input_names)),
+                [] => expr_name(&k.expr)
+                    .unwrap_or_else(|| next_column_name(&mut counter, &input_names)),
                 _ => return Err(not_implemented(span, "several names for one group key")),
             };
             let name = unique(&name, &out_names);
             let x = self.scalar(&k.expr, row)?;
             let kt = type_of(&x, row.schema, k.expr.span())?;
             if kt == KqlType::Dynamic {
-                return Err(semantic(k.expr.span(), "Summarize group key cannot be of type dynamic"));
+                return Err(semantic(
+                    k.expr.span(),
+                    "Summarize group key cannot be of type dynamic",
+                ));
             }
             out_names.push(name.clone());
             group.push(x.alias(name));
@@ -318,12 +465,12 @@ impl Planner<'_> {
             let mut calls = Vec::new();
             find_agg_calls(&item.expr, &mut calls);
             if calls.is_empty() {
-                return Err(semantic(item.expr.span(), "A summarize expression must contain an aggregate function"));
+                return Err(semantic(
+                    item.expr.span(),
+                    "A summarize expression must contain an aggregate function",
+                ));
             }
             for c in &calls {
-                if c.name == "arg_max" || c.name == "arg_min" {
-                    return Err(not_implemented(c.span, format!("{} together with other aggregates", c.name)));
-                }
                 let exprs = self.aggregate(c, row)?;
                 let mut cols = Vec::new();
                 for e in exprs {
@@ -337,13 +484,30 @@ impl Planner<'_> {
             let bare = matches!(&item.expr.kind, ExprKind::Call { name, .. } if AGGREGATES.contains(&name.name.as_str()));
             if bare {
                 let c = &calls[0];
-                let cols = call_cols.get(&(c.span.start, c.span.end)).cloned().unwrap_or_default();
+                let cols = call_cols
+                    .get(&(c.span.start, c.span.end))
+                    .cloned()
+                    .unwrap_or_default();
+                if c.name == "arg_max" || c.name == "arg_min" {
+                    let prefix = if c.name == "arg_max" { "max_" } else { "min_" };
+                    let first = match item.names.as_slice() {
+                        [n] => n.name.clone(),
+                        _ => path_name(&c.args[0]).unwrap_or_else(|| prefix.to_string()),
+                    };
+                    let mut names = vec![first];
+                    names.extend(self.arg_columns(c.args, row)?.into_iter().map(|(n, _)| n));
+                    items.push((String::new(), &item.expr, Some(names)));
+                    continue;
+                }
                 if cols.len() > 1 {
                     let arg = c.args.first().and_then(path_name).unwrap_or_default();
                     let names: Vec<String> = if item.names.len() == cols.len() {
                         item.names.iter().map(|n| n.name.clone()).collect()
                     } else {
-                        c.args[1..].iter().map(|p| percentile_name(&arg, p)).collect()
+                        c.args[1..]
+                            .iter()
+                            .map(|p| percentile_name(&arg, p))
+                            .collect()
                     };
                     items.push((String::new(), &item.expr, Some(names)));
                     continue;
@@ -366,7 +530,10 @@ impl Planner<'_> {
             items.push((name, &item.expr, None));
         }
 
-        let plan = build(LogicalPlanBuilder::from(t.plan.clone()).aggregate(group, agg_exprs), span)?;
+        let plan = build(
+            LogicalPlanBuilder::from(t.plan.clone()).aggregate(group, agg_exprs),
+            span,
+        )?;
 
         // Final projection: keys, then aggregate expressions over the hidden columns.
         let mut exprs: Vec<Expr> = out_names.iter().map(|n| column(n)).collect();
@@ -375,8 +542,14 @@ impl Planner<'_> {
         let result = (|| {
             for (name, e, multi) in &items {
                 if let Some(names) = multi {
-                    let ExprKind::Call { .. } = &e.kind else { continue };
-                    let cols = self.agg_columns.get(&(e.span().start, e.span().end)).cloned().unwrap_or_default();
+                    let ExprKind::Call { .. } = &e.kind else {
+                        continue;
+                    };
+                    let cols = self
+                        .agg_columns
+                        .get(&(e.span().start, e.span().end))
+                        .cloned()
+                        .unwrap_or_default();
                     for (col, n) in cols.iter().zip(names) {
                         let n = unique(n, &out_names);
                         out_names.push(n.clone());
@@ -401,10 +574,51 @@ impl Planner<'_> {
         Ok(Tab::new(plan))
     }
 
+    /// The returned columns of `arg_max(x, cols...)`: names and expressions, `*` expanded to
+    /// the input columns other than plain group keys and `x` itself.
+    fn arg_columns(&mut self, args: &[ast::Expr], row: Row<'_>) -> Result<Vec<(String, Expr)>> {
+        let input_names: Vec<String> = row
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let target = args.first().and_then(path_name);
+        let mut counter = 0usize;
+        let mut cols = Vec::new();
+        for a in args.iter().skip(1) {
+            match &a.kind {
+                ExprKind::Star => {
+                    for n in &input_names {
+                        if !self.plain_keys.contains(n) && target.as_deref() != Some(n.as_str()) {
+                            cols.push((n.clone(), column(n)));
+                        }
+                    }
+                }
+                ExprKind::NamedArg { name, value } => {
+                    let x = self.scalar(value, row)?;
+                    cols.push((name.name.clone(), x));
+                }
+                _ => {
+                    let x = self.scalar(a, row)?;
+                    let n = path_name(a)
+                        .unwrap_or_else(|| next_column_name(&mut counter, &input_names));
+                    cols.push((n, x));
+                }
+            }
+        }
+        Ok(cols)
+    }
+
     /// `summarize take_any(*)` / `take_any(a, b)`: the columns of one arbitrary row per group.
     fn any_row(&mut self, t: Tab, args: &[ast::Expr], by: &[NamedExpr], span: Span) -> Result<Tab> {
         let row = t.row();
-        let input_names: Vec<String> = row.schema.fields().iter().map(|f| f.name().clone()).collect();
+        let input_names: Vec<String> = row
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         let mut counter = 0usize;
         let mut out_names: Vec<String> = Vec::new();
         let mut keys = Vec::new();
@@ -412,7 +626,8 @@ impl Planner<'_> {
         for k in by {
             let name = match k.names.as_slice() {
                 [n] => n.name.clone(),
-                _ => expr_name(&k.expr).unwrap_or_else(|| next_column_name(&mut counter, &input_names)),
+                _ => expr_name(&k.expr)
+                    .unwrap_or_else(|| next_column_name(&mut counter, &input_names)),
             };
             let name = unique(&name, &out_names);
             if let ExprKind::Name(id) = &k.expr.kind {
@@ -432,7 +647,8 @@ impl Planner<'_> {
                 }
             } else {
                 let x = self.scalar(a, row)?;
-                let n = path_name(a).unwrap_or_else(|| next_column_name(&mut counter, &input_names));
+                let n =
+                    path_name(a).unwrap_or_else(|| next_column_name(&mut counter, &input_names));
                 cols.push((n, x));
             }
         }
@@ -443,7 +659,8 @@ impl Planner<'_> {
         let wname = w.schema_name().to_string();
         let plan = LogicalPlanBuilder::window_plan(t.plan.clone(), vec![w]).map_err(df(span))?;
         let plan = build(
-            LogicalPlanBuilder::from(plan).filter(column(&wname).eq(lit(ScalarValue::UInt64(Some(1))))),
+            LogicalPlanBuilder::from(plan)
+                .filter(column(&wname).eq(lit(ScalarValue::UInt64(Some(1))))),
             span,
         )?;
         let mut exprs = Vec::new();
@@ -460,12 +677,28 @@ impl Planner<'_> {
     }
 
     /// `summarize arg_max(x, cols...) by keys`: the row with the largest x per group.
-    fn arg_minmax(&mut self, t: Tab, item: &NamedExpr, is_max: bool, args: &[ast::Expr], by: &[NamedExpr], span: Span) -> Result<Tab> {
+    fn arg_minmax(
+        &mut self,
+        t: Tab,
+        item: &NamedExpr,
+        is_max: bool,
+        args: &[ast::Expr],
+        by: &[NamedExpr],
+        span: Span,
+    ) -> Result<Tab> {
         if args.is_empty() {
-            return Err(semantic(span, "arg_max/arg_min need the maximized expression"));
+            return Err(semantic(
+                span,
+                "arg_max/arg_min need the maximized expression",
+            ));
         }
         let row = t.row();
-        let input_names: Vec<String> = row.schema.fields().iter().map(|f| f.name().clone()).collect();
+        let input_names: Vec<String> = row
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         let mut counter = 0usize;
         let mut out_names: Vec<String> = Vec::new();
         let mut keys = Vec::new();
@@ -474,7 +707,8 @@ impl Planner<'_> {
         for k in by {
             let name = match k.names.as_slice() {
                 [n] => n.name.clone(),
-                _ => expr_name(&k.expr).unwrap_or_else(|| next_column_name(&mut counter, &input_names)),
+                _ => expr_name(&k.expr)
+                    .unwrap_or_else(|| next_column_name(&mut counter, &input_names)),
             };
             let name = unique(&name, &out_names);
             if let ExprKind::Name(id) = &k.expr.kind {
@@ -491,21 +725,9 @@ impl Planner<'_> {
             [n] => n.name.clone(),
             _ => path_name(&args[0]).unwrap_or_else(|| format!("{prefix}_")),
         };
+        self.plain_keys = plain_keys.clone();
         let mut cols: Vec<(String, Expr)> = vec![(first_name, target.clone())];
-        for a in &args[1..] {
-            if matches!(a.kind, ExprKind::Star) {
-                for n in &input_names {
-                    let is_target = path_name(&args[0]).as_deref() == Some(n.as_str());
-                    if !plain_keys.contains(n) && !is_target {
-                        cols.push((n.clone(), column(n)));
-                    }
-                }
-            } else {
-                let x = self.scalar(a, row)?;
-                let n = path_name(a).unwrap_or_else(|| next_column_name(&mut counter, &input_names));
-                cols.push((n, x));
-            }
-        }
+        cols.extend(self.arg_columns(args, row)?);
         // row_number() over (partition by keys order by target desc|asc nulls last) == 1
         let order = vec![SortExpr::new(target.clone(), !is_max, false)];
         let w = datafusion_functions_window::expr_fn::row_number();
@@ -517,7 +739,8 @@ impl Planner<'_> {
         let wname = w.schema_name().to_string();
         let plan = LogicalPlanBuilder::window_plan(t.plan.clone(), vec![w]).map_err(df(span))?;
         let plan = build(
-            LogicalPlanBuilder::from(plan).filter(column(&wname).eq(lit(ScalarValue::UInt64(Some(1))))),
+            LogicalPlanBuilder::from(plan)
+                .filter(column(&wname).eq(lit(ScalarValue::UInt64(Some(1))))),
             span,
         )?;
         // Groups whose target is all null still produce their row (Kusto keeps the group).
@@ -537,6 +760,8 @@ impl Planner<'_> {
 
 /// `coalesce(aggregate, 0)`: Kusto's default value of sums and deviations over no values.
 fn zero_default(e: Expr, t: KqlType) -> Expr {
-    let zero = ScalarValue::Int64(Some(0)).cast_to(&t.to_arrow()).unwrap_or(ScalarValue::Int64(Some(0)));
+    let zero = ScalarValue::Int64(Some(0))
+        .cast_to(&t.to_arrow())
+        .unwrap_or(ScalarValue::Int64(Some(0)));
     datafusion_functions::core::expr_fn::coalesce(vec![e, lit(zero)])
 }

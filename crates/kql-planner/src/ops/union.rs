@@ -12,7 +12,13 @@ use crate::literal::null_of;
 use crate::tabular::{Planner, Tab, kql_columns};
 
 impl Planner<'_> {
-    pub(crate) fn union(&mut self, first: Option<Tab>, params: &[OpParam], tables: &[ast::Expr], span: Span) -> Result<Tab> {
+    pub(crate) fn union(
+        &mut self,
+        first: Option<Tab>,
+        params: &[OpParam],
+        tables: &[ast::Expr],
+        span: Span,
+    ) -> Result<Tab> {
         let mut inner = false;
         let mut source: Option<String> = None;
         for p in params {
@@ -25,7 +31,12 @@ impl Planner<'_> {
                 "kind" => match v.as_str() {
                     "inner" => inner = true,
                     "outer" => inner = false,
-                    other => return Err(semantic(p.value.span(), format!("Unknown union kind '{other}'"))),
+                    other => {
+                        return Err(semantic(
+                            p.value.span(),
+                            format!("Unknown union kind '{other}'"),
+                        ));
+                    }
                 },
                 "withsource" | "with_source" => source = Some(v),
                 "isfuzzy" => {}
@@ -40,10 +51,10 @@ impl Planner<'_> {
             inputs.push((name, plan));
         }
         for t in tables {
-            if let ExprKind::Name(id) = &t.kind {
-                if id.name.contains('*') {
-                    return Err(not_implemented(t.span(), "union with table name wildcards"));
-                }
+            if let ExprKind::Name(id) = &t.kind
+                && id.name.contains('*')
+            {
+                return Err(not_implemented(t.span(), "union with table name wildcards"));
             }
             let tab = self.tab(t)?;
             let name = match (&t.kind, &tab.name) {
@@ -67,10 +78,23 @@ impl Planner<'_> {
             per_input.push(cols);
         }
         let multi_typed = |n: &str| all.iter().filter(|(m, _)| m == n).count() > 1;
-        let out_name = |n: &str, t: KqlType| if multi_typed(n) { format!("{n}_{t}") } else { n.to_string() };
-        let mut out: Vec<(String, String, KqlType)> = all.iter().map(|(n, t)| (out_name(n, *t), n.clone(), *t)).collect();
+        let out_name = |n: &str, t: KqlType| {
+            if multi_typed(n) {
+                format!("{n}_{t}")
+            } else {
+                n.to_string()
+            }
+        };
+        let mut out: Vec<(String, String, KqlType)> = all
+            .iter()
+            .map(|(n, t)| (out_name(n, *t), n.clone(), *t))
+            .collect();
         if inner {
-            out.retain(|(_, n, t)| per_input.iter().all(|cols| cols.iter().any(|(m, u)| m == n && u == t)));
+            out.retain(|(_, n, t)| {
+                per_input
+                    .iter()
+                    .all(|cols| cols.iter().any(|(m, u)| m == n && u == t))
+            });
         }
         let mut plans = Vec::new();
         for ((name, plan), cols) in inputs.into_iter().zip(&per_input) {

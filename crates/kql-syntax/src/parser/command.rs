@@ -108,7 +108,9 @@ pub(crate) fn command(p: &mut Parser<'_>) -> PResult<Command> {
             let body = if from == to {
                 String::new()
             } else {
-                p.text[open.end as usize..close.start as usize].trim().to_string()
+                p.text[open.end as usize..close.start as usize]
+                    .trim()
+                    .to_string()
             };
             // the body must itself parse
             let inner = crate::parse(&body);
@@ -133,7 +135,8 @@ pub(crate) fn command(p: &mut Parser<'_>) -> PResult<Command> {
         }
         _ => {
             validate_other(p, &verb)?;
-            let (_, to) = p.skip_balanced(|t| t.is_punct("|") || t.is_punct("<|") || t.is_punct(";"))?;
+            let (_, to) =
+                p.skip_balanced(|t| t.is_punct("|") || t.is_punct("<|") || t.is_punct(";"))?;
             if verb == "execute" && p.peek().is_punct("<|") {
                 // `.execute database script <| commands`: the script is kept as text.
                 let end = p.tokens.len().saturating_sub(1);
@@ -243,14 +246,27 @@ fn validate_other(p: &Parser<'_>, verb: &str) -> PResult<()> {
     }
     let entity = p.peek().ident().unwrap_or_default();
     if matches!(verb, "set" | "append" | "set-or-append" | "set-or-replace")
-        && !matches!(entity, "database" | "cluster" | "table" | "stored_query_result" | "function" | "materialized-view")
+        && !matches!(
+            entity,
+            "database"
+                | "cluster"
+                | "table"
+                | "stored_query_result"
+                | "function"
+                | "materialized-view"
+        )
     {
         let t = p.peek_at(1).clone();
         return Err(p.unexpected(&t, "'<|' and a query"));
     }
-    let entity_kind = matches!(entity, "table" | "database" | "function" | "materialized-view");
-    if matches!(verb, "create" | "create-merge" | "alter" | "alter-merge" | "drop")
-        && entity_kind
+    let entity_kind = matches!(
+        entity,
+        "table" | "database" | "function" | "materialized-view"
+    );
+    if matches!(
+        verb,
+        "create" | "create-merge" | "alter" | "alter-merge" | "drop"
+    ) && entity_kind
     {
         if at_end(1) {
             let t = p.peek_at(1).clone();
@@ -265,18 +281,23 @@ fn validate_other(p: &Parser<'_>, verb: &str) -> PResult<()> {
             return Err(p.unexpected(&t, "'('"));
         }
     }
-    if matches!(verb, "add" | "drop" | "set")
-        && matches!(entity, "database" | "table" | "cluster")
+    if matches!(verb, "add" | "drop" | "set") && matches!(entity, "database" | "table" | "cluster")
     {
         // `.add database D viewers ('aaduser=...')`: role changes need a principal list.
         let role_at = if entity == "cluster" { 1 } else { 2 };
         let role = p.peek_at(role_at).ident().unwrap_or_default();
         let is_role = matches!(
             role,
-            "admins" | "users" | "viewers" | "unrestrictedviewers" | "ingestors" | "monitors"
+            "admins"
+                | "users"
+                | "viewers"
+                | "unrestrictedviewers"
+                | "ingestors"
+                | "monitors"
                 | "principalsadmins"
         );
-        if is_role && !p.peek_at(role_at + 1).is_punct("(") && !p.peek_at(role_at + 1).is_kw("none") {
+        if is_role && !p.peek_at(role_at + 1).is_punct("(") && !p.peek_at(role_at + 1).is_kw("none")
+        {
             let t = p.peek_at(role_at + 1).clone();
             return Err(p.unexpected(&t, "'(' and a list of principals"));
         }

@@ -15,7 +15,9 @@ pub(crate) fn statement(p: &mut Parser<'_>) -> PResult<Statement> {
             span: NodeSpan(start.to(p.prev_span())),
         });
     }
-    let kind = if p.peek().is_kw("let") && p.peek_at(1).ident().is_some() || p.peek().is_kw("let") && p.peek_at(1).is_punct("[") {
+    let kind = if p.peek().is_kw("let") && p.peek_at(1).ident().is_some()
+        || p.peek().is_kw("let") && p.peek_at(1).is_punct("[")
+    {
         p.bump();
         let name = p.ident()?;
         p.expect_punct("=")?;
@@ -473,15 +475,24 @@ fn primary(p: &mut Parser<'_>) -> PResult<Expr> {
     match &t.kind {
         TokenKind::Long(s) => {
             p.bump();
-            Ok(Expr::new(ExprKind::Literal(Literal::Long(s.clone())), start))
+            Ok(Expr::new(
+                ExprKind::Literal(Literal::Long(s.clone())),
+                start,
+            ))
         }
         TokenKind::Real(s) => {
             p.bump();
-            Ok(Expr::new(ExprKind::Literal(Literal::Real(s.clone())), start))
+            Ok(Expr::new(
+                ExprKind::Literal(Literal::Real(s.clone())),
+                start,
+            ))
         }
         TokenKind::TimeSpan(s) => {
             p.bump();
-            Ok(Expr::new(ExprKind::Literal(Literal::TimeSpan(s.clone())), start))
+            Ok(Expr::new(
+                ExprKind::Literal(Literal::TimeSpan(s.clone())),
+                start,
+            ))
         }
         TokenKind::Str { .. } => {
             let lit = string_literal(p)?;
@@ -501,7 +512,10 @@ fn primary(p: &mut Parser<'_>) -> PResult<Expr> {
             p.bump();
             let inner = expr(p)?;
             p.expect_punct(")")?;
-            Ok(Expr::new(ExprKind::Paren(Box::new(inner)), start.to(p.prev_span())))
+            Ok(Expr::new(
+                ExprKind::Paren(Box::new(inner)),
+                start.to(p.prev_span()),
+            ))
         }
         TokenKind::Punct("[") if p.at_ident() => {
             let id = p.ident()?;
@@ -516,7 +530,10 @@ fn primary(p: &mut Parser<'_>) -> PResult<Expr> {
             match w.as_str() {
                 "true" | "false" if !p.peek_at(1).is_punct("(") => {
                     p.bump();
-                    Ok(Expr::new(ExprKind::Literal(Literal::Bool(w == "true")), start))
+                    Ok(Expr::new(
+                        ExprKind::Literal(Literal::Bool(w == "true")),
+                        start,
+                    ))
                 }
                 "null" if !p.peek_at(1).is_punct("(") => {
                     p.bump();
@@ -531,7 +548,10 @@ fn primary(p: &mut Parser<'_>) -> PResult<Expr> {
                         dynamic_value(p)?
                     };
                     p.expect_punct(")")?;
-                    Ok(Expr::new(ExprKind::Literal(Literal::Dynamic(d)), start.to(p.prev_span())))
+                    Ok(Expr::new(
+                        ExprKind::Literal(Literal::Dynamic(d)),
+                        start.to(p.prev_span()),
+                    ))
                 }
                 _ if SCALAR_TYPE_WORDS.contains(&w.as_str()) && p.peek_at(1).is_punct("(") => {
                     typed_literal(p, &w)
@@ -540,14 +560,16 @@ fn primary(p: &mut Parser<'_>) -> PResult<Expr> {
                     Diagnostic::syntax("KS010", start, format!("'{w}(...)' is not a literal")),
                 ),
                 "typeof" if p.peek_at(1).is_punct("(") => typeof_expr(p),
-                "materialize" if p.peek_at(1).is_punct("(") && !p.allow_materialize => Err(
-                    Diagnostic::syntax(
+                "materialize" if p.peek_at(1).is_punct("(") && !p.allow_materialize => {
+                    Err(Diagnostic::syntax(
                         "KS011",
                         start,
                         "materialize() can only be used as the value of a let statement",
-                    ),
-                ),
-                "toscalar" | "totable" if p.peek_at(1).is_kw("kind") && p.peek_at(2).is_punct("=") => {
+                    ))
+                }
+                "toscalar" | "totable"
+                    if p.peek_at(1).is_kw("kind") && p.peek_at(2).is_punct("=") =>
+                {
                     let name = p.ident()?;
                     let kind = p.ident()?;
                     p.bump();
@@ -610,7 +632,11 @@ pub(crate) fn string_literal(p: &mut Parser<'_>) -> PResult<Literal> {
     let mut value = String::new();
     let mut obf = false;
     let mut any = false;
-    while let TokenKind::Str { value: v, obfuscated } = &p.peek().kind {
+    while let TokenKind::Str {
+        value: v,
+        obfuscated,
+    } = &p.peek().kind
+    {
         value.push_str(v);
         obf |= *obfuscated;
         any = true;
@@ -707,9 +733,11 @@ fn dynamic_inner(p: &mut Parser<'_>) -> PResult<Dynamic> {
         _ => {
             let e = primary(p)?;
             match e.kind {
-                ExprKind::Literal(Literal::Dynamic(_)) => {
-                    Err(Diagnostic::syntax("KS006", e.span(), "dynamic() cannot be nested"))
-                }
+                ExprKind::Literal(Literal::Dynamic(_)) => Err(Diagnostic::syntax(
+                    "KS006",
+                    e.span(),
+                    "dynamic() cannot be nested",
+                )),
                 ExprKind::Literal(Literal::Null) => Ok(Dynamic::Null),
                 ExprKind::Literal(l) => Ok(Dynamic::Scalar(Box::new(l))),
                 _ => Err(Diagnostic::syntax(
@@ -787,12 +815,10 @@ fn paren_names_ahead(p: &Parser<'_>) -> bool {
 /// `name=value` operator parameters: `kind=inner`, `hint.strategy=shuffle`, `withsource=T`.
 pub(crate) fn op_params(p: &mut Parser<'_>, known: &[&str]) -> PResult<Vec<OpParam>> {
     let mut params = Vec::new();
-    loop {
-        let Some(w) = p.peek().ident() else { break };
-        let w = w.to_string();
+    while let Some(w) = p.peek().ident() {
         // dotted names: hint.strategy
         let mut n = 1;
-        let mut name = w.clone();
+        let mut name = w.to_string();
         while p.peek_at(n).is_punct(".") && p.peek_at(n + 1).ident().is_some() {
             name.push('.');
             name.push_str(p.peek_at(n + 1).ident().unwrap_or_default());
@@ -801,7 +827,8 @@ pub(crate) fn op_params(p: &mut Parser<'_>, known: &[&str]) -> PResult<Vec<OpPar
         if !p.peek_at(n).is_punct("=") {
             break;
         }
-        let is_known = known.contains(&name.as_str()) || name.starts_with("hint.") || name.starts_with("__");
+        let is_known =
+            known.contains(&name.as_str()) || name.starts_with("hint.") || name.starts_with("__");
         if !is_known {
             break;
         }

@@ -310,7 +310,10 @@ pub(crate) fn operator(p: &mut Parser<'_>) -> PResult<Operator> {
         w if RAW_OPERATORS.contains(&w) => {
             let (from, to) = p.skip_balanced(|t| t.is_punct("|") || t.is_punct(";"))?;
             if from == to
-                && !matches!(w, "graph-to-table" | "graph-mark-components" | "__executeAndCache")
+                && !matches!(
+                    w,
+                    "graph-to-table" | "graph-mark-components" | "__executeAndCache"
+                )
             {
                 let t = p.peek().clone();
                 return Err(p.unexpected(&t, "operator arguments"));
@@ -600,11 +603,44 @@ pub(crate) fn subquery_body(p: &mut Parser<'_>) -> PResult<Expr> {
     }
     if let Some(w) = p.peek().ident() {
         const OPS: &[&str] = &[
-            "where", "filter", "project", "extend", "summarize", "top", "take", "limit", "sort",
-            "order", "count", "distinct", "mv-expand", "parse", "as", "serialize", "make-series",
-            "top-nested", "sample", "join", "lookup", "getschema", "evaluate", "invoke", "render",
-            "mv-apply", "parse-where", "parse-kv", "sample-distinct", "top-hitters", "reduce",
-            "mv", "make", "sample", "facet", "consume", "partition", "union",
+            "where",
+            "filter",
+            "project",
+            "extend",
+            "summarize",
+            "top",
+            "take",
+            "limit",
+            "sort",
+            "order",
+            "count",
+            "distinct",
+            "mv-expand",
+            "parse",
+            "as",
+            "serialize",
+            "make-series",
+            "top-nested",
+            "sample",
+            "join",
+            "lookup",
+            "getschema",
+            "evaluate",
+            "invoke",
+            "render",
+            "mv-apply",
+            "parse-where",
+            "parse-kv",
+            "sample-distinct",
+            "top-hitters",
+            "reduce",
+            "mv",
+            "make",
+            "sample",
+            "facet",
+            "consume",
+            "partition",
+            "union",
         ];
         let next = p.peek_at(1);
         let followed_like_name = next.is_punct("(")
@@ -923,7 +959,12 @@ fn validate_raw(p: &Parser<'_>, name: &str, from: usize, to: usize) -> PResult<(
                         if t2.is_punct(":") {
                             break;
                         }
-                        if t2.is_kw("optional") || t2.is_kw("output") || t2.is_punct("=") || t2.ident().is_some() && toks.get(j - 1).is_some_and(|x| x.is_punct("=")) {
+                        if t2.is_kw("optional")
+                            || t2.is_kw("output")
+                            || t2.is_punct("=")
+                            || t2.ident().is_some()
+                                && toks.get(j - 1).is_some_and(|x| x.is_punct("="))
+                        {
                             j += 1;
                             continue;
                         }

@@ -44,7 +44,11 @@ pub fn load(kind: &str) -> Vec<CorpusQuery> {
     let mut out = Vec::new();
     for f in files {
         let content = std::fs::read_to_string(&f).expect("read corpus file");
-        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
         for (i, q) in split_queries(&content).into_iter().enumerate() {
             out.push(CorpusQuery {
                 id: format!("{kind}/{name}#{}", i + 1),
@@ -57,7 +61,8 @@ pub fn load(kind: &str) -> Vec<CorpusQuery> {
 
 /// The allowlist: `id reason` per line; `#` comments.
 pub fn allowlist() -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(corpus_dir().join("oracle_allowlist.txt")).unwrap_or_default();
+    let text =
+        std::fs::read_to_string(corpus_dir().join("oracle_allowlist.txt")).unwrap_or_default();
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
