@@ -37,7 +37,7 @@ pub fn format_value(a: &dyn Array, i: usize, t: KqlType) -> Option<String> {
         KqlType::Real => format_real(a.as_primitive::<Float64Type>().value(i)),
         KqlType::Decimal => {
             let arr = a.as_primitive::<Decimal128Type>();
-            kql_planner_free_decimal(arr.value(i), arr.scale())
+            kql_functions::convert::format_decimal(arr.value(i), arr.scale())
         }
         KqlType::String => a.as_string::<i32>().value(i).to_string(),
         KqlType::Dynamic => a.as_string::<i64>().value(i).to_string(),
@@ -47,46 +47,6 @@ pub fn format_value(a: &dyn Array, i: usize, t: KqlType) -> Option<String> {
         KqlType::TimeSpan => {
             format_timespan_kusto(a.as_primitive::<DurationNanosecondType>().value(i))
         }
-        KqlType::Guid => {
-            let b = a.as_fixed_size_binary().value(i);
-            let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-            if h.len() == 32 {
-                format!(
-                    "{}-{}-{}-{}-{}",
-                    &h[0..8],
-                    &h[8..12],
-                    &h[12..16],
-                    &h[16..20],
-                    &h[20..32]
-                )
-            } else {
-                h
-            }
-        }
+        KqlType::Guid => kql_functions::convert::format_guid(a.as_fixed_size_binary().value(i)),
     })
-}
-
-fn kql_planner_free_decimal(v: i128, scale: i8) -> String {
-    let neg = v < 0;
-    let digits = v.unsigned_abs().to_string();
-    let scale = scale.max(0) as usize;
-    let (int, frac) = if digits.len() > scale {
-        (
-            digits[..digits.len() - scale].to_string(),
-            digits[digits.len() - scale..].to_string(),
-        )
-    } else {
-        (
-            "0".to_string(),
-            format!("{}{}", "0".repeat(scale - digits.len()), digits),
-        )
-    };
-    let frac = frac.trim_end_matches('0');
-    let mut s = if neg { "-".to_string() } else { String::new() };
-    s.push_str(&int);
-    if !frac.is_empty() {
-        s.push('.');
-        s.push_str(frac);
-    }
-    s
 }

@@ -21,7 +21,8 @@ use arrow::datatypes::{DataType, DurationNanosecondType, TimeUnit, TimestampNano
 use datafusion_common::Result;
 
 pub use format::{
-    format_datetime_kusto, format_decimal, format_real, format_timespan_kusto, kql_to_string,
+    format_datetime_kusto, format_decimal, format_guid, format_real, format_timespan_kusto,
+    kql_to_string,
 };
 pub use parse::{
     parse_datetime, parse_decimal, parse_guid, parse_long, parse_real, parse_timespan,

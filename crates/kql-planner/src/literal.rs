@@ -2,7 +2,9 @@
 
 use datafusion_common::ScalarValue;
 use kql_functions::KqlType;
-use kql_functions::convert::{parse_datetime, parse_timespan, parse_timespan_literal};
+use kql_functions::convert::{
+    format_decimal, format_guid, parse_datetime, parse_guid, parse_timespan, parse_timespan_literal,
+};
 use kql_functions::types::{DECIMAL_PRECISION, DECIMAL_SCALE};
 use kql_syntax::Span;
 use kql_syntax::ast::{Dynamic, Literal};
@@ -25,61 +27,6 @@ fn datetime(ns: Option<i64>) -> ScalarValue {
 
 fn timespan(ns: Option<i64>) -> ScalarValue {
     ScalarValue::DurationNanosecond(ns)
-}
-
-/// Parses a guid's text form.
-pub fn parse_guid(s: &str) -> Option<[u8; 16]> {
-    let hex: String = s
-        .trim()
-        .trim_matches(|c| c == '{' || c == '}')
-        .chars()
-        .filter(|c| *c != '-')
-        .collect();
-    if hex.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
-/// A decimal from its text (`1.5`, `-3`, `1e3`).
-pub fn parse_decimal(s: &str) -> Option<i128> {
-    let s = s.trim();
-    let (neg, digits) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (mantissa, exp) = match digits.find(['e', 'E']) {
-        Some(i) => (&digits[..i], digits[i + 1..].parse::<i32>().ok()?),
-        None => (digits, 0),
-    };
-    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int_part.is_empty() && frac_part.is_empty() {
-        return None;
-    }
-    if !int_part
-        .chars()
-        .chain(frac_part.chars())
-        .all(|c| c.is_ascii_digit())
-    {
-        return None;
-    }
-    let all: String = format!("{int_part}{frac_part}");
-    let mut value: i128 = if all.is_empty() { 0 } else { all.parse().ok()? };
-    let scale = i32::from(DECIMAL_SCALE) - frac_part.len() as i32 + exp;
-    if scale >= 0 {
-        for _ in 0..scale {
-            value = value.checked_mul(10)?;
-        }
-    } else {
-        for _ in 0..(-scale) {
-            value /= 10;
-        }
-    }
-    Some(if neg { -value } else { value })
 }
 
 fn decimal(v: Option<i128>) -> ScalarValue {
@@ -230,48 +177,6 @@ pub fn scalar_to_json(v: &ScalarValue) -> serde_json::Value {
     }
 }
 
-/// A guid's canonical text.
-pub fn format_guid(b: &[u8]) -> String {
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    if h.len() != 32 {
-        return h;
-    }
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-/// A decimal's plain text without trailing zeros.
-pub fn format_decimal(v: i128, scale: i8) -> String {
-    let neg = v < 0;
-    let digits = v.unsigned_abs().to_string();
-    let scale = scale.max(0) as usize;
-    let (int, frac) = if digits.len() > scale {
-        (
-            digits[..digits.len() - scale].to_string(),
-            digits[digits.len() - scale..].to_string(),
-        )
-    } else {
-        (
-            "0".to_string(),
-            format!("{}{}", "0".repeat(scale - digits.len()), digits),
-        )
-    };
-    let frac = frac.trim_end_matches('0');
-    let mut s = if neg { "-".to_string() } else { String::new() };
-    s.push_str(&int);
-    if !frac.is_empty() {
-        s.push('.');
-        s.push_str(frac);
-    }
-    s
-}
-
 /// Parses the text of a value of type `t`: the inside of `t(...)` literals, or a request
 /// parameter (which may also be written as a full KQL literal such as `datetime(2020-01-01)`).
 pub fn parse_value_text(text: &str, t: KqlType) -> Result<ScalarValue> {
@@ -321,7 +226,9 @@ pub fn parse_value_text(text: &str, t: KqlType) -> Result<ScalarValue> {
         KqlType::Int => ScalarValue::Int32(Some(text.parse().map_err(|_| bad())?)),
         KqlType::Long => ScalarValue::Int64(Some(parse_long(text).ok_or_else(bad)?)),
         KqlType::Real => ScalarValue::Float64(Some(parse_real(text).ok_or_else(bad)?)),
-        KqlType::Decimal => decimal(Some(parse_decimal(text).ok_or_else(bad)?)),
+        KqlType::Decimal => decimal(Some(
+            kql_functions::convert::parse_decimal(text, DECIMAL_SCALE).ok_or_else(bad)?,
+        )),
         KqlType::String => ScalarValue::Utf8(Some(unquoted())),
         KqlType::DateTime => datetime(Some(parse_datetime(&unquoted()).ok_or_else(bad)?)),
         KqlType::TimeSpan => {

@@ -151,7 +151,8 @@ pub(crate) fn dynamic_to_string(json: &str) -> String {
 }
 
 /// Formats a guid held in 16 bytes (RFC 4122 order, as `uuid::Uuid::as_bytes`).
-pub(crate) fn format_guid(bytes: &[u8]) -> String {
+/// A guid in its canonical lowercase 8-4-4-4-12 form.
+pub fn format_guid(bytes: &[u8]) -> String {
     match uuid::Uuid::from_slice(bytes) {
         Ok(u) => u.hyphenated().to_string(),
         Err(_) => String::new(),

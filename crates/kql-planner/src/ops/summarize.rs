@@ -429,13 +429,7 @@ impl Planner<'_> {
         let mut counter = 0usize;
 
         // Group keys.
-        self.plain_keys = by
-            .iter()
-            .filter_map(|k| match &k.expr.kind {
-                ExprKind::Name(id) => Some(id.name.clone()),
-                _ => None,
-            })
-            .collect();
+        self.plain_keys_of(by);
         let mut group = Vec::new();
         for k in by {
             let name = match k.names.as_slice() {
@@ -577,20 +571,30 @@ impl Planner<'_> {
     /// The returned columns of `arg_max(x, cols...)`: names and expressions, `*` expanded to
     /// the input columns other than plain group keys and `x` itself.
     fn arg_columns(&mut self, args: &[ast::Expr], row: Row<'_>) -> Result<Vec<(String, Expr)>> {
+        let target = args.first().and_then(path_name);
+        self.returned_columns(args.get(1..).unwrap_or(&[]), target.as_deref(), row)
+    }
+
+    /// Columns returned for one row: `*` (all but plain group keys and `exclude`), `name = e`, `e`.
+    fn returned_columns(
+        &mut self,
+        args: &[ast::Expr],
+        exclude: Option<&str>,
+        row: Row<'_>,
+    ) -> Result<Vec<(String, Expr)>> {
         let input_names: Vec<String> = row
             .schema
             .fields()
             .iter()
             .map(|f| f.name().clone())
             .collect();
-        let target = args.first().and_then(path_name);
         let mut counter = 0usize;
         let mut cols = Vec::new();
-        for a in args.iter().skip(1) {
+        for a in args {
             match &a.kind {
                 ExprKind::Star => {
                     for n in &input_names {
-                        if !self.plain_keys.contains(n) && target.as_deref() != Some(n.as_str()) {
+                        if !self.plain_keys.contains(n) && exclude != Some(n.as_str()) {
                             cols.push((n.clone(), column(n)));
                         }
                     }
@@ -612,68 +616,7 @@ impl Planner<'_> {
 
     /// `summarize take_any(*)` / `take_any(a, b)`: the columns of one arbitrary row per group.
     fn any_row(&mut self, t: Tab, args: &[ast::Expr], by: &[NamedExpr], span: Span) -> Result<Tab> {
-        let row = t.row();
-        let input_names: Vec<String> = row
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        let mut counter = 0usize;
-        let mut out_names: Vec<String> = Vec::new();
-        let mut keys = Vec::new();
-        let mut plain_keys = Vec::new();
-        for k in by {
-            let name = match k.names.as_slice() {
-                [n] => n.name.clone(),
-                _ => expr_name(&k.expr)
-                    .unwrap_or_else(|| next_column_name(&mut counter, &input_names)),
-            };
-            let name = unique(&name, &out_names);
-            if let ExprKind::Name(id) = &k.expr.kind {
-                plain_keys.push(id.name.clone());
-            }
-            let x = self.scalar(&k.expr, row)?;
-            out_names.push(name.clone());
-            keys.push((name, x));
-        }
-        let mut cols: Vec<(String, Expr)> = Vec::new();
-        for a in args {
-            if matches!(a.kind, ExprKind::Star) {
-                for n in &input_names {
-                    if !plain_keys.contains(n) {
-                        cols.push((n.clone(), column(n)));
-                    }
-                }
-            } else {
-                let x = self.scalar(a, row)?;
-                let n =
-                    path_name(a).unwrap_or_else(|| next_column_name(&mut counter, &input_names));
-                cols.push((n, x));
-            }
-        }
-        let w = datafusion_functions_window::expr_fn::row_number()
-            .partition_by(keys.iter().map(|(_, x)| x.clone()).collect())
-            .build()
-            .map_err(df(span))?;
-        let wname = w.schema_name().to_string();
-        let plan = LogicalPlanBuilder::window_plan(t.plan.clone(), vec![w]).map_err(df(span))?;
-        let plan = build(
-            LogicalPlanBuilder::from(plan)
-                .filter(column(&wname).eq(lit(ScalarValue::UInt64(Some(1))))),
-            span,
-        )?;
-        let mut exprs = Vec::new();
-        for (n, x) in keys {
-            exprs.push(x.alias(n));
-        }
-        for (n, x) in cols {
-            let n = unique(&n, &out_names);
-            out_names.push(n.clone());
-            exprs.push(x.alias(n));
-        }
-        let plan = build(LogicalPlanBuilder::from(plan).project(exprs), span)?;
-        Ok(Tab::new(plan))
+        self.one_row_per_group(t, by, None, args, Vec::new(), span)
     }
 
     /// `summarize arg_max(x, cols...) by keys`: the row with the largest x per group.
@@ -686,12 +629,47 @@ impl Planner<'_> {
         by: &[NamedExpr],
         span: Span,
     ) -> Result<Tab> {
-        if args.is_empty() {
+        let Some(first) = args.first() else {
             return Err(semantic(
                 span,
                 "arg_max/arg_min need the maximized expression",
             ));
-        }
+        };
+        let (target, _) = self.typed(first, t.row())?;
+        let prefix = if is_max { "max" } else { "min" };
+        let name = match item.names.as_slice() {
+            [n] => n.name.clone(),
+            _ => path_name(first).unwrap_or_else(|| format!("{prefix}_")),
+        };
+        // Nulls last: a group whose target is all null still yields a row, as in Kusto.
+        let order = vec![SortExpr::new(target.clone(), !is_max, false)];
+        let rest = args.get(1..).unwrap_or(&[]);
+        let exclude = path_name(first);
+        let head = (name, target, exclude);
+        self.one_row_per_group(t, by, Some(head), rest, order, span)
+    }
+
+    fn plain_keys_of(&mut self, by: &[NamedExpr]) {
+        self.plain_keys = by
+            .iter()
+            .filter_map(|k| match &k.expr.kind {
+                ExprKind::Name(id) => Some(id.name.clone()),
+                _ => None,
+            })
+            .collect();
+    }
+
+    /// Keeps one row per group (`row_number() over (partition by keys order by ...) == 1`) and
+    /// projects the keys, then `head`, then the `returned` columns.
+    fn one_row_per_group(
+        &mut self,
+        t: Tab,
+        by: &[NamedExpr],
+        head: Option<(String, Expr, Option<String>)>,
+        returned: &[ast::Expr],
+        order: Vec<SortExpr>,
+        span: Span,
+    ) -> Result<Tab> {
         let row = t.row();
         let input_names: Vec<String> = row
             .schema
@@ -699,11 +677,10 @@ impl Planner<'_> {
             .iter()
             .map(|f| f.name().clone())
             .collect();
+        self.plain_keys_of(by);
         let mut counter = 0usize;
         let mut out_names: Vec<String> = Vec::new();
         let mut keys = Vec::new();
-        let mut key_exprs = Vec::new();
-        let mut plain_keys = Vec::new();
         for k in by {
             let name = match k.names.as_slice() {
                 [n] => n.name.clone(),
@@ -711,31 +688,25 @@ impl Planner<'_> {
                     .unwrap_or_else(|| next_column_name(&mut counter, &input_names)),
             };
             let name = unique(&name, &out_names);
-            if let ExprKind::Name(id) = &k.expr.kind {
-                plain_keys.push(id.name.clone());
-            }
             let x = self.scalar(&k.expr, row)?;
             out_names.push(name.clone());
-            key_exprs.push(x.clone());
             keys.push((name, x));
         }
-        let (target, _) = self.typed(&args[0], row)?;
-        let prefix = if is_max { "max" } else { "min" };
-        let first_name = match item.names.as_slice() {
-            [n] => n.name.clone(),
-            _ => path_name(&args[0]).unwrap_or_else(|| format!("{prefix}_")),
-        };
-        self.plain_keys = plain_keys.clone();
-        let mut cols: Vec<(String, Expr)> = vec![(first_name, target.clone())];
-        cols.extend(self.arg_columns(args, row)?);
-        // row_number() over (partition by keys order by target desc|asc nulls last) == 1
-        let order = vec![SortExpr::new(target.clone(), !is_max, false)];
-        let w = datafusion_functions_window::expr_fn::row_number();
-        let w = w
-            .order_by(order)
-            .partition_by(key_exprs)
-            .build()
-            .map_err(df(span))?;
+        let exclude = head.as_ref().and_then(|(_, _, e)| e.clone());
+        let mut cols: Vec<(String, Expr)> = head.map(|(n, x, _)| vec![(n, x)]).unwrap_or_default();
+        cols.extend(self.returned_columns(returned, exclude.as_deref(), row)?);
+        let partition = keys.iter().map(|(_, x)| x.clone()).collect();
+        let w = if order.is_empty() {
+            datafusion_functions_window::expr_fn::row_number()
+                .partition_by(partition)
+                .build()
+        } else {
+            datafusion_functions_window::expr_fn::row_number()
+                .order_by(order)
+                .partition_by(partition)
+                .build()
+        }
+        .map_err(df(span))?;
         let wname = w.schema_name().to_string();
         let plan = LogicalPlanBuilder::window_plan(t.plan.clone(), vec![w]).map_err(df(span))?;
         let plan = build(
@@ -743,7 +714,6 @@ impl Planner<'_> {
                 .filter(column(&wname).eq(lit(ScalarValue::UInt64(Some(1))))),
             span,
         )?;
-        // Groups whose target is all null still produce their row (Kusto keeps the group).
         let mut exprs = Vec::new();
         for (n, x) in keys {
             exprs.push(x.alias(n));
