@@ -31,6 +31,15 @@ enum Format {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Serve the Kusto REST API (no authentication on loopback).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "CALYPSO_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Where the catalog and the table data live (created on first start).
+        #[arg(long, env = "CALYPSO_DATA_DIR", default_value = "calypso-data")]
+        data_dir: std::path::PathBuf,
+    },
     /// Run a KQL query in-process and print the primary result.
     Query {
         /// Data directory (tables persisted by the server; queries over `datatable`/`let` need none).
@@ -211,13 +220,25 @@ fn run(cli: Cli) -> Result<(), String> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {
+        Command::Serve { listen, data_dir } => {
+            if !listen.ip().is_loopback() {
+                return Err(format!(
+                    "Refusing to listen on {listen} without authentication: this build serves loopback addresses only (authentication is the next issue)"
+                ));
+            }
+            rt.block_on(calypso_server::serve(listen, &data_dir))
+                .map_err(|e| e.to_string())
+        }
         Command::Query {
-            data_dir: _,
+            data_dir,
             database,
             format,
             query,
         } => {
-            let engine = Engine::new();
+            let engine = match &data_dir {
+                Some(dir) => rt.block_on(Engine::open(dir)).map_err(|e| e.to_string())?,
+                None => Engine::new(),
+            };
             let result = rt
                 .block_on(engine.execute(&database, &query, &RequestOptions::default()))
                 .map_err(|e| e.to_string())?;
@@ -368,6 +389,14 @@ fn coverage(dir: &std::path::Path, missing: bool, out: &mut dyn Write) -> Result
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve { .. }) {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -23,8 +23,26 @@ pub enum EngineError {
     #[error("Database '{0}' was not found")]
     UnknownDatabase(String),
     /// A control command this build does not run.
-    #[error("not implemented: {0}")]
-    NotImplemented(String),
+    #[error("{0}")]
+    NotSupported(String),
+    /// A request that cannot be carried out as written.
+    #[error("{0}")]
+    BadRequest(String),
+    /// An entity (table, function) that does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// An entity that already exists, or a concurrent change.
+    #[error("{0}")]
+    Conflict(String),
+    /// Data that cannot be ingested (format errors, disabled streaming ingestion).
+    #[error("{}", .0.message)]
+    Ingest(calypso_ingest::IngestError),
+    /// The query ran longer than its server timeout.
+    #[error("{0}")]
+    Timeout(String),
+    /// The storage layer failed.
+    #[error("{0}")]
+    Storage(#[from] calypso_storage::Error),
 }
 
 impl EngineError {
@@ -34,18 +52,31 @@ impl EngineError {
             EngineError::Syntax(_) => "BadRequest_SyntaxError",
             EngineError::Plan { error, .. } => error.kusto_code(),
             EngineError::Execution(_) => "InternalServiceError",
-            EngineError::UnknownDatabase(_) => "BadRequest_EntityNotFound",
-            EngineError::NotImplemented(_) => "BadRequest_NotImplemented",
+            EngineError::UnknownDatabase(_) | EngineError::NotFound(_) => {
+                "BadRequest_EntityNotFound"
+            }
+            EngineError::NotSupported(_) => "BadRequest_NotSupported",
+            EngineError::BadRequest(_) => "General_BadRequest",
+            EngineError::Conflict(_) => "BadRequest_EntityAlreadyExists",
+            EngineError::Ingest(e) => e.code,
+            EngineError::Storage(e) => e.kusto_code(),
+            EngineError::Timeout(_) => "Request_ExecutionTimeout",
         }
     }
 
     /// The HTTP status a server answers with.
     pub fn http_status(&self) -> u16 {
         match self {
-            EngineError::Syntax(_) | EngineError::NotImplemented(_) => 400,
+            EngineError::Syntax(_)
+            | EngineError::NotSupported(_)
+            | EngineError::BadRequest(_)
+            | EngineError::Ingest(_) => 400,
             EngineError::Plan { error, .. } => error.http_status(),
             EngineError::Execution(_) => 500,
-            EngineError::UnknownDatabase(_) => 404,
+            EngineError::UnknownDatabase(_) | EngineError::NotFound(_) => 404,
+            EngineError::Conflict(_) => 409,
+            EngineError::Storage(e) => e.http_status(),
+            EngineError::Timeout(_) => 504,
         }
     }
 
@@ -54,9 +85,15 @@ impl EngineError {
         match self {
             EngineError::Plan { error, .. } => error.kind != PlanErrorKind::Internal,
             EngineError::Execution(_) => false,
+            EngineError::Storage(e) => e.is_user_error(),
             EngineError::Syntax(_)
             | EngineError::UnknownDatabase(_)
-            | EngineError::NotImplemented(_) => true,
+            | EngineError::NotSupported(_)
+            | EngineError::BadRequest(_)
+            | EngineError::NotFound(_)
+            | EngineError::Conflict(_)
+            | EngineError::Timeout(_)
+            | EngineError::Ingest(_) => true,
         }
     }
 }

@@ -8,22 +8,27 @@
 //! The engine owns the DataFusion `SessionContext` and the databases. Result types are
 //! plain Rust/Arrow values; only the server knows the Kusto wire format.
 
+mod commands;
 pub mod display;
 pub mod error;
 mod materialize;
+mod table;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Schema};
-use datafusion::datasource::{MemTable, TableProvider, provider_as_source};
+use arrow::datatypes::Schema;
+use calypso_storage::{Catalog, Storage};
+use datafusion::datasource::{TableProvider, provider_as_source};
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 use kql_functions::KqlType;
 use kql_planner::{KqlContext, PlannedQuery, Render, StoredFunction, TableRef};
-use kql_syntax::ast::StatementKind;
+use kql_syntax::ast::{Query, StatementKind};
 
+pub use commands::ingest::IngestSummary;
 pub use error::{EngineError, Result};
 
 /// The database every Calypso instance has (as on the ADX emulator).
@@ -41,7 +46,7 @@ pub struct RequestOptions {
 /// One result table.
 #[derive(Debug, Clone)]
 pub struct ResultTable {
-    /// `PrimaryResult` for query results.
+    /// `PrimaryResult` for query results, `Table_0` for command results.
     pub name: String,
     /// Column names and KQL types.
     pub columns: Vec<(String, KqlType)>,
@@ -58,26 +63,20 @@ impl ResultTable {
     }
 }
 
-/// The outcome of a query.
+/// The outcome of a query or command.
 #[derive(Debug, Clone, Default)]
 pub struct QueryResult {
-    /// One table per result statement.
+    /// One table per result statement (one table for a command).
     pub tables: Vec<ResultTable>,
     /// Options from `set` statements.
     pub options: HashMap<String, String>,
 }
 
-/// A database: tables and stored functions.
-#[derive(Debug, Default)]
-pub struct Database {
-    tables: BTreeMap<String, Arc<dyn TableProvider>>,
-    functions: BTreeMap<String, String>,
-}
-
-/// The in-process KQL engine.
+/// The KQL engine: DataFusion for execution, [`Storage`] for tables and the catalog.
 pub struct Engine {
     session: SessionContext,
-    databases: RwLock<BTreeMap<String, Database>>,
+    storage: Storage,
+    started_nanos: i64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -92,22 +91,41 @@ impl Default for Engine {
     }
 }
 
+/// The planner's view of one database for one request.
 struct Ctx<'a> {
-    db: &'a Database,
+    storage: &'a Storage,
+    catalog: Arc<Catalog>,
+    database: String,
     options: &'a RequestOptions,
+    extra: Option<(&'a str, Arc<dyn TableProvider>)>,
 }
 
 impl KqlContext for Ctx<'_> {
     fn table(&self, name: &str) -> Option<TableRef> {
-        self.db.tables.get(name).map(|t| TableRef {
-            source: provider_as_source(Arc::clone(t)),
+        if let Some((n, t)) = &self.extra
+            && *n == name
+        {
+            return Some(TableRef {
+                source: provider_as_source(Arc::clone(t)),
+            });
+        }
+        let db = self.catalog.databases.get(&self.database)?;
+        db.tables.get(name)?;
+        let provider = self.storage.table_provider(&self.database, name).ok()?;
+        Some(TableRef {
+            source: provider_as_source(provider),
         })
     }
     fn function(&self, name: &str) -> Option<StoredFunction> {
-        self.db
+        let f = self
+            .catalog
+            .databases
+            .get(&self.database)?
             .functions
-            .get(name)
-            .map(|t| StoredFunction { text: t.clone() })
+            .get(name)?;
+        Some(StoredFunction {
+            text: format!("{} {}", f.parameters, f.body),
+        })
     }
     fn parameter(&self, name: &str) -> Option<String> {
         self.options.parameters.get(name).cloned()
@@ -126,9 +144,33 @@ impl KqlContext for Ctx<'_> {
     }
 }
 
+/// True when the text is a control command (starts with `.` after blanks and comments).
+pub fn is_command(text: &str) -> bool {
+    let mut rest = text.trim_start();
+    while let Some(r) = rest.strip_prefix("//") {
+        rest = r
+            .split_once('\n')
+            .map_or("", |(_, after)| after)
+            .trim_start();
+    }
+    rest.starts_with('.')
+}
+
 impl Engine {
-    /// An engine with the default database and no tables.
+    /// An engine whose storage lives in memory (tests, `calypso query`).
     pub fn new() -> Engine {
+        Self::with_storage(Storage::in_memory())
+    }
+
+    /// An engine over a data directory on local disk (created on first use).
+    pub async fn open(data_dir: &Path) -> Result<Engine> {
+        let storage = Storage::open_local(data_dir).await?;
+        let engine = Self::with_storage(storage);
+        engine.ensure_default_database().await?;
+        Ok(engine)
+    }
+
+    fn with_storage(storage: Storage) -> Engine {
         let config = SessionConfig::new()
             .with_information_schema(false)
             .set_bool(
@@ -136,45 +178,65 @@ impl Engine {
                 false,
             )
             .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
-        let mut dbs = BTreeMap::new();
-        dbs.insert(DEFAULT_DATABASE.to_string(), Database::default());
         Engine {
             session: SessionContext::new_with_config(config),
-            databases: RwLock::new(dbs),
+            storage,
+            started_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
         }
     }
 
-    /// Adds (or replaces) an in-memory table from record batches.
-    pub fn register_table(
-        &self,
-        database: &str,
-        name: &str,
-        columns: &[(String, KqlType)],
-        batches: Vec<RecordBatch>,
-    ) -> Result<()> {
-        let schema = kql_functions::types::schema(columns);
-        let table = MemTable::try_new(schema, vec![batches])
-            .map_err(|e| EngineError::Execution(e.to_string()))?;
-        let mut dbs = self
+    /// Creates `NetDefaultDB` when missing.
+    pub async fn ensure_default_database(&self) -> Result<()> {
+        if self
+            .storage
+            .catalog()
             .databases
-            .write()
-            .map_err(|_| EngineError::Execution("catalog lock poisoned".into()))?;
-        let db = dbs.entry(database.to_string()).or_default();
-        db.tables.insert(name.to_string(), Arc::new(table));
+            .contains_key(DEFAULT_DATABASE)
+        {
+            return Ok(());
+        }
+        self.storage
+            .commit(|c| {
+                c.databases
+                    .entry(DEFAULT_DATABASE.to_string())
+                    .or_insert_with(|| calypso_storage::Database {
+                        name: DEFAULT_DATABASE.to_string(),
+                        id: uuid::Uuid::new_v4().to_string(),
+                        persistent: true,
+                        created_on: chrono::Utc::now().to_rfc3339(),
+                        ..Default::default()
+                    });
+                Ok(())
+            })
+            .await?;
         Ok(())
     }
 
-    /// Adds (or replaces) a stored function: `text` is `(params) { body }`.
-    pub fn register_function(&self, database: &str, name: &str, text: &str) -> Result<()> {
-        let mut dbs = self
-            .databases
-            .write()
-            .map_err(|_| EngineError::Execution("catalog lock poisoned".into()))?;
-        dbs.entry(database.to_string())
-            .or_default()
-            .functions
-            .insert(name.to_string(), text.to_string());
-        Ok(())
+    /// The storage layer.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    fn context<'a>(&'a self, database: &str, options: &'a RequestOptions) -> Result<Ctx<'a>> {
+        let catalog = self.storage.catalog();
+        if !catalog.databases.contains_key(database) {
+            return Err(EngineError::UnknownDatabase(database.to_string()));
+        }
+        Ok(Ctx {
+            storage: &self.storage,
+            catalog,
+            database: database.to_string(),
+            options,
+            extra: None,
+        })
+    }
+
+    fn parse(text: &str) -> Result<Query> {
+        let parsed = kql_syntax::parse(text);
+        if let Some(d) = parsed.diagnostics.first() {
+            return Err(EngineError::Syntax(d.render(text)));
+        }
+        Ok(parsed.query)
     }
 
     /// Parses and plans a query without running it.
@@ -184,43 +246,84 @@ impl Engine {
         text: &str,
         options: &RequestOptions,
     ) -> Result<PlannedQuery> {
-        let parsed = kql_syntax::parse(text);
-        if let Some(d) = parsed.diagnostics.first() {
-            return Err(EngineError::Syntax(d.render(text)));
-        }
-        if parsed
-            .query
+        let query = Self::parse(text)?;
+        if query
             .statements
             .iter()
             .any(|s| matches!(s.kind, StatementKind::Command(_)))
         {
-            return Err(EngineError::NotImplemented(
-                "control commands (they are served by `calypso serve`, see the server issue)"
-                    .into(),
+            return Err(EngineError::BadRequest(
+                "Control commands cannot be planned as queries".into(),
             ));
         }
-        let dbs = self
-            .databases
-            .read()
-            .map_err(|_| EngineError::Execution("catalog lock poisoned".into()))?;
-        let db = dbs
-            .get(database)
-            .ok_or_else(|| EngineError::UnknownDatabase(database.to_string()))?;
-        let ctx = Ctx { db, options };
-        kql_planner::plan_query(&ctx, &parsed.query).map_err(|error| EngineError::Plan {
-            message: error.render(text),
-            error,
-        })
+        let ctx = self.context(database, options)?;
+        plan(&ctx, &query, text)
     }
 
-    /// Runs a query and returns its result tables.
+    /// Runs a query or a control command and returns its result tables.
     pub async fn execute(
         &self,
         database: &str,
         text: &str,
         options: &RequestOptions,
     ) -> Result<QueryResult> {
-        let planned = self.plan(database, text, options)?;
+        let query = Self::parse(text)?;
+        let commands: Vec<_> = query
+            .statements
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StatementKind::Command(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if let Some(cmd) = commands.first() {
+            if query.statements.len() != 1 {
+                return Err(EngineError::BadRequest(
+                    "A request may hold one control command, alone".into(),
+                ));
+            }
+            let storage_db_needed =
+                !matches!(&cmd.kind, kql_syntax::ast::CommandKind::Other { .. });
+            if storage_db_needed && !self.storage.catalog().databases.contains_key(database) {
+                return Err(EngineError::UnknownDatabase(database.to_string()));
+            }
+            let t = self.command(database, cmd, text, options).await?;
+            return Ok(QueryResult {
+                tables: vec![t],
+                options: HashMap::new(),
+            });
+        }
+        let ctx = self.context(database, options)?;
+        let planned = plan(&ctx, &query, text)?;
+        self.run_planned(planned).await
+    }
+
+    pub(crate) async fn run_query_ast(
+        &self,
+        database: &str,
+        query: &Query,
+        options: &RequestOptions,
+    ) -> Result<QueryResult> {
+        let ctx = self.context(database, options)?;
+        let planned = plan(&ctx, query, &query.to_string())?;
+        self.run_planned(planned).await
+    }
+
+    pub(crate) async fn execute_with_extra_table(
+        &self,
+        text: &str,
+        name: &str,
+        table: Arc<dyn TableProvider>,
+    ) -> Result<QueryResult> {
+        let query = Self::parse(text)?;
+        let options = RequestOptions::default();
+        let mut ctx = self.context(DEFAULT_DATABASE, &options)?;
+        ctx.extra = Some((name, table));
+        let planned = plan(&ctx, &query, text)?;
+        self.run_planned(planned).await
+    }
+
+    async fn run_planned(&self, planned: PlannedQuery) -> Result<QueryResult> {
         let mut out = QueryResult {
             tables: Vec::new(),
             options: planned.options.clone(),
@@ -250,6 +353,13 @@ impl Engine {
     }
 }
 
+fn plan(ctx: &Ctx<'_>, query: &Query, text: &str) -> Result<PlannedQuery> {
+    kql_planner::plan_query(ctx, query).map_err(|error| EngineError::Plan {
+        message: error.render(text),
+        error,
+    })
+}
+
 /// Casts every column to its canonical Arrow type and replaces null strings by "".
 fn normalize_batch(b: &RecordBatch, columns: &[(String, KqlType)]) -> Result<RecordBatch> {
     let schema = kql_functions::types::schema(columns);
@@ -277,7 +387,6 @@ fn normalize_batch(b: &RecordBatch, columns: &[(String, KqlType)]) -> Result<Rec
         };
         arrays.push(a);
     }
-    let _ = DataType::Null;
     RecordBatch::try_new(Arc::new(Schema::new(schema.fields().clone())), arrays)
         .map_err(|e| EngineError::Execution(e.to_string()))
 }

@@ -1,0 +1,316 @@
+//! Writing data: `.ingest inline`, `.set`/`.append`/`.set-or-append`/`.set-or-replace`,
+//! streaming ingestion, and KQL operators piped after a command.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, new_null_array};
+use calypso_storage::{Column, EntityKind, Error as SErr, ExtentMeta, Table};
+use datafusion::datasource::MemTable;
+use kql_functions::KqlType;
+use kql_syntax::ast::{Operator, Query};
+
+use super::{EXTENT_RESULT_COLS, new_id};
+use crate::table::{Cell, guid, table};
+use crate::{Engine, EngineError, RequestOptions, Result, ResultTable};
+
+/// What a streaming ingestion wrote.
+#[derive(Debug, Clone)]
+pub struct IngestSummary {
+    /// The new extent, or `None` when the body had no records.
+    pub extent_id: Option<String>,
+    /// Rows ingested.
+    pub rows: u64,
+}
+
+fn policy_enabled(p: Option<&serde_json::Value>) -> Option<bool> {
+    p.map(|v| {
+        v.get("IsEnabled")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    })
+}
+
+/// Casts/aligns batches to a table's columns by name (missing columns are null).
+fn align(batches: Vec<RecordBatch>, columns: &[(String, KqlType)]) -> Result<Vec<RecordBatch>> {
+    let schema = kql_functions::types::schema(columns);
+    let mut out = Vec::with_capacity(batches.len());
+    for b in batches {
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
+        for (name, t) in columns {
+            let target = t.to_arrow();
+            let a = match b.schema().index_of(name) {
+                Ok(i) => {
+                    let a = b.column(i);
+                    if a.data_type() == &target {
+                        Arc::clone(a)
+                    } else {
+                        arrow::compute::cast(a, &target)
+                            .map_err(|e| EngineError::BadRequest(format!("Column '{name}': {e}")))?
+                    }
+                }
+                Err(_) => new_null_array(&target, b.num_rows()),
+            };
+            arrays.push(a);
+        }
+        out.push(
+            RecordBatch::try_new(Arc::clone(&schema), arrays)
+                .map_err(|e| EngineError::Execution(e.to_string()))?,
+        );
+    }
+    Ok(out)
+}
+
+fn table_columns(t: &Table) -> Vec<(String, KqlType)> {
+    t.columns
+        .iter()
+        .map(|c| (c.name.clone(), c.kql_type))
+        .collect()
+}
+
+impl Engine {
+    /// Streaming ingestion into `database.table`: requires the streaming ingestion policy on the
+    /// table or its database, parses `body` (gzip detected by its magic bytes) and commits one
+    /// extent. Nothing is visible unless everything succeeded.
+    pub async fn ingest_stream(
+        &self,
+        database: &str,
+        table: &str,
+        format: &str,
+        body: &[u8],
+    ) -> Result<IngestSummary> {
+        let format = calypso_ingest::Format::parse(format).ok_or_else(|| {
+            EngineError::Ingest(calypso_ingest::IngestError {
+                code: "BadRequest_InvalidFormat",
+                message: format!("The streamFormat '{format}' is not supported"),
+                record: None,
+                permanent: true,
+            })
+        })?;
+        let extent = self
+            .ingest_bytes(database, table, format, body, true)
+            .await?;
+        Ok(IngestSummary {
+            rows: extent.as_ref().map_or(0, |e| e.rows),
+            extent_id: extent.map(|e| e.id),
+        })
+    }
+
+    pub(crate) async fn ingest_bytes(
+        &self,
+        database: &str,
+        table_name: &str,
+        format: calypso_ingest::Format,
+        data: &[u8],
+        require_streaming_policy: bool,
+    ) -> Result<Option<ExtentMeta>> {
+        let cat = self.storage.catalog();
+        let db = super::db_of(&cat, database)?;
+        let t = super::table_of(db, table_name)?;
+        if require_streaming_policy {
+            let enabled = policy_enabled(t.streaming_ingestion_policy.as_ref())
+                .or_else(|| policy_enabled(db.streaming_ingestion_policy.as_ref()))
+                .unwrap_or(false);
+            if !enabled {
+                return Err(EngineError::Ingest(calypso_ingest::IngestError {
+                    code: "StreamingIngestionFunctionalityDisabled",
+                    message: format!(
+                        "Streaming ingestion is disabled for table '{table_name}' in database '{database}': enable it with `.alter table {table_name} policy streamingingestion enable`"
+                    ),
+                    record: None,
+                    permanent: true,
+                }));
+            }
+        }
+        let columns = table_columns(t);
+        let owned = data.to_vec();
+        let cols = columns.clone();
+        // Parsing is CPU work: keep it off the async workers.
+        let batches = tokio::task::spawn_blocking(move || -> Result<Vec<RecordBatch>> {
+            let body = calypso_ingest::decompress(&owned).map_err(EngineError::Ingest)?;
+            calypso_ingest::read(format, &body, &cols).map_err(EngineError::Ingest)
+        })
+        .await
+        .map_err(|e| EngineError::Execution(e.to_string()))??;
+        self.append_batches(database, table_name, &columns, batches, false)
+            .await
+    }
+
+    /// Writes batches as one extent and commits it to the table (replacing its extents when asked).
+    async fn append_batches(
+        &self,
+        database: &str,
+        table_name: &str,
+        columns: &[(String, KqlType)],
+        batches: Vec<RecordBatch>,
+        replace: bool,
+    ) -> Result<Option<ExtentMeta>> {
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if rows == 0 && !replace {
+            return Ok(None);
+        }
+        let extent = if rows > 0 {
+            Some(
+                self.storage
+                    .write_extent(database, table_name, &batches)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let (db, tn, e2, expected) = (
+            database.to_string(),
+            table_name.to_string(),
+            extent.clone(),
+            columns.to_vec(),
+        );
+        self.storage
+            .commit(move |c| {
+                let d = c
+                    .databases
+                    .get_mut(&db)
+                    .ok_or_else(|| SErr::not_found(EntityKind::Database, db.clone()))?;
+                let t = d
+                    .tables
+                    .get_mut(&tn)
+                    .ok_or_else(|| SErr::not_found(EntityKind::Table, tn.clone()))?;
+                let now: Vec<(String, KqlType)> = t
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.kql_type))
+                    .collect();
+                // The schema may only have grown (alter-merge) since the data was shaped.
+                if !expected.iter().zip(&now).all(|(a, b)| a == b) || expected.len() > now.len() {
+                    return Err(SErr::invalid(format!(
+                        "The schema of table '{tn}' changed during the ingestion; retry"
+                    )));
+                }
+                if replace {
+                    t.extents.clear();
+                }
+                if let Some(e) = e2 {
+                    t.extents.push(e);
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(extent)
+    }
+
+    pub(crate) async fn set_or_append(
+        &self,
+        database: &str,
+        verb: &str,
+        table_name: &str,
+        query: &Query,
+        options: &RequestOptions,
+    ) -> Result<ResultTable> {
+        let result = self.run_query_ast(database, query, options).await?;
+        let Some(primary) = result.tables.into_iter().next() else {
+            return Err(EngineError::BadRequest("The query has no result".into()));
+        };
+        let exists = {
+            let cat = self.storage.catalog();
+            super::db_of(&cat, database)?
+                .tables
+                .contains_key(table_name)
+        };
+        match (verb, exists) {
+            ("set", true) => {
+                return Err(EngineError::Conflict(format!(
+                    "Table '{table_name}' already exists; use .append or .set-or-append"
+                )));
+            }
+            ("append", false) => {
+                return Err(EngineError::NotFound(format!(
+                    "Table '{table_name}' was not found in database '{database}'"
+                )));
+            }
+            (_, false) => {
+                let cols = primary.columns.clone();
+                let (db, tn) = (database.to_string(), table_name.to_string());
+                self.storage
+                    .commit(move |c| {
+                        let d = c
+                            .databases
+                            .get_mut(&db)
+                            .ok_or_else(|| SErr::not_found(EntityKind::Database, db.clone()))?;
+                        if let std::collections::btree_map::Entry::Vacant(slot) =
+                            d.tables.entry(tn.clone())
+                        {
+                            slot.insert(Table {
+                                name: tn.clone(),
+                                id: new_id(),
+                                columns: cols
+                                    .into_iter()
+                                    .map(|(name, kql_type)| Column {
+                                        name,
+                                        kql_type,
+                                        docstring: None,
+                                    })
+                                    .collect(),
+                                ..Default::default()
+                            });
+                        }
+                        Ok(())
+                    })
+                    .await?;
+            }
+            _ => {}
+        }
+        let columns = {
+            let cat = self.storage.catalog();
+            table_columns(super::table_of(super::db_of(&cat, database)?, table_name)?)
+        };
+        for (name, _) in &primary.columns {
+            if !columns.iter().any(|(c, _)| c == name) {
+                return Err(EngineError::BadRequest(format!(
+                    "Column '{name}' of the query does not exist in table '{table_name}'"
+                )));
+            }
+        }
+        let batches = align(primary.batches, &columns)?;
+        let replace = verb == "set-or-replace";
+        let extent = self
+            .append_batches(database, table_name, &columns, batches, replace)
+            .await?;
+        let rows = match &extent {
+            Some(e) => vec![vec![
+                guid(&e.id),
+                Cell::Long(e.size_bytes as i64),
+                Cell::Long(e.size_bytes as i64),
+                Cell::Long(e.size_bytes as i64),
+                Cell::Long(0),
+                Cell::Long(e.rows as i64),
+            ]],
+            None => Vec::new(),
+        };
+        table(EXTENT_RESULT_COLS, rows)
+    }
+
+    /// `.show tables | where ...`: runs the operators over the command's result.
+    pub(crate) async fn pipe_command_result(
+        &self,
+        result: ResultTable,
+        ops: &[Operator],
+        _text: &str,
+    ) -> Result<ResultTable> {
+        let schema = kql_functions::types::schema(&result.columns);
+        let mem = MemTable::try_new(schema, vec![result.batches])
+            .map_err(|e| EngineError::Execution(e.to_string()))?;
+        let mut query_text = String::from("__command_result");
+        for op in ops {
+            query_text.push_str("\n| ");
+            query_text.push_str(&op.to_string());
+        }
+        let out = self
+            .execute_with_extra_table(&query_text, "__command_result", Arc::new(mem))
+            .await?;
+        let mut t = out
+            .tables
+            .into_iter()
+            .next()
+            .ok_or_else(|| EngineError::Execution("no result".into()))?;
+        t.name = "Table_0".into();
+        Ok(t)
+    }
+}

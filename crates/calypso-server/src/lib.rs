@@ -1,0 +1,16 @@
+//! The Kusto-compatible server: the Kusto REST API over axum.
+//!
+//! * [`http`]: the router and handlers (`/v2/rest/query`, `/v1/rest/query`, `/v1/rest/mgmt`,
+//!   `/v1/rest/auth/metadata`, `/v1/rest/ingest/{db}/{table}`), CORS, compression, request ids.
+//! * [`wire`]: Kusto's JSON wire format (v1, v2 frames, OneApi errors). Only this crate
+//!   knows it.
+//! * [`limits`]: result truncation (500,000 records / 64 MB unless `notruncation`).
+//! * [`serve`]: binding, shutdown on SIGINT/SIGTERM after in-flight requests.
+
+pub mod http;
+pub mod limits;
+pub mod serve;
+pub mod wire;
+
+pub use http::{AppState, router};
+pub use serve::serve;

@@ -1,0 +1,394 @@
+//! The catalog: databases, tables (with their extents) and stored functions.
+//!
+//! The catalog is one JSON document, written whole as `catalog/v{N}.json` at every
+//! commit. Every struct is `#[serde(default)]` so files written by older versions (with
+//! fewer fields) stay readable; `format_version` tells which layout wrote a file, and a
+//! file newer than [`FORMAT_VERSION`] is refused rather than half-read.
+//!
+//! Names are case-sensitive, as in Kusto.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use kql_functions::KqlType;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EntityKind, Error, Result};
+
+/// The catalog layout this build writes (and the newest it reads).
+///
+/// * 0: files written before `format_version` existed (read as if 1, missing fields
+///   take their defaults).
+/// * 1: the current layout.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The database every Kusto cluster has.
+pub const DEFAULT_DATABASE: &str = "NetDefaultDB";
+
+/// The whole catalog at one version.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Catalog {
+    /// The layout of the file this was read from (see [`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// The version: `N` for `catalog/v{N}.json`, 0 before the first commit.
+    pub version: u64,
+    /// Databases by name.
+    pub databases: BTreeMap<String, Database>,
+}
+
+/// A database.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Database {
+    /// The name (case-sensitive).
+    pub name: String,
+    /// A UUID that never changes, even when the database is renamed; extent files live
+    /// under `data/<id>/`.
+    pub id: String,
+    /// False for databases that live only as long as the process (`.create database x
+    /// volatile`).
+    pub persistent: bool,
+    /// When it was created (RFC 3339).
+    pub created_on: String,
+    /// Tables by name.
+    pub tables: BTreeMap<String, Table>,
+    /// Stored functions by name.
+    pub functions: BTreeMap<String, Function>,
+    /// The database's streaming ingestion policy, as Kusto's JSON.
+    pub streaming_ingestion_policy: Option<serde_json::Value>,
+}
+
+/// A table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Table {
+    /// The name (case-sensitive).
+    pub name: String,
+    /// A UUID that never changes; extent files live under `data/<database id>/<id>/`.
+    pub id: String,
+    /// The columns, in order.
+    pub columns: Vec<Column>,
+    /// The folder shown by `.show tables details`.
+    pub folder: Option<String>,
+    /// The docstring.
+    pub docstring: Option<String>,
+    /// The data: immutable Parquet files, in ingestion order.
+    pub extents: Vec<ExtentMeta>,
+    /// The table's streaming ingestion policy, as Kusto's JSON.
+    pub streaming_ingestion_policy: Option<serde_json::Value>,
+}
+
+/// A column of a table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Column {
+    /// The name (case-sensitive).
+    pub name: String,
+    /// The type, stored as its Kusto name (`long`, `datetime`...).
+    #[serde(with = "kql_type_name")]
+    pub kql_type: KqlType,
+    /// The docstring.
+    pub docstring: Option<String>,
+}
+
+impl Default for Column {
+    fn default() -> Column {
+        Column {
+            name: String::new(),
+            kql_type: KqlType::String,
+            docstring: None,
+        }
+    }
+}
+
+/// A stored function (`.create function`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Function {
+    /// The name (case-sensitive).
+    pub name: String,
+    /// The parameter list as written, with its parentheses: `(x:long, y:string="a")`.
+    pub parameters: String,
+    /// The body as written, with its braces.
+    pub body: String,
+    /// The folder.
+    pub folder: Option<String>,
+    /// The docstring.
+    pub docstring: Option<String>,
+}
+
+/// An immutable Parquet file holding some rows of a table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExtentMeta {
+    /// A UUID.
+    pub id: String,
+    /// The file, relative to the storage root: `data/<database id>/<table id>/<id>.parquet`.
+    pub path: String,
+    /// The number of rows.
+    pub rows: u64,
+    /// The size of the file in bytes.
+    pub size_bytes: u64,
+    /// When it was written (RFC 3339).
+    pub created_on: String,
+    /// Statistics of the columns the file has (columns added to the table later are
+    /// absent: they are all null in this extent).
+    pub column_stats: Vec<ColumnStats>,
+    /// Extent tags (`drop-by:...`, `ingest-by:...`).
+    pub tags: Vec<String>,
+}
+
+/// Statistics of one column in one extent.
+///
+/// `min`/`max` are JSON values whose form depends on the column's type: booleans for
+/// `bool`, numbers for `int`, `long`, `real` and `timespan` (in nanoseconds), strings
+/// for `string`, `decimal` (its decimal text) and `datetime` (RFC 3339 with 9 fractional
+/// digits). `None` means unknown (no non-null value, a type without order such as
+/// `dynamic` or `guid`, non-finite reals, or a string too long to keep).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ColumnStats {
+    /// The column name.
+    pub name: String,
+    /// The smallest non-null value, or a lower bound of it.
+    pub min: Option<serde_json::Value>,
+    /// The largest non-null value.
+    pub max: Option<serde_json::Value>,
+    /// The number of nulls.
+    pub null_count: u64,
+}
+
+/// Serializes a [`KqlType`] as its Kusto name.
+mod kql_type_name {
+    use kql_functions::KqlType;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    pub(crate) fn serialize<S: Serializer>(t: &KqlType, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(t.name())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<KqlType, D::Error> {
+        let name = String::deserialize(d)?;
+        KqlType::from_name(&name).ok_or_else(|| D::Error::custom(format!("unknown type '{name}'")))
+    }
+}
+
+/// A new UUID as text.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The current time as RFC 3339 (UTC, 7 fractional digits like Kusto).
+pub fn now_rfc3339() -> String {
+    use chrono::Timelike;
+    let now = chrono::Utc::now();
+    // chrono has no 7-digit fraction specifier.
+    format!(
+        "{}.{:07}Z",
+        now.format("%Y-%m-%dT%H:%M:%S"),
+        now.nanosecond() % 1_000_000_000 / 100
+    )
+}
+
+impl Catalog {
+    /// An empty catalog (version 0) with the current format version.
+    pub fn new() -> Catalog {
+        Catalog {
+            format_version: FORMAT_VERSION,
+            version: 0,
+            databases: BTreeMap::new(),
+        }
+    }
+
+    /// The starting catalog: version 0 with the persistent [`DEFAULT_DATABASE`].
+    pub fn initial() -> Catalog {
+        let mut c = Catalog::new();
+        c.ensure_database(DEFAULT_DATABASE, true);
+        c
+    }
+
+    /// The database called `name`.
+    pub fn database(&self, name: &str) -> Option<&Database> {
+        self.databases.get(name)
+    }
+
+    /// The database called `name`, mutably.
+    pub fn database_mut(&mut self, name: &str) -> Option<&mut Database> {
+        self.databases.get_mut(name)
+    }
+
+    /// The table `table` of database `database`.
+    pub fn table(&self, database: &str, table: &str) -> Option<&Table> {
+        self.database(database)?.tables.get(table)
+    }
+
+    /// The table `table` of database `database`, mutably.
+    pub fn table_mut(&mut self, database: &str, table: &str) -> Option<&mut Table> {
+        self.database_mut(database)?.tables.get_mut(table)
+    }
+
+    /// The database called `name`, or `EntityNotFound`.
+    pub fn require_database(&self, name: &str) -> Result<&Database> {
+        self.database(name)
+            .ok_or_else(|| Error::not_found(EntityKind::Database, name))
+    }
+
+    /// The database called `name` mutably, or `EntityNotFound`.
+    pub fn require_database_mut(&mut self, name: &str) -> Result<&mut Database> {
+        self.database_mut(name)
+            .ok_or_else(|| Error::not_found(EntityKind::Database, name))
+    }
+
+    /// The table, or `EntityNotFound` (for the database or the table).
+    pub fn require_table(&self, database: &str, table: &str) -> Result<&Table> {
+        self.require_database(database)?.require_table(table)
+    }
+
+    /// The table mutably, or `EntityNotFound` (for the database or the table).
+    pub fn require_table_mut(&mut self, database: &str, table: &str) -> Result<&mut Table> {
+        self.require_database_mut(database)?
+            .require_table_mut(table)
+    }
+
+    /// The database called `name`, created (empty) if missing. Idempotent: an existing
+    /// database is returned unchanged, whatever `persistent` says.
+    pub fn ensure_database(&mut self, name: &str, persistent: bool) -> &mut Database {
+        self.databases
+            .entry(name.to_string())
+            .or_insert_with(|| Database::new(name, persistent))
+    }
+
+    /// Every extent path of every table.
+    pub fn extent_paths(&self) -> impl Iterator<Item = &str> + '_ {
+        self.databases
+            .values()
+            .flat_map(|d| d.tables.values())
+            .flat_map(|t| t.extents.iter())
+            .map(|e| e.path.as_str())
+    }
+
+    /// Fills what older files may lack: names from the map keys and missing ids.
+    pub(crate) fn normalize(&mut self) {
+        for (name, db) in &mut self.databases {
+            if db.name.is_empty() {
+                db.name.clone_from(name);
+            }
+            if db.id.is_empty() {
+                db.id = new_id();
+            }
+            for (tname, t) in &mut db.tables {
+                if t.name.is_empty() {
+                    t.name.clone_from(tname);
+                }
+                if t.id.is_empty() {
+                    t.id = new_id();
+                }
+            }
+            for (fname, f) in &mut db.functions {
+                if f.name.is_empty() {
+                    f.name.clone_from(fname);
+                }
+            }
+        }
+    }
+}
+
+impl Database {
+    /// A new empty database with a fresh id.
+    pub fn new(name: &str, persistent: bool) -> Database {
+        Database {
+            name: name.to_string(),
+            id: new_id(),
+            persistent,
+            created_on: now_rfc3339(),
+            ..Database::default()
+        }
+    }
+
+    /// The table called `name`, or `EntityNotFound`.
+    pub fn require_table(&self, name: &str) -> Result<&Table> {
+        self.tables
+            .get(name)
+            .ok_or_else(|| Error::not_found(EntityKind::Table, name))
+    }
+
+    /// The table called `name` mutably, or `EntityNotFound`.
+    pub fn require_table_mut(&mut self, name: &str) -> Result<&mut Table> {
+        self.tables
+            .get_mut(name)
+            .ok_or_else(|| Error::not_found(EntityKind::Table, name))
+    }
+}
+
+impl Table {
+    /// A new table without data and with a fresh id.
+    pub fn new(name: &str, columns: Vec<Column>) -> Table {
+        Table {
+            name: name.to_string(),
+            id: new_id(),
+            columns,
+            ..Table::default()
+        }
+    }
+
+    /// The column called `name`.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The Arrow schema of the table: each column with its KQL type's Arrow type, nullable.
+    pub fn arrow_schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.columns
+                .iter()
+                .map(|c| Field::new(&c.name, c.kql_type.to_arrow(), true))
+                .collect::<Vec<_>>(),
+        ))
+    }
+
+    /// The number of rows over all extents.
+    pub fn total_rows(&self) -> u64 {
+        self.extents.iter().map(|e| e.rows).sum()
+    }
+
+    /// Adds columns that are missing (Kusto's `.alter-merge table`): existing columns
+    /// keep their position; a column whose name exists with another type is an error.
+    pub fn merge_columns(&mut self, columns: &[Column]) -> Result<()> {
+        for c in columns {
+            match self.column(&c.name) {
+                Some(old) if old.kql_type != c.kql_type => {
+                    return Err(Error::invalid(format!(
+                        "column '{}' of table '{}' has type '{}', it cannot become '{}'",
+                        c.name,
+                        self.name,
+                        old.kql_type.name(),
+                        c.kql_type.name()
+                    )));
+                }
+                Some(_) => {}
+                None => self.columns.push(c.clone()),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Column {
+    /// A column without docstring.
+    pub fn new(name: &str, kql_type: KqlType) -> Column {
+        Column {
+            name: name.to_string(),
+            kql_type,
+            docstring: None,
+        }
+    }
+}
+
+impl ExtentMeta {
+    /// The statistics of column `name`, if the extent has that column.
+    pub fn stats(&self, name: &str) -> Option<&ColumnStats> {
+        self.column_stats.iter().find(|s| s.name == name)
+    }
+}

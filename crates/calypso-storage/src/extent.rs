@@ -1,0 +1,132 @@
+//! Encoding of extents: record batches → one zstd-compressed Parquet file + statistics.
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+
+use crate::catalog::{Column, ColumnStats, Table};
+use crate::error::{Error, Result};
+use crate::stats::compute_stats;
+
+/// Rows per Parquet row group: small enough for DataFusion to skip row groups with
+/// their statistics, large enough to compress well.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// The zstd level of extent files.
+pub const ZSTD_LEVEL: i32 = 3;
+
+/// Parquet key-value metadata holding the KQL types of the file's columns
+/// (`{"column": "long", ...}`), so a file can be understood without the catalog.
+pub const KQL_SCHEMA_KEY: &str = "calypso.kql_schema";
+
+/// An encoded extent, not yet stored.
+pub(crate) struct EncodedExtent {
+    pub bytes: Vec<u8>,
+    pub rows: u64,
+    pub column_stats: Vec<ColumnStats>,
+}
+
+/// Checks that `batches` fit `table`: one schema for all, each column a column of the
+/// table with the table's Arrow type (columns of the table may be missing: they read as
+/// null), and at least one row. Returns the batches' schema.
+pub(crate) fn validate(table: &Table, batches: &[RecordBatch]) -> Result<SchemaRef> {
+    let Some(first) = batches.first() else {
+        return Err(Error::invalid(format!(
+            "no data to ingest into table '{}'",
+            table.name
+        )));
+    };
+    let schema = first.schema();
+    for batch in batches {
+        let other = batch.schema();
+        if other.fields().len() != schema.fields().len()
+            || other
+                .fields()
+                .iter()
+                .zip(schema.fields())
+                .any(|(a, b)| a.name() != b.name() || a.data_type() != b.data_type())
+        {
+            return Err(Error::invalid(
+                "the batches of one extent must all have the same schema",
+            ));
+        }
+    }
+    for (i, field) in schema.fields().iter().enumerate() {
+        let Some(column) = table.column(field.name()) else {
+            return Err(Error::invalid(format!(
+                "table '{}' has no column '{}'",
+                table.name,
+                field.name()
+            )));
+        };
+        let expected = column.kql_type.to_arrow();
+        if field.data_type() != &expected {
+            return Err(Error::invalid(format!(
+                "column '{}' of table '{}' is of type '{}' ({expected}) but the data is {}",
+                field.name(),
+                table.name,
+                column.kql_type.name(),
+                field.data_type()
+            )));
+        }
+        if schema.fields()[..i]
+            .iter()
+            .any(|f| f.name() == field.name())
+        {
+            return Err(Error::invalid(format!(
+                "column '{}' appears twice in the data",
+                field.name()
+            )));
+        }
+    }
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if rows == 0 {
+        return Err(Error::invalid(format!(
+            "no rows to ingest into table '{}'",
+            table.name
+        )));
+    }
+    Ok(schema)
+}
+
+/// Encodes validated batches as Parquet (CPU-bound: run it off the async threads).
+pub(crate) fn encode(
+    columns: &[Column],
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<EncodedExtent> {
+    let kql_schema: serde_json::Map<String, serde_json::Value> = schema
+        .fields()
+        .iter()
+        .filter_map(|f| {
+            columns
+                .iter()
+                .find(|c| c.name == *f.name())
+                .map(|c| (c.name.clone(), c.kql_type.name().into()))
+        })
+        .collect();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by(format!("calypso {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            KQL_SCHEMA_KEY.to_string(),
+            serde_json::Value::Object(kql_schema).to_string(),
+        )]))
+        .build();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, schema, Some(props))?;
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    writer.close()?;
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    Ok(EncodedExtent {
+        bytes,
+        rows,
+        column_stats: compute_stats(columns, batches),
+    })
+}

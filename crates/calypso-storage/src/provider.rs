@@ -1,0 +1,227 @@
+//! A DataFusion [`TableProvider`] over the extents of one table in one catalog snapshot.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column as DfColumn, DFSchema, Statistics, project_schema};
+use datafusion::datasource::TableType;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::object_store::ObjectStoreUrl;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use object_store::ObjectStore;
+
+use crate::catalog::{Catalog, ExtentMeta, Table};
+use crate::error::Error;
+use crate::stats::ExtentStatistics;
+
+/// The extents of one table as a DataFusion table.
+///
+/// The schema is the table's columns with [`KqlType::to_arrow`](kql_functions::KqlType::to_arrow)
+/// types, all nullable. A scan first drops the extents that the filters exclude by their
+/// catalog statistics (min/max/null count), then reads the remaining files with
+/// DataFusion's Parquet reader (which may skip row groups too). Columns an extent does
+/// not have (added to the table after it was written) read as null.
+pub struct ExtentTable {
+    store: Arc<dyn ObjectStore>,
+    url: ObjectStoreUrl,
+    catalog: Arc<Catalog>,
+    database: String,
+    table: String,
+    schema: SchemaRef,
+    counters: Arc<ScanCounters>,
+}
+
+/// What scans of an [`ExtentTable`] did, added up over all its scans.
+#[derive(Debug, Default)]
+pub struct ScanCounters {
+    /// Extents handed to the Parquet reader.
+    pub extents_scanned: AtomicU64,
+    /// Extents skipped by their catalog statistics.
+    pub extents_pruned: AtomicU64,
+}
+
+impl ExtentTable {
+    pub(crate) fn new(
+        store: Arc<dyn ObjectStore>,
+        url: ObjectStoreUrl,
+        catalog: Arc<Catalog>,
+        database: &str,
+        table: &str,
+    ) -> Result<ExtentTable, Error> {
+        let schema = catalog.require_table(database, table)?.arrow_schema();
+        Ok(ExtentTable {
+            store,
+            url,
+            catalog,
+            database: database.to_string(),
+            table: table.to_string(),
+            schema,
+            counters: Arc::default(),
+        })
+    }
+
+    /// The catalog snapshot this table reads.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// The table's catalog entry.
+    pub fn table(&self) -> Result<&Table, Error> {
+        self.catalog.require_table(&self.database, &self.table)
+    }
+
+    /// The scan counters.
+    pub fn counters(&self) -> &ScanCounters {
+        &self.counters
+    }
+
+    /// The extents that may hold rows for which all `filters` are true.
+    pub fn prune<'a>(
+        &self,
+        state: &dyn Session,
+        table: &'a Table,
+        filters: &[Expr],
+    ) -> Vec<&'a ExtentMeta> {
+        let all: Vec<&ExtentMeta> = table.extents.iter().collect();
+        let Some(predicate) = conjunction(filters.iter().cloned()) else {
+            return all;
+        };
+        let keep = (|| -> DfResult<Vec<bool>> {
+            // Filters name columns with the table's qualifier; the schema here has none.
+            let predicate = predicate
+                .transform(|e| {
+                    Ok(match e {
+                        Expr::Column(c) if c.relation.is_some() => {
+                            Transformed::yes(Expr::Column(DfColumn::new_unqualified(c.name)))
+                        }
+                        e => Transformed::no(e),
+                    })
+                })?
+                .data;
+            let df_schema = DFSchema::try_from(Arc::clone(&self.schema))?;
+            let physical = state.create_physical_expr(predicate, &df_schema)?;
+            let pruning = PruningPredicateBuilder::new()
+                .with_file_schema(Arc::clone(&self.schema))
+                .with_max_in_list_size(state.config_options().execution.parquet.max_in_list_size)
+                .try_build(physical)?;
+            pruning.prune(&ExtentStatistics {
+                columns: &table.columns,
+                extents: all.clone(),
+            })
+        })();
+        match keep {
+            Ok(keep) if keep.len() == all.len() => all
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(e, k)| k.then_some(e))
+                .collect(),
+            // A filter the pruning cannot use: read everything.
+            _ => all,
+        }
+    }
+}
+
+impl fmt::Debug for ExtentTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExtentTable")
+            .field("database", &self.database)
+            .field("table", &self.table)
+            .field("catalog_version", &self.catalog.version)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+fn external(e: Error) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+#[async_trait]
+impl TableProvider for ExtentTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        // Used to skip extents and row groups; DataFusion still filters the rows.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        let table = self.table().ok()?;
+        let mut stats = Statistics::new_unknown(&self.schema);
+        stats.num_rows = Precision::Exact(usize::try_from(table.total_rows()).ok()?);
+        Some(stats)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let table = self.table().map_err(external)?;
+        let extents = self.prune(state, table, filters);
+        let pruned = table.extents.len() - extents.len();
+        self.counters
+            .extents_pruned
+            .fetch_add(pruned as u64, Ordering::Relaxed);
+        self.counters
+            .extents_scanned
+            .fetch_add(extents.len() as u64, Ordering::Relaxed);
+        if extents.is_empty() {
+            let schema = project_schema(&self.schema, projection)?;
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+
+        let runtime = state.runtime_env();
+        if runtime.object_store(&self.url).is_err() {
+            runtime.register_object_store(self.url.as_ref(), Arc::clone(&self.store));
+        }
+
+        let groups_count = state.config().target_partitions().clamp(1, extents.len());
+        let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); groups_count];
+        let mut rows = 0u64;
+        for (i, e) in extents.iter().enumerate() {
+            groups[i % groups_count].push(PartitionedFile::new(e.path.clone(), e.size_bytes));
+            rows += e.rows;
+        }
+        let mut statistics = Statistics::new_unknown(&self.schema);
+        if let Ok(rows) = usize::try_from(rows) {
+            statistics.num_rows = Precision::Exact(rows);
+        }
+
+        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
+        let source = format.file_source(TableSchema::from(Arc::clone(&self.schema)));
+        let config = FileScanConfigBuilder::new(self.url.clone(), source)
+            .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
+            .with_statistics(statistics)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        format.create_physical_plan(state, config).await
+    }
+}

@@ -1,0 +1,217 @@
+//! Catalog files of other format versions, damaged files, and every KQL type in extents.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Decimal128Array, DurationNanosecondArray, FixedSizeBinaryArray,
+    Float64Array, Int32Array, Int64Array, LargeStringArray, RecordBatch, StringArray,
+    TimestampNanosecondArray,
+};
+use calypso_storage::{Column, Error, FORMAT_VERSION, Storage, Table};
+use common::{DB, T, create_table, query};
+use datafusion::prelude::{col, ident, lit};
+use kql_functions::KqlType;
+
+#[tokio::test]
+async fn a_catalog_of_an_older_format_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+    // No format_version, no ids, no functions, no docstrings, no stats or tags.
+    let old = r#"{
+      "version": 3,
+      "databases": {
+        "db": {
+          "name": "db",
+          "tables": {
+            "T": {
+              "columns": [{"name": "a", "kql_type": "long"}, {"name": "b", "kql_type": "double"}],
+              "extents": [{"id": "e1", "path": "data/x/y/e1.parquet", "rows": 5}]
+            }
+          }
+        }
+      }
+    }"#;
+    std::fs::write(dir.path().join("catalog/v3.json"), old).unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    let catalog = storage.catalog();
+    assert_eq!(catalog.version, 3);
+    assert_eq!(catalog.format_version, 0);
+    let db = catalog.database("db").unwrap();
+    assert!(!db.id.is_empty());
+    assert!(db.functions.is_empty());
+    let t = catalog.table("db", "T").unwrap();
+    assert_eq!(t.name, "T");
+    assert!(!t.id.is_empty());
+    assert_eq!(t.columns[1].kql_type, KqlType::Real);
+    assert_eq!(t.extents[0].rows, 5);
+    assert!(t.extents[0].column_stats.is_empty());
+    // The next commit writes the current format.
+    storage.commit(|_| Ok(())).await.unwrap();
+    let text = std::fs::read_to_string(dir.path().join("catalog/v4.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["format_version"], FORMAT_VERSION);
+    assert_eq!(
+        v["databases"]["db"]["tables"]["T"]["columns"][1]["kql_type"],
+        "real"
+    );
+}
+
+#[tokio::test]
+async fn a_catalog_of_a_newer_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+    std::fs::write(
+        dir.path().join("catalog/v1.json"),
+        format!(
+            r#"{{"format_version": {}, "version": 1}}"#,
+            FORMAT_VERSION + 1
+        ),
+    )
+    .unwrap();
+    let err = Storage::open_local(dir.path()).await.unwrap_err();
+    assert!(matches!(err, Error::UnsupportedFormat { .. }), "{err}");
+    assert_eq!(err.http_status(), 500);
+}
+
+#[tokio::test]
+async fn a_torn_newest_catalog_file_falls_back_to_the_previous_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    create_table(&storage).await;
+    drop(storage);
+    // A crash while version 2 was being written.
+    std::fs::write(
+        dir.path().join("catalog/v2.json"),
+        "{\"format_version\": 1, \"ver",
+    )
+    .unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    assert_eq!(storage.catalog().version, 1);
+    assert!(storage.catalog().table(DB, T).is_some());
+    assert!(!dir.path().join("catalog/v2.json").exists());
+    // The next commit does not reuse the damaged number.
+    storage.commit(|_| Ok(())).await.unwrap();
+    assert_eq!(storage.catalog().version, 3);
+    drop(storage);
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    assert_eq!(storage.catalog().version, 3);
+
+    // Damage anywhere else is an error, not silent data loss.
+    std::fs::write(dir.path().join("catalog/v1.json"), "").unwrap();
+    std::fs::write(dir.path().join("catalog/v4.json"), "").unwrap();
+    let err = Storage::open_local(dir.path()).await.unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+}
+
+#[tokio::test]
+async fn every_kql_type_round_trips_through_an_extent() {
+    let storage = Storage::in_memory();
+    let columns: Vec<Column> = KqlType::ALL
+        .iter()
+        .map(|t| Column::new(&format!("c_{}", t.name()), *t))
+        .collect();
+    storage
+        .commit(|c| {
+            c.ensure_database(DB, true)
+                .tables
+                .insert(T.into(), Table::new(T, columns));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let schema = storage.catalog().table(DB, T).unwrap().arrow_schema();
+    let arrays: Vec<ArrayRef> = KqlType::ALL
+        .iter()
+        .map(|t| -> ArrayRef {
+            match t {
+                KqlType::Bool => Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),
+                KqlType::Int => Arc::new(Int32Array::from(vec![Some(1), None, Some(-3)])),
+                KqlType::Long => Arc::new(Int64Array::from(vec![Some(1), None, Some(i64::MIN)])),
+                KqlType::Real => {
+                    Arc::new(Float64Array::from(vec![Some(1.5), None, Some(f64::NAN)]))
+                }
+                KqlType::Decimal => Arc::new(
+                    Decimal128Array::from(vec![Some(1_500_000_000_000_000_000), None, Some(-1)])
+                        .with_precision_and_scale(38, 18)
+                        .unwrap(),
+                ),
+                KqlType::String => Arc::new(StringArray::from(vec![Some("a"), None, Some("é")])),
+                KqlType::DateTime => Arc::new(TimestampNanosecondArray::from(vec![
+                    Some(1_600_000_000_000_000_100),
+                    None,
+                    Some(-5),
+                ])),
+                KqlType::TimeSpan => Arc::new(DurationNanosecondArray::from(vec![
+                    Some(100),
+                    None,
+                    Some(-100),
+                ])),
+                KqlType::Guid => Arc::new(
+                    FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+                        vec![Some([7u8; 16]), None, Some([0u8; 16])].into_iter(),
+                        16,
+                    )
+                    .unwrap(),
+                ),
+                KqlType::Dynamic => Arc::new(LargeStringArray::from(vec![
+                    Some("{\"a\":1}"),
+                    None,
+                    Some("[1,2]"),
+                ])),
+            }
+        })
+        .collect();
+    let input = RecordBatch::try_new(Arc::clone(&schema), arrays).unwrap();
+    let extent = storage
+        .write_extent(DB, T, std::slice::from_ref(&input))
+        .await
+        .unwrap();
+    let stats = |name: &str| extent.stats(name).unwrap().clone();
+    assert_eq!(
+        stats("c_decimal").min,
+        Some(serde_json::json!("-0.000000000000000001"))
+    );
+    assert_eq!(stats("c_real").max, None);
+    assert_eq!(stats("c_timespan").min, Some(serde_json::json!(-100)));
+    assert_eq!(stats("c_guid").null_count, 1);
+    assert_eq!(stats("c_dynamic").min, None);
+    storage
+        .commit(move |c| {
+            c.require_table_mut(DB, T)?.extents.push(extent);
+            Ok(())
+        })
+        .await
+        .unwrap();
+
+    let batches = query(&storage, |df| {
+        df.sort(vec![ident("c_long").sort(true, true)])
+    })
+    .await;
+    let output = arrow::compute::concat_batches(&schema, &batches).unwrap();
+    assert_eq!(output.schema(), schema);
+    // Sorted by c_long (nulls first): rows 1, 2, 0 of the input.
+    let indices = arrow::array::UInt32Array::from(vec![1, 2, 0]);
+    let expected = arrow::compute::take_record_batch(&input, &indices).unwrap();
+    for (i, field) in schema.fields().iter().enumerate() {
+        if field.name() == "c_real" {
+            continue; // NaN != NaN
+        }
+        assert_eq!(output.column(i), expected.column(i), "{}", field.name());
+    }
+
+    // Decimal and datetime statistics prune.
+    let rows = query(&storage, |df| {
+        df.filter(
+            col("c_decimal").gt(lit(datafusion::scalar::ScalarValue::Decimal128(
+                Some(2_000_000_000_000_000_000),
+                38,
+                18,
+            ))),
+        )
+    })
+    .await;
+    assert_eq!(rows.iter().map(RecordBatch::num_rows).sum::<usize>(), 0);
+}

@@ -1,0 +1,438 @@
+//! Catalog commits, durability, extents and scans.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use calypso_storage::{
+    Column, DEFAULT_DATABASE, EntityKind, Error, Function, Storage, StorageOptions, Table,
+};
+use common::{DB, T, batch, create_table, ingest, plan, query, single_i64};
+use datafusion::functions_aggregate::expr_fn::{count, sum};
+use datafusion::prelude::{ident, lit};
+use datafusion::scalar::ScalarValue;
+use kql_functions::KqlType;
+
+fn ts(seconds: i64) -> datafusion::prelude::Expr {
+    lit(ScalarValue::TimestampNanosecond(
+        Some(seconds * 1_000_000_000),
+        None,
+    ))
+}
+
+fn version_files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("catalog"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&dir.join("data"), &mut out);
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn starts_with_the_default_database() {
+    let storage = Storage::in_memory();
+    let catalog = storage.catalog();
+    assert_eq!(catalog.version, 0);
+    assert!(catalog.database(DEFAULT_DATABASE).is_some());
+    // The lead may create it too: idempotent.
+    let id = catalog.database(DEFAULT_DATABASE).unwrap().id.clone();
+    storage
+        .commit(|c| {
+            c.ensure_database(DEFAULT_DATABASE, true);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(storage.catalog().database(DEFAULT_DATABASE).unwrap().id, id);
+    // Names are case-sensitive.
+    assert!(storage.catalog().database("netdefaultdb").is_none());
+}
+
+#[tokio::test]
+async fn commit_and_reopen_show_everything_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    create_table(&storage).await;
+    storage
+        .commit(|c| {
+            let db = c.require_database_mut(DB)?;
+            db.functions.insert(
+                "f".into(),
+                Function {
+                    name: "f".into(),
+                    parameters: "(x:long)".into(),
+                    body: "{ T | where x > x }".into(),
+                    folder: Some("dir".into()),
+                    docstring: Some("doc".into()),
+                },
+            );
+            db.streaming_ingestion_policy = Some(serde_json::json!({"IsEnabled": true}));
+            let t = db.require_table_mut(T)?;
+            t.docstring = Some("the table".into());
+            t.columns[1].docstring = Some("a number".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    ingest(&storage, &[batch(&[(1, 10, "a"), (2, 20, "b")])]).await;
+    let before = storage.catalog();
+    assert_eq!(before.version, 3);
+    drop(storage);
+
+    let reopened = Storage::open_local(dir.path()).await.unwrap();
+    assert_eq!(*reopened.catalog(), *before);
+    let t = reopened.catalog().table(DB, T).unwrap().clone();
+    assert_eq!(t.extents.len(), 1);
+    assert_eq!(t.extents[0].rows, 2);
+    let stats = t.extents[0].stats("x").unwrap();
+    assert_eq!(stats.min, Some(serde_json::json!(10)));
+    assert_eq!(stats.max, Some(serde_json::json!(20)));
+    let stats = t.extents[0].stats("Timestamp").unwrap();
+    assert_eq!(
+        stats.min,
+        Some(serde_json::json!("1970-01-01T00:00:01.000000000Z"))
+    );
+    // The data is back too.
+    let rows = query(&reopened, |df| df.aggregate(vec![], vec![sum(ident("x"))])).await;
+    assert_eq!(single_i64(&rows, 0), Some(30));
+    // The catalog file names the type by its Kusto name.
+    let text = std::fs::read_to_string(dir.path().join("catalog/v3.json")).unwrap();
+    assert!(text.contains("\"kql_type\": \"datetime\""), "{text}");
+    // The next commit continues the sequence.
+    reopened.commit(|_| Ok(())).await.unwrap();
+    assert_eq!(reopened.catalog().version, 4);
+}
+
+#[tokio::test]
+async fn a_failed_commit_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    create_table(&storage).await;
+    let before = storage.catalog();
+    let err = storage
+        .commit(|c| {
+            c.require_table_mut(DB, T)?.docstring = Some("changed".into());
+            c.require_table_mut(DB, "Missing")?;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::EntityNotFound {
+            kind: EntityKind::Table,
+            ..
+        }
+    ));
+    assert_eq!(err.http_status(), 404);
+    assert_eq!(err.kusto_code(), "BadRequest_EntityNotFound");
+    assert!(Arc::ptr_eq(&before, &storage.catalog()));
+    assert_eq!(version_files(dir.path()), vec!["v1.json"]);
+    drop(storage);
+    let reopened = Storage::open_local(dir.path()).await.unwrap();
+    assert_eq!(reopened.catalog().table(DB, T).unwrap().docstring, None);
+}
+
+#[tokio::test]
+async fn two_writers_cannot_commit_the_same_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Storage::open_local(dir.path()).await.unwrap();
+    let b = Storage::open_local(dir.path()).await.unwrap();
+    create_table(&a).await;
+    let err = b
+        .commit(|c| {
+            c.ensure_database("other", true);
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err}");
+    assert_eq!(err.http_status(), 409);
+    // The loser reloaded the winner's version and can retry.
+    assert!(b.catalog().table(DB, T).is_some());
+    b.commit(|c| {
+        c.ensure_database("other", true);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    a.refresh().await.unwrap();
+    assert_eq!(a.catalog().version, 2);
+    assert!(a.catalog().database("other").is_some());
+}
+
+#[tokio::test]
+async fn extents_are_queryable_after_their_commit() {
+    let storage = Storage::in_memory();
+    create_table(&storage).await;
+    let first = storage
+        .write_extent(DB, T, &[batch(&[(1, 1, "a"), (2, 2, "b")])])
+        .await
+        .unwrap();
+    // Not visible before the commit.
+    assert_eq!(storage.catalog().table(DB, T).unwrap().extents.len(), 0);
+    let rows = query(&storage, |df| df.aggregate(vec![], vec![count(lit(1))])).await;
+    assert_eq!(single_i64(&rows, 0), Some(0));
+    storage
+        .commit(move |c| {
+            c.require_table_mut(DB, T)?.extents.push(first);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    ingest(
+        &storage,
+        &[batch(&[(3, 3, "c")]), batch(&[(4, 4, "d"), (5, 5, "e")])],
+    )
+    .await;
+
+    let rows = query(&storage, |df| {
+        df.aggregate(vec![], vec![count(lit(1)), sum(ident("x"))])
+    })
+    .await;
+    assert_eq!(single_i64(&rows, 0), Some(5));
+    assert_eq!(single_i64(&rows, 1), Some(15));
+    let rows = query(&storage, |df| {
+        df.filter(ident("s").eq(lit("d")))?.select(vec![ident("x")])
+    })
+    .await;
+    assert_eq!(single_i64(&rows, 0), Some(4));
+    let t = storage.catalog().table(DB, T).unwrap().clone();
+    assert_eq!(t.total_rows(), 5);
+    let e = &t.extents[1];
+    assert!(e.path.starts_with(&format!(
+        "data/{}/{}/",
+        storage.catalog().database(DB).unwrap().id,
+        t.id
+    )));
+    assert!(e.path.ends_with(&format!("{}.parquet", e.id)));
+    assert!(e.size_bytes > 0);
+}
+
+#[tokio::test]
+async fn write_extent_checks_the_data() {
+    let storage = Storage::in_memory();
+    let err = storage
+        .write_extent(DB, T, &[batch(&[(1, 1, "a")])])
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::EntityNotFound {
+            kind: EntityKind::Database,
+            ..
+        }
+    ));
+    create_table(&storage).await;
+    let err = storage.write_extent(DB, T, &[]).await.unwrap_err();
+    assert_eq!(err.http_status(), 400, "{err}");
+    // A column of the wrong type.
+    storage
+        .commit(|c| {
+            c.require_database_mut(DB)?.tables.insert(
+                "U".into(),
+                Table::new("U", vec![Column::new("x", KqlType::Int)]),
+            );
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let err = storage
+        .write_extent(DB, "U", &[batch(&[(1, 1, "a")])])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+}
+
+#[tokio::test]
+async fn columns_added_later_read_as_null_in_older_extents() {
+    let storage = Storage::in_memory();
+    create_table(&storage).await;
+    ingest(&storage, &[batch(&[(1, 1, "a"), (2, 2, "b")])]).await;
+    // `.alter-merge table T (y:real)`
+    storage
+        .commit(|c| {
+            c.require_table_mut(DB, T)?.merge_columns(&[
+                Column::new("x", KqlType::Long),
+                Column::new("y", KqlType::Real),
+            ])
+        })
+        .await
+        .unwrap();
+    let err = storage
+        .commit(|c| {
+            c.require_table_mut(DB, T)?
+                .merge_columns(&[Column::new("y", KqlType::String)])
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)));
+
+    // A new extent with the new column.
+    let schema = storage.catalog().table(DB, T).unwrap().arrow_schema();
+    let new = arrow::array::RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(arrow::array::TimestampNanosecondArray::from(vec![
+                3_000_000_000,
+            ])),
+            Arc::new(arrow::array::Int64Array::from(vec![3])),
+            Arc::new(arrow::array::StringArray::from(vec!["c"])),
+            Arc::new(arrow::array::Float64Array::from(vec![0.5])),
+        ],
+    )
+    .unwrap();
+    ingest(&storage, &[new]).await;
+
+    let rows = query(&storage, |df| {
+        df.aggregate(
+            vec![],
+            vec![count(ident("y")), count(lit(1)), sum(ident("x"))],
+        )
+    })
+    .await;
+    assert_eq!(single_i64(&rows, 0), Some(1));
+    assert_eq!(single_i64(&rows, 1), Some(3));
+    assert_eq!(single_i64(&rows, 2), Some(6));
+    // Pruning knows the old extent has only nulls in `y`.
+    let rows = query(&storage, |df| {
+        df.filter(ident("y").gt(lit(0.0)))?
+            .aggregate(vec![], vec![count(lit(1))])
+    })
+    .await;
+    assert_eq!(single_i64(&rows, 0), Some(1));
+}
+
+#[tokio::test]
+async fn filters_skip_extents_by_their_statistics() {
+    let storage = Storage::in_memory();
+    create_table(&storage).await;
+    ingest(&storage, &[batch(&[(100, 1, "a"), (200, 2, "b")])]).await;
+    ingest(&storage, &[batch(&[(1000, 10, "c"), (2000, 20, "d")])]).await;
+    let extents = storage.catalog().table(DB, T).unwrap().extents.clone();
+
+    let filtered = |df: datafusion::dataframe::DataFrame| {
+        df.filter(ident("Timestamp").gt(ts(500)))?
+            .aggregate(vec![], vec![count(lit(1)), sum(ident("x"))])
+    };
+    let text = plan(&storage, filtered).await;
+    assert!(!text.contains(&extents[0].id), "{text}");
+    assert!(text.contains(&extents[1].id), "{text}");
+    assert_eq!(text.matches(".parquet").count(), 1, "{text}");
+    let rows = query(&storage, filtered).await;
+    assert_eq!(single_i64(&rows, 0), Some(2));
+    assert_eq!(single_i64(&rows, 1), Some(30));
+
+    // The same through the provider's counters.
+    let table = storage.extent_table(&storage.catalog(), DB, T).unwrap();
+    let ctx = datafusion::prelude::SessionContext::new();
+    ctx.register_table(T, Arc::clone(&table) as _).unwrap();
+    let df = ctx.table(T).await.unwrap();
+    let rows = df
+        .filter(ident("x").lt_eq(lit(2i64)))
+        .unwrap()
+        .aggregate(vec![], vec![count(lit(1))])
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(single_i64(&rows, 0), Some(2));
+    let counters = table.counters();
+    assert_eq!(
+        counters
+            .extents_scanned
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(
+        counters
+            .extents_pruned
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+
+    // A filter that excludes everything reads nothing; one that cannot prune reads all.
+    let text = plan(&storage, |df| df.filter(ident("x").gt(lit(100i64)))).await;
+    assert_eq!(text.matches(".parquet").count(), 0, "{text}");
+    let text = plan(&storage, |df| df.filter(ident("s").not_eq(lit("zzz")))).await;
+    assert_eq!(text.matches(".parquet").count(), 2, "{text}");
+}
+
+#[tokio::test]
+async fn orphan_extents_are_removed_on_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    create_table(&storage).await;
+    let kept = ingest(&storage, &[batch(&[(1, 1, "a")])]).await;
+    // An ingestion that failed before its commit.
+    let orphan = storage
+        .write_extent(DB, T, &[batch(&[(2, 2, "b")])])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    storage.commit(|_| Ok(())).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // One written after the newest commit may still be committed by its writer: kept.
+    let recent = storage
+        .write_extent(DB, T, &[batch(&[(3, 3, "c")])])
+        .await
+        .unwrap();
+    assert_eq!(parquet_files(dir.path()).len(), 3);
+    drop(storage);
+
+    let reopened = Storage::open_local(dir.path()).await.unwrap();
+    let files = parquet_files(dir.path());
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(dir.path().join(&kept.path).exists());
+    assert!(!dir.path().join(&orphan.path).exists());
+    assert!(dir.path().join(&recent.path).exists());
+    let rows = query(&reopened, |df| df.aggregate(vec![], vec![sum(ident("x"))])).await;
+    assert_eq!(single_i64(&rows, 0), Some(1));
+}
+
+#[tokio::test]
+async fn old_catalog_versions_are_deleted_and_dropped_extents_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StorageOptions {
+        catalog_versions_to_keep: 2,
+    };
+    let storage = Storage::open_local_with(dir.path(), options.clone())
+        .await
+        .unwrap();
+    create_table(&storage).await;
+    let dropped = ingest(&storage, &[batch(&[(1, 1, "a")])]).await;
+    storage
+        .commit(|c| {
+            c.require_table_mut(DB, T)?.extents.clear();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    storage.commit(|_| Ok(())).await.unwrap();
+    assert_eq!(version_files(dir.path()), vec!["v3.json", "v4.json"]);
+    assert!(dir.path().join(&dropped.path).exists());
+    drop(storage);
+    let _reopened = Storage::open_local_with(dir.path(), options).await.unwrap();
+    assert!(!dir.path().join(&dropped.path).exists());
+}
