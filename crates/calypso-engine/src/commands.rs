@@ -258,10 +258,7 @@ impl Engine {
                 let db = database.to_string();
                 self.storage
                     .commit(move |cat| {
-                        let d = cat
-                            .databases
-                            .get_mut(&db)
-                            .ok_or_else(|| SErr::not_found(EntityKind::Database, db.clone()))?;
+                        let d = cat.require_database_mut(&db)?;
                         if d.tables.remove(&n).is_none() && !if_exists {
                             return Err(SErr::not_found(EntityKind::Table, n.clone()));
                         }
@@ -287,10 +284,7 @@ impl Engine {
                 let (f, t, db) = (from.name.clone(), to.name.clone(), database.to_string());
                 self.storage
                     .commit(move |cat| {
-                        let d = cat
-                            .databases
-                            .get_mut(&db)
-                            .ok_or_else(|| SErr::not_found(EntityKind::Database, db.clone()))?;
+                        let d = cat.require_database_mut(&db)?;
                         if d.tables.contains_key(&t) {
                             return Err(SErr::already_exists(EntityKind::Table, t.clone()));
                         }
@@ -369,10 +363,7 @@ impl Engine {
                 let f2 = f.clone();
                 self.storage
                     .commit(move |cat| {
-                        let d = cat
-                            .databases
-                            .get_mut(&db)
-                            .ok_or_else(|| SErr::not_found(EntityKind::Database, db.clone()))?;
+                        let d = cat.require_database_mut(&db)?;
                         let exists = d.functions.contains_key(&f2.name);
                         match (verb.as_str(), exists) {
                             ("create", true) if ine => return Ok(()),
@@ -421,10 +412,7 @@ impl Engine {
         let docstring = prop(with, "docstring").map(prop_text);
         self.storage
             .commit(move |cat| {
-                let d = cat
-                    .databases
-                    .get_mut(&db)
-                    .ok_or_else(|| SErr::not_found(EntityKind::Database, db.clone()))?;
+                let d = cat.require_database_mut(&db)?;
                 match (verb_s.as_str(), d.tables.get_mut(&n)) {
                     ("create", Some(existing)) => {
                         // `.create table` on an existing table with the same schema is a no-op in ADX.

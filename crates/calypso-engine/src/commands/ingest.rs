@@ -165,10 +165,7 @@ impl Engine {
         );
         self.storage
             .commit(move |c| {
-                let d = c
-                    .databases
-                    .get_mut(&db)
-                    .ok_or_else(|| SErr::not_found(EntityKind::Database, db.clone()))?;
+                let d = c.require_database_mut(&db)?;
                 let t = d
                     .tables
                     .get_mut(&tn)
@@ -230,10 +227,7 @@ impl Engine {
                 let (db, tn) = (database.to_string(), table_name.to_string());
                 self.storage
                     .commit(move |c| {
-                        let d = c
-                            .databases
-                            .get_mut(&db)
-                            .ok_or_else(|| SErr::not_found(EntityKind::Database, db.clone()))?;
+                        let d = c.require_database_mut(&db)?;
                         if let std::collections::btree_map::Entry::Vacant(slot) =
                             d.tables.entry(tn.clone())
                         {

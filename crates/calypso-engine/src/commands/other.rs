@@ -232,10 +232,7 @@ impl Engine {
                 let (db, f2) = (database.to_string(), f.clone());
                 self.storage
                     .commit(move |c| {
-                        let d = c
-                            .databases
-                            .get_mut(&db)
-                            .ok_or_else(|| SErr::not_found(EntityKind::Database, db.clone()))?;
+                        let d = c.require_database_mut(&db)?;
                         if d.functions.remove(&f2).is_none() && !if_exists {
                             return Err(SErr::not_found(EntityKind::Function, f2.clone()));
                         }
@@ -249,10 +246,7 @@ impl Engine {
                 let db = database.to_string();
                 self.storage
                     .commit(move |c| {
-                        let d = c
-                            .databases
-                            .get_mut(&db)
-                            .ok_or_else(|| SErr::not_found(EntityKind::Database, db.clone()))?;
+                        let d = c.require_database_mut(&db)?;
                         let tb = d
                             .tables
                             .get_mut(&t)
@@ -285,21 +279,14 @@ impl Engine {
                 self.storage
                     .commit(move |c| {
                         let slot = if table_kind {
-                            let d = c
-                                .databases
-                                .get_mut(&db)
-                                .ok_or_else(|| SErr::not_found(EntityKind::Database, db.clone()))?;
+                            let d = c.require_database_mut(&db)?;
                             &mut d
                                 .tables
                                 .get_mut(&ent)
                                 .ok_or_else(|| SErr::not_found(EntityKind::Table, ent.clone()))?
                                 .streaming_ingestion_policy
                         } else {
-                            &mut c
-                                .databases
-                                .get_mut(&ent)
-                                .ok_or_else(|| SErr::not_found(EntityKind::Database, ent.clone()))?
-                                .streaming_ingestion_policy
+                            &mut c.require_database_mut(&ent)?.streaming_ingestion_policy
                         };
                         *slot = match (nv, slot.take(), merge) {
                             (None, _, _) => None,
