@@ -8,6 +8,7 @@ use kql_syntax::ast::{ColumnDecl, Command, CommandKind, ExprKind, Literal, OpPar
 use kql_syntax::token::TokenKind;
 
 pub(crate) mod ingest;
+mod mappings;
 mod other;
 
 use crate::table::{Cell, guid, table};
@@ -321,8 +322,28 @@ impl Engine {
                 let format = calypso_ingest::Format::parse(&format_name).ok_or_else(|| {
                     EngineError::BadRequest(format!("Unsupported ingestion format '{format_name}'"))
                 })?;
+                let reference = prop(with, "ingestionMappingReference").map(prop_text);
+                let inline = prop(with, "ingestionMapping").map(prop_text);
+                let mapping = match (&reference, &inline) {
+                    (Some(_), Some(_)) => {
+                        return Err(EngineError::Ingest(calypso_ingest::IngestError::new(
+                            calypso_ingest::codes::DUPLICATE_MAPPING,
+                            "The ingestion properties give both ingestionMapping and ingestionMappingReference",
+                        )));
+                    }
+                    (Some(r), None) => ingest::MappingSpec::Reference(r),
+                    (None, Some(m)) => ingest::MappingSpec::Inline(m),
+                    (None, None) => ingest::MappingSpec::Identity,
+                };
                 let extent = self
-                    .ingest_bytes(database, &name.name, format, data.as_bytes(), false)
+                    .ingest_bytes(
+                        database,
+                        &name.name,
+                        format,
+                        mapping,
+                        data.as_bytes(),
+                        false,
+                    )
                     .await?;
                 let rows = extent.map(|e| vec![guid(&e.id)]).into_iter().collect();
                 table(&[("ExtentId", KqlType::Guid)], rows)?

@@ -28,7 +28,7 @@ use kql_functions::KqlType;
 use kql_planner::{KqlContext, PlannedQuery, Render, StoredFunction, TableRef};
 use kql_syntax::ast::{Query, StatementKind};
 
-pub use commands::ingest::IngestSummary;
+pub use commands::ingest::{IngestSummary, MappingSpec};
 pub use error::{EngineError, Result};
 
 /// The database every Calypso instance has (as on the ADX emulator).

@@ -229,6 +229,17 @@ impl Batcher {
         }
     }
 
+    /// Appends a datetime given as nanoseconds since the epoch to column `i` (as its
+    /// ISO text for columns of other types).
+    pub(crate) fn push_datetime(&mut self, i: usize, nanos: Option<i64>) {
+        match (self.columns.get_mut(i), nanos) {
+            (Some(Column::DateTime(b)), n) => b.append_option(n),
+            (Some(c), Some(n)) => c.push_text(&kql_functions::convert::format_datetime_kusto(n)),
+            (Some(c), None) => c.push_null(),
+            (None, _) => {}
+        }
+    }
+
     /// Appends a missing value to column `i` of the current row.
     pub(crate) fn push_null(&mut self, i: usize) {
         if let Some(c) = self.columns.get_mut(i) {

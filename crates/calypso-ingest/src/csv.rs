@@ -13,6 +13,7 @@
 //!   (`BadRequest_UnexpectedCharacterInInputStream`).
 
 use crate::columns::Batcher;
+use crate::mapping::{self, ColumnMapping};
 use crate::{IngestError, codes};
 
 /// The separator of a format and whether it reads backslash escapes.
@@ -54,8 +55,14 @@ struct Reader<'a> {
     record: u64,
 }
 
-/// Reads delimiter-separated records into `out`, one field per column by ordinal.
-pub(crate) fn read(text: &str, d: Dialect, out: &mut Batcher) -> Result<(), IngestError> {
+/// Reads delimiter-separated records into `out`: one field per column by ordinal, or as
+/// the mapping `plan` says (one entry per column).
+pub(crate) fn read(
+    text: &str,
+    d: Dialect,
+    out: &mut Batcher,
+    plan: Option<&[Option<ColumnMapping>]>,
+) -> Result<(), IngestError> {
     // Empty lines at the end are no records.
     let text = text.trim_end_matches(['\r', '\n']);
     if text.is_empty() {
@@ -72,10 +79,39 @@ pub(crate) fn read(text: &str, d: Dialect, out: &mut Batcher) -> Result<(), Inge
         spans: Vec::with_capacity(out.width()),
         record: 0,
     };
-    let width = out.width();
+    // With a mapping, records need as many fields as the first one has.
+    let mut width = out.width();
     loop {
         r.record += 1;
         let more = r.record_fields()?;
+        if let Some(plan) = plan {
+            if r.record == 1 {
+                width = r.spans.len();
+            }
+            if r.spans.len() != width {
+                return Err(IngestError::at_record(
+                    codes::WRONG_NUMBER_OF_FIELDS,
+                    r.record,
+                    format!(
+                        "Record {} has {} fields, the first record has {}",
+                        r.record,
+                        r.spans.len(),
+                        width
+                    ),
+                ));
+            }
+            for (i, cm) in plan.iter().enumerate() {
+                match cm {
+                    None => out.push_null(i),
+                    Some(cm) => mapping::push_csv(out, i, cm, |k| r.field(k), r.record),
+                }
+            }
+            out.end_row()?;
+            if !more {
+                return Ok(());
+            }
+            continue;
+        }
         if r.spans.len() != width {
             return Err(IngestError::at_record(
                 codes::WRONG_NUMBER_OF_FIELDS,
@@ -88,12 +124,8 @@ pub(crate) fn read(text: &str, d: Dialect, out: &mut Batcher) -> Result<(), Inge
                 ),
             ));
         }
-        for (i, span) in r.spans.iter().enumerate() {
-            let s = match *span {
-                Span::Input(a, b) => r.text.get(a..b),
-                Span::Scratch(a, b) => r.scratch.get(a..b),
-            };
-            out.push_text(i, s.unwrap_or(""));
+        for i in 0..r.spans.len() {
+            out.push_text(i, r.field(i).unwrap_or(""));
         }
         out.end_row()?;
         if !more {
@@ -103,16 +135,37 @@ pub(crate) fn read(text: &str, d: Dialect, out: &mut Batcher) -> Result<(), Inge
 }
 
 /// Reads `txt`: every non-empty line is a record whose text is the first column's
-/// value; the other columns are missing.
-pub(crate) fn read_lines(text: &str, out: &mut Batcher) -> Result<(), IngestError> {
+/// value (the record's only field, ordinal 0, with a mapping); the other columns are
+/// missing.
+pub(crate) fn read_lines(
+    text: &str,
+    out: &mut Batcher,
+    plan: Option<&[Option<ColumnMapping>]>,
+) -> Result<(), IngestError> {
+    let mut record = 0u64;
     for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.is_empty() {
             continue;
         }
-        out.push_text(0, line);
-        for i in 1..out.width() {
-            out.push_null(i);
+        record += 1;
+        match plan {
+            Some(plan) => {
+                for (i, cm) in plan.iter().enumerate() {
+                    match cm {
+                        None => out.push_null(i),
+                        Some(cm) => {
+                            mapping::push_csv(out, i, cm, |k| (k == 0).then_some(line), record)
+                        }
+                    }
+                }
+            }
+            None => {
+                out.push_text(0, line);
+                for i in 1..out.width() {
+                    out.push_null(i);
+                }
+            }
         }
         out.end_row()?;
     }
@@ -131,7 +184,15 @@ fn stops(bytes: &[u8], escapes: bool) -> [bool; 256] {
     t
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    /// The text of field `k` of the current record.
+    fn field(&self, k: usize) -> Option<&str> {
+        match *self.spans.get(k)? {
+            Span::Input(a, b) => self.text.get(a..b),
+            Span::Scratch(a, b) => self.scratch.get(a..b),
+        }
+    }
+
     /// Reads the fields of one record into `spans`; returns whether more records follow.
     fn record_fields(&mut self) -> Result<bool, IngestError> {
         self.spans.clear();

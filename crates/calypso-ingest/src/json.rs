@@ -15,11 +15,23 @@ use kql_functions::dynamic::lenient;
 use serde_json::{Map, Value};
 
 use crate::columns::Batcher;
+use crate::mapping::{self, ColumnMapping};
 use crate::{IngestError, codes};
 
+/// How records fill the columns: by name (identity mapping) or by a mapping.
+struct Fill<'a> {
+    names: Vec<String>,
+    plan: Option<&'a [Option<ColumnMapping>]>,
+}
+
 /// Reads JSON lines.
-pub(crate) fn read_lines(text: &str, out: &mut Batcher) -> Result<(), IngestError> {
-    let names = column_names(out);
+pub(crate) fn read_lines(
+    text: &str,
+    out: &mut Batcher,
+    plan: Option<&[Option<ColumnMapping>]>,
+) -> Result<(), IngestError> {
+    let fill = fill(out, plan);
+    let mut record = 0u64;
     for line in text.split('\n') {
         let line = line.trim();
         if line.is_empty() {
@@ -30,29 +42,34 @@ pub(crate) fn read_lines(text: &str, out: &mut Batcher) -> Result<(), IngestErro
             Err(_) => lenient::parse(line),
         };
         if let Some(Value::Object(map)) = value {
-            push_object(&map, &names, out)?;
+            record += 1;
+            push_object(&map, &fill, out, record)?;
         }
     }
     Ok(())
 }
 
 /// Reads a stream of JSON values separated by whitespace.
-pub(crate) fn read_multi(text: &str, out: &mut Batcher) -> Result<(), IngestError> {
-    let names = column_names(out);
+pub(crate) fn read_multi(
+    text: &str,
+    out: &mut Batcher,
+    plan: Option<&[Option<ColumnMapping>]>,
+) -> Result<(), IngestError> {
+    let fill = fill(out, plan);
     let mut record = 0u64;
     let mut documents = 0u64;
     for item in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
         match item {
             Ok(v) => {
                 documents += 1;
-                push_document(v, &names, out, &mut record)?;
+                push_document(v, &fill, out, &mut record)?;
             }
             Err(e) => {
                 // A single document in Kusto's lenient syntax (comments, single quotes).
                 if documents == 0
                     && let Some(v) = lenient::parse(text)
                 {
-                    return push_document(v, &names, out, &mut record);
+                    return push_document(v, &fill, out, &mut record);
                 }
                 return Err(IngestError::at_record(
                     codes::INVALID_BLOB,
@@ -66,11 +83,15 @@ pub(crate) fn read_multi(text: &str, out: &mut Batcher) -> Result<(), IngestErro
 }
 
 /// Reads one JSON document.
-pub(crate) fn read_single(text: &str, out: &mut Batcher) -> Result<(), IngestError> {
+pub(crate) fn read_single(
+    text: &str,
+    out: &mut Batcher,
+    plan: Option<&[Option<ColumnMapping>]>,
+) -> Result<(), IngestError> {
     if text.trim().is_empty() {
         return Ok(());
     }
-    let names = column_names(out);
+    let fill = fill(out, plan);
     let value = match serde_json::from_str::<Value>(text) {
         Ok(v) => v,
         Err(e) => match lenient::parse(text) {
@@ -84,30 +105,33 @@ pub(crate) fn read_single(text: &str, out: &mut Batcher) -> Result<(), IngestErr
         },
     };
     let mut record = 0;
-    push_document(value, &names, out, &mut record)
+    push_document(value, &fill, out, &mut record)
 }
 
-fn column_names(out: &Batcher) -> Vec<String> {
-    out.names().map(str::to_string).collect()
+fn fill<'a>(out: &Batcher, plan: Option<&'a [Option<ColumnMapping>]>) -> Fill<'a> {
+    Fill {
+        names: out.names().map(str::to_string).collect(),
+        plan,
+    }
 }
 
 /// Appends an object as one record, or an array's objects as one record each.
 fn push_document(
     v: Value,
-    names: &[String],
+    fill: &Fill<'_>,
     out: &mut Batcher,
     record: &mut u64,
 ) -> Result<(), IngestError> {
     match v {
         Value::Object(map) => {
             *record += 1;
-            push_object(&map, names, out)
+            push_object(&map, fill, out, *record)
         }
         Value::Array(items) => {
             for item in items {
                 *record += 1;
                 match item {
-                    Value::Object(map) => push_object(&map, names, out)?,
+                    Value::Object(map) => push_object(&map, fill, out, *record)?,
                     other => return Err(not_an_object(*record, &other)),
                 }
             }
@@ -135,10 +159,20 @@ fn not_an_object(record: u64, v: &Value) -> IngestError {
 
 fn push_object(
     map: &Map<String, Value>,
-    names: &[String],
+    fill: &Fill<'_>,
     out: &mut Batcher,
+    record: u64,
 ) -> Result<(), IngestError> {
-    for (i, name) in names.iter().enumerate() {
+    if let Some(plan) = fill.plan {
+        for (i, cm) in plan.iter().enumerate() {
+            match cm {
+                None => out.push_null(i),
+                Some(cm) => mapping::push_json(out, i, cm, map, record),
+            }
+        }
+        return out.end_row();
+    }
+    for (i, name) in fill.names.iter().enumerate() {
         match map.get(name) {
             Some(v) => out.push_json(i, v),
             None => out.push_null(i),

@@ -21,6 +21,7 @@ mod columns;
 mod csv;
 mod dynamic;
 mod json;
+pub mod mapping;
 mod values;
 
 use std::borrow::Cow;
@@ -31,6 +32,7 @@ use arrow::record_batch::RecordBatch;
 use kql_functions::KqlType;
 
 use columns::Batcher;
+pub use mapping::{Mapping, MappingKind};
 
 /// Rows per record batch produced by [`read`].
 pub const BATCH_ROWS: usize = 8192;
@@ -55,6 +57,12 @@ pub mod codes {
     pub const INCONSISTENT_MAPPING: &str = "BadRequest_InconsistentMapping";
     /// A failure of Calypso itself while building the batches.
     pub const INTERNAL: &str = "General_InternalError";
+    /// An ingestion mapping that cannot be parsed or does not fit the table.
+    pub const INVALID_MAPPING: &str = "BadRequest_InvalidMapping";
+    /// A `mappingName` / `ingestionMappingReference` naming no mapping of the table.
+    pub const MAPPING_NOT_FOUND: &str = "BadRequest_MappingReferenceWasNotFound";
+    /// Both an inline mapping and a mapping reference.
+    pub const DUPLICATE_MAPPING: &str = "BadRequest_DuplicateMapping";
 }
 
 /// A streaming-ingestion data format.
@@ -210,6 +218,33 @@ pub fn read(
     data: &[u8],
     columns: &[(String, KqlType)],
 ) -> Result<Vec<RecordBatch>, IngestError> {
+    read_mapped(format, data, columns, None)
+}
+
+/// [`read`] with an ingestion mapping: each column filled as the mapping says (columns
+/// it does not name are missing values). The mapping's kind must fit the format (CSV
+/// mappings for the CSV family, JSON mappings for the JSON family); with a CSV mapping,
+/// every record must have as many fields as the first.
+pub fn read_mapped(
+    format: Format,
+    data: &[u8],
+    columns: &[(String, KqlType)],
+    mapping: Option<&Mapping>,
+) -> Result<Vec<RecordBatch>, IngestError> {
+    if let Some(m) = mapping {
+        if m.kind != MappingKind::of_format(format) {
+            return Err(IngestError::new(
+                codes::INVALID_MAPPING,
+                format!(
+                    "A {} mapping cannot be used with the {format} format",
+                    m.kind
+                ),
+            ));
+        }
+        m.check_columns(columns)?;
+    }
+    let plan = mapping.map(|m| m.plan(columns));
+    let plan = plan.as_deref();
     if columns.is_empty() {
         return Err(IngestError::new(
             codes::INCONSISTENT_MAPPING,
@@ -219,16 +254,16 @@ pub fn read(
     let text = decode_text(data);
     let mut out = Batcher::new(columns);
     match format {
-        Format::Csv => csv::read(&text, csv::Dialect::new(b',', false), &mut out)?,
-        Format::Tsv => csv::read(&text, csv::Dialect::new(b'\t', false), &mut out)?,
-        Format::Tsve => csv::read(&text, csv::Dialect::new(b'\t', true), &mut out)?,
-        Format::Scsv => csv::read(&text, csv::Dialect::new(b';', false), &mut out)?,
-        Format::Psv => csv::read(&text, csv::Dialect::new(b'|', false), &mut out)?,
-        Format::Sohsv => csv::read(&text, csv::Dialect::new(0x01, false), &mut out)?,
-        Format::Txt => csv::read_lines(&text, &mut out)?,
-        Format::Json => json::read_lines(&text, &mut out)?,
-        Format::MultiJson => json::read_multi(&text, &mut out)?,
-        Format::SingleJson => json::read_single(&text, &mut out)?,
+        Format::Csv => csv::read(&text, csv::Dialect::new(b',', false), &mut out, plan)?,
+        Format::Tsv => csv::read(&text, csv::Dialect::new(b'\t', false), &mut out, plan)?,
+        Format::Tsve => csv::read(&text, csv::Dialect::new(b'\t', true), &mut out, plan)?,
+        Format::Scsv => csv::read(&text, csv::Dialect::new(b';', false), &mut out, plan)?,
+        Format::Psv => csv::read(&text, csv::Dialect::new(b'|', false), &mut out, plan)?,
+        Format::Sohsv => csv::read(&text, csv::Dialect::new(0x01, false), &mut out, plan)?,
+        Format::Txt => csv::read_lines(&text, &mut out, plan)?,
+        Format::Json => json::read_lines(&text, &mut out, plan)?,
+        Format::MultiJson => json::read_multi(&text, &mut out, plan)?,
+        Format::SingleJson => json::read_single(&text, &mut out, plan)?,
     }
     if out.total_rows() == 0 {
         return Err(IngestError::new(

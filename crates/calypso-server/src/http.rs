@@ -419,24 +419,17 @@ async fn ingest(
         );
         return error_response(&e, &ctx);
     };
-    if let Some(mapping) = param("mappingName").filter(|m| !m.is_empty()) {
-        let e = OneApiError::streaming_ingest(
-            400,
-            "BadRequest_MappingReferenceNotFound",
-            &format!(
-                "Ingestion mapping '{mapping}' was not found: Calypso supports identity mapping only so far"
-            ),
-            true,
-            &ctx,
-        );
-        return error_response(&e, &ctx);
-    }
+    let mapping_name = param("mappingName").filter(|m| !m.is_empty());
+    let mapping = match mapping_name.as_deref() {
+        Some(name) => calypso_engine::MappingSpec::Reference(name),
+        None => calypso_engine::MappingSpec::Identity,
+    };
     let span = tracing::info_span!("ingest", activity_id = %ctx.activity_id, db = %db, table = %table, format = %format, bytes = body.len());
     let _enter = span.enter();
     let started = Instant::now();
     match state
         .engine
-        .ingest_stream(&db, &table, &format, &body)
+        .ingest_stream(&db, &table, &format, mapping, &body)
         .await
     {
         Ok(summary) => {

@@ -78,6 +78,31 @@ pub struct Table {
     pub extents: Vec<ExtentMeta>,
     /// The table's streaming ingestion policy, as Kusto's JSON.
     pub streaming_ingestion_policy: Option<serde_json::Value>,
+    /// Named ingestion mappings (`.create table T ingestion csv mapping "m" '...'`).
+    pub ingestion_mappings: Vec<IngestionMapping>,
+}
+
+/// A named ingestion mapping of a table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IngestionMapping {
+    /// The name (case-sensitive); unique per table and kind.
+    pub name: String,
+    /// The kind as Kusto prints it (`Csv`, `Json`).
+    pub kind: String,
+    /// The mapping's JSON text, normalized.
+    pub mapping: String,
+    /// When it was created or last altered (RFC 3339).
+    pub last_updated_on: String,
+}
+
+impl Table {
+    /// The mapping `name` of `kind` (case-insensitive kind, case-sensitive name).
+    pub fn ingestion_mapping(&self, kind: &str, name: &str) -> Option<&IngestionMapping> {
+        self.ingestion_mappings
+            .iter()
+            .find(|m| m.name == name && m.kind.eq_ignore_ascii_case(kind))
+    }
 }
 
 /// A column of a table.

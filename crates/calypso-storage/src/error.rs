@@ -15,6 +15,8 @@ pub enum EntityKind {
     Function,
     /// An extent.
     Extent,
+    /// An ingestion mapping.
+    IngestionMapping,
 }
 
 impl fmt::Display for EntityKind {
@@ -25,6 +27,7 @@ impl fmt::Display for EntityKind {
             EntityKind::Column => "Column",
             EntityKind::Function => "Function",
             EntityKind::Extent => "Extent",
+            EntityKind::IngestionMapping => "Ingestion mapping",
         })
     }
 }

@@ -13,6 +13,7 @@ from azure.kusto.data import ClientRequestProperties, KustoClient, KustoConnecti
 from azure.kusto.data.data_format import DataFormat
 from azure.kusto.data.exceptions import KustoApiError
 from azure.kusto.ingest import (
+    IngestionMappingKind,
     IngestionProperties,
     KustoStreamingIngestClient,
     ManagedStreamingIngestClient,
@@ -96,6 +97,46 @@ def test_streaming_csv_and_managed_multijson(server):
     assert res[0]["P"] == 1
     res = c.execute_query(DB, "Logs | where Code == 1 | project Props").primary_results[0]
     assert res[0]["Props"] == {"a": [1, 2]}
+
+
+def test_streaming_json_with_a_named_mapping(server):
+    c = client(server)
+    c.execute_mgmt(DB, ".create table Telemetry (Device:string, Temp:real, At:datetime)")
+    c.execute_mgmt(DB, ".alter table Telemetry policy streamingingestion enable")
+    mapping = json.dumps([
+        {"column": "Device", "Properties": {"Path": "$.device.id"}},
+        {"column": "Temp", "Properties": {"Path": "$.body.temperature"}},
+        {"column": "At", "Properties": {"Path": "$.ts", "Transform": "DateTimeFromUnixMilliseconds"}},
+    ])
+    res = c.execute_mgmt(DB, f".create table Telemetry ingestion json mapping 'iot' '{mapping}'").primary_results[0]
+    assert res[0]["Name"] == "iot" and res[0]["Kind"] == "Json"
+    ingest = KustoStreamingIngestClient(kcsb(server))
+    props = IngestionProperties(
+        database=DB,
+        table="Telemetry",
+        data_format=DataFormat.MULTIJSON,
+        ingestion_mapping_reference="iot",
+        ingestion_mapping_kind=IngestionMappingKind.JSON,
+    )
+    body = b'{"device":{"id":"d1"},"body":{"temperature":21.5},"ts":1700000000000}'
+    ingest.ingest_from_stream(io.BytesIO(body), ingestion_properties=props)
+    row = c.execute_query(DB, "Telemetry").primary_results[0][0]
+    assert row["Device"] == "d1" and row["Temp"] == 21.5
+    assert row["At"] == datetime.datetime(2023, 11, 14, 22, 13, 20, tzinfo=datetime.timezone.utc)
+
+    missing = IngestionProperties(
+        database=DB,
+        table="Telemetry",
+        data_format=DataFormat.MULTIJSON,
+        ingestion_mapping_reference="nope",
+        ingestion_mapping_kind=IngestionMappingKind.JSON,
+    )
+    with pytest.raises(KustoApiError) as err:
+        ingest.ingest_from_stream(io.BytesIO(body), ingestion_properties=missing)
+    e = err.value.get_api_error()
+    assert e.code == "BadRequest_MappingReferenceWasNotFound"
+    assert e.permanent is True
+    assert count(c, "Telemetry") == 1
 
 
 def test_malformed_csv_is_rejected_permanently(server):

@@ -22,6 +22,56 @@ pub struct IngestSummary {
     pub rows: u64,
 }
 
+/// The mapping an ingestion names: none (identity), a stored one by name
+/// (`mappingName`, `ingestionMappingReference`), or one given inline (`ingestionMapping`).
+#[derive(Debug, Clone, Copy, Default)]
+pub enum MappingSpec<'a> {
+    /// The identity mapping.
+    #[default]
+    Identity,
+    /// A mapping of the table, by name.
+    Reference(&'a str),
+    /// A mapping's JSON text.
+    Inline(&'a str),
+}
+
+fn mapping_error(code: &'static str, message: String) -> EngineError {
+    EngineError::Ingest(calypso_ingest::IngestError {
+        code,
+        message,
+        record: None,
+        permanent: true,
+    })
+}
+
+/// The parsed mapping of `spec` for `format` on table `t`.
+fn resolve_mapping(
+    t: &Table,
+    format: calypso_ingest::Format,
+    spec: MappingSpec<'_>,
+) -> Result<Option<calypso_ingest::Mapping>> {
+    let kind = calypso_ingest::MappingKind::of_format(format);
+    let text = match spec {
+        MappingSpec::Identity => return Ok(None),
+        MappingSpec::Inline(text) => text,
+        MappingSpec::Reference(name) => match t.ingestion_mapping(kind.name(), name) {
+            Some(m) => m.mapping.as_str(),
+            None => {
+                return Err(mapping_error(
+                    calypso_ingest::codes::MAPPING_NOT_FOUND,
+                    format!(
+                        "The {kind} ingestion mapping '{name}' was not found on table '{}' (the {format} format needs a {kind} mapping)",
+                        t.name
+                    ),
+                ));
+            }
+        },
+    };
+    calypso_ingest::Mapping::parse(kind, text)
+        .map(Some)
+        .map_err(EngineError::Ingest)
+}
+
 fn policy_enabled(p: Option<&serde_json::Value>) -> Option<bool> {
     p.map(|v| {
         v.get("IsEnabled")
@@ -76,6 +126,7 @@ impl Engine {
         database: &str,
         table: &str,
         format: &str,
+        mapping: MappingSpec<'_>,
         body: &[u8],
     ) -> Result<IngestSummary> {
         let format = calypso_ingest::Format::parse(format).ok_or_else(|| {
@@ -87,7 +138,7 @@ impl Engine {
             })
         })?;
         let extent = self
-            .ingest_bytes(database, table, format, body, true)
+            .ingest_bytes(database, table, format, mapping, body, true)
             .await?;
         Ok(IngestSummary {
             rows: extent.as_ref().map_or(0, |e| e.rows),
@@ -100,6 +151,7 @@ impl Engine {
         database: &str,
         table_name: &str,
         format: calypso_ingest::Format,
+        mapping: MappingSpec<'_>,
         data: &[u8],
         require_streaming_policy: bool,
     ) -> Result<Option<ExtentMeta>> {
@@ -122,12 +174,14 @@ impl Engine {
             }
         }
         let columns = table_columns(t);
+        let mapping = resolve_mapping(t, format, mapping)?;
         let owned = data.to_vec();
         let cols = columns.clone();
         // Parsing is CPU work: keep it off the async workers.
         let batches = tokio::task::spawn_blocking(move || -> Result<Vec<RecordBatch>> {
             let body = calypso_ingest::decompress(&owned).map_err(EngineError::Ingest)?;
-            calypso_ingest::read(format, &body, &cols).map_err(EngineError::Ingest)
+            calypso_ingest::read_mapped(format, &body, &cols, mapping.as_ref())
+                .map_err(EngineError::Ingest)
         })
         .await
         .map_err(|e| EngineError::Execution(e.to_string()))??;

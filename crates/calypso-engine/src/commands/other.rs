@@ -137,6 +137,9 @@ impl Engine {
         _query: Option<&Query>,
     ) -> Result<ResultTable> {
         let ws = words(text);
+        if super::mappings::is_mapping_command(&ws) {
+            return self.mapping_command(database, &ws, text).await;
+        }
         // ws[0] is the leading '.'
         let w = |i: usize| ws.get(i + 1);
         let name = |i: usize| name_at(&ws, i + 1);
