@@ -3,6 +3,9 @@
 //! * `calypso query [--format table|csv|json] '<kql>'` runs a query in-process.
 //! * `calypso explain --tokens|--ast|--plan '<kql>'` shows a pipeline stage.
 //! * `calypso bench plan` times parsing and planning of a 20-line query.
+//! * `calypso bench ingest` measures streaming ingestion over HTTP (MiB/s, ack to queryable).
+
+mod bench_ingest;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -29,17 +32,30 @@ enum Format {
     Json,
 }
 
+/// Options of `calypso serve`.
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CALYPSO_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// Where the catalog and the table data live (created on first start).
+    #[arg(long, env = "CALYPSO_DATA_DIR", default_value = "calypso-data")]
+    data_dir: std::path::PathBuf,
+    /// Queries running at once; more are refused with 429 (default: 10 per core).
+    #[arg(long, env = "CALYPSO_MAX_CONCURRENT_QUERIES")]
+    max_concurrent_queries: Option<usize>,
+    /// Management commands running at once; more are refused with 429.
+    #[arg(long, env = "CALYPSO_MAX_CONCURRENT_COMMANDS", default_value_t = 80)]
+    max_concurrent_commands: usize,
+    /// Streaming ingestions running at once; more are refused with 429 (default: 10 per core).
+    #[arg(long, env = "CALYPSO_MAX_CONCURRENT_INGESTIONS")]
+    max_concurrent_ingestions: Option<usize>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the Kusto REST API (no authentication on loopback).
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "CALYPSO_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// Where the catalog and the table data live (created on first start).
-        #[arg(long, env = "CALYPSO_DATA_DIR", default_value = "calypso-data")]
-        data_dir: std::path::PathBuf,
-    },
+    Serve(ServeArgs),
     /// Run a KQL query in-process and print the primary result.
     Query {
         /// Data directory (tables persisted by the server; queries over `datatable`/`let` need none).
@@ -92,6 +108,19 @@ enum Bench {
         /// Iterations.
         #[arg(long, default_value_t = 2000)]
         iterations: u32,
+    },
+    /// Streaming ingestion over HTTP into an in-process server (temporary data dir):
+    /// CSV throughput and the time from the ack to the rows being queryable.
+    Ingest {
+        /// Size of each CSV body in MiB.
+        #[arg(long, default_value_t = 20)]
+        mib: usize,
+        /// Bodies to ingest.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Small (100-row) ingestions for the ack-to-queryable latency.
+        #[arg(long, default_value_t = 50)]
+        small: usize,
     },
 }
 
@@ -220,13 +249,28 @@ fn run(cli: Cli) -> Result<(), String> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {
-        Command::Serve { listen, data_dir } => {
-            if !listen.ip().is_loopback() {
+        Command::Serve(args) => {
+            if !args.listen.ip().is_loopback() {
                 return Err(format!(
-                    "Refusing to listen on {listen} without authentication: this build serves loopback addresses only (authentication is the next issue)"
+                    "Refusing to listen on {} without authentication: this build serves loopback addresses only (authentication is the next issue)",
+                    args.listen
                 ));
             }
-            rt.block_on(calypso_server::serve(listen, &data_dir))
+            let defaults = calypso_server::Limits::default();
+            let options = calypso_server::ServeOptions {
+                listen: args.listen,
+                data_dir: args.data_dir,
+                limits: calypso_server::Limits {
+                    max_concurrent_queries: args
+                        .max_concurrent_queries
+                        .unwrap_or(defaults.max_concurrent_queries),
+                    max_concurrent_commands: args.max_concurrent_commands,
+                    max_concurrent_ingestions: args
+                        .max_concurrent_ingestions
+                        .unwrap_or(defaults.max_concurrent_ingestions),
+                },
+            };
+            rt.block_on(calypso_server::serve(options))
                 .map_err(|e| e.to_string())
         }
         Command::Query {
@@ -287,6 +331,12 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Coverage { catalog, missing } => coverage(&catalog, missing, &mut out),
+        Command::Bench {
+            which: Bench::Ingest { mib, rounds, small },
+        } => rt.block_on(bench_ingest::run(
+            bench_ingest::Options { mib, rounds, small },
+            &mut out,
+        )),
         Command::Bench {
             which: Bench::Plan { iterations },
         } => {
@@ -389,7 +439,7 @@ fn coverage(dir: &std::path::Path, missing: bool, out: &mut dyn Write) -> Result
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Serve { .. }) {
+    if matches!(cli.command, Command::Serve(_)) {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
         tracing_subscriber::fmt()

@@ -16,6 +16,7 @@ use serde_json::Value;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::decompression::RequestDecompressionLayer;
 
+use crate::admission::{Admission, Limits, Workload};
 use crate::wire::v1::ColumnOverride;
 use crate::wire::{ErrorPlacement, OneApiError, ResponseContext, V2Options, from_engine_error};
 
@@ -33,6 +34,23 @@ pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 pub struct AppState {
     /// The engine.
     pub engine: Arc<Engine>,
+    /// Concurrency limits.
+    pub admission: Arc<Admission>,
+}
+
+impl AppState {
+    /// State for `engine` with the default limits.
+    pub fn new(engine: Arc<Engine>) -> AppState {
+        AppState::with_limits(engine, Limits::default())
+    }
+
+    /// State for `engine` with `limits`.
+    pub fn with_limits(engine: Arc<Engine>, limits: Limits) -> AppState {
+        AppState {
+            engine,
+            admission: Arc::new(Admission::new(limits)),
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -68,10 +86,29 @@ pub fn router(state: AppState) -> Router {
             post(ingest).layer(DefaultBodyLimit::max(MAX_INGEST_BODY)),
         )
         .layer(DefaultBodyLimit::max(MAX_QUERY_BODY))
+        .layer(axum::middleware::map_response(oneapi_payload_too_large))
         .layer(RequestDecompressionLayer::new())
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(cors)
         .with_state(state)
+}
+
+/// Bodies over the size limit are refused by axum with a plain-text 413; Kusto clients
+/// need OneApi JSON (`PayloadTooLarge`) to report it.
+async fn oneapi_payload_too_large(headers: HeaderMap, resp: Response) -> Response {
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE
+        || resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+    {
+        return resp;
+    }
+    let ctx = context(&headers);
+    let detail = format!(
+        "The request body exceeds the limit of {MAX_QUERY_BODY} bytes for queries and commands ({MAX_INGEST_BODY} bytes for streaming ingestion)"
+    );
+    error_response(&OneApiError::payload_too_large(&detail, &ctx), &ctx)
 }
 
 /// The request ids of one call.
@@ -110,11 +147,16 @@ fn error_response(e: &OneApiError, ctx: &ResponseContext) -> Response {
     json_response(status, e.to_json().to_string().into_bytes(), ctx)
 }
 
-fn engine_error(e: &EngineError, ctx: &ResponseContext) -> Response {
+/// The OneApi reply to a failed query or command, with `@text` and `@database`.
+fn engine_error(e: &EngineError, ctx: &ResponseContext, csl: &str, db: &str) -> Response {
+    log_failure(e, ctx);
+    error_response(&from_engine_error(e, ctx).with_request(csl, db), ctx)
+}
+
+fn log_failure(e: &EngineError, ctx: &ResponseContext) {
     if !e.is_user_error() {
         tracing::error!(activity_id = %ctx.activity_id, error = %e, "request failed");
     }
-    error_response(&from_engine_error(e, ctx), ctx)
 }
 
 /// A query or command request body.
@@ -233,17 +275,17 @@ async fn read_body(body: Bytes) -> Bytes {
 }
 
 /// Result limits after `set` statements and request options.
-struct Limits {
+struct ResultLimits {
     max_records: Option<u64>,
     max_bytes: Option<u64>,
 }
 
-fn limits(req: &KustoRequest, result: &QueryResult) -> Limits {
+fn limits(req: &KustoRequest, result: &QueryResult) -> ResultLimits {
     let set = |name: &str| result.options.get(name).map(String::as_str);
     let notruncation = opt_bool(&req.options, "notruncation").unwrap_or(false)
         || set("notruncation").is_some_and(|v| v != "false");
     if notruncation {
-        return Limits {
+        return ResultLimits {
             max_records: None,
             max_bytes: None,
         };
@@ -256,7 +298,7 @@ fn limits(req: &KustoRequest, result: &QueryResult) -> Limits {
         .and_then(|v| v.parse().ok())
         .or_else(|| opt_u64(&req.options, "truncationmaxsize"))
         .unwrap_or(DEFAULT_MAX_BYTES);
-    Limits {
+    ResultLimits {
         max_records: Some(records),
         max_bytes: Some(bytes),
     }
@@ -290,6 +332,10 @@ async fn query_common(state: AppState, headers: HeaderMap, body: Bytes, v2: bool
         let msg = "Control commands (starting with a dot '.') are not supported on the query endpoint: use /v1/rest/mgmt";
         return error_response(&OneApiError::bad_request(msg, &ctx), &ctx);
     }
+    let _permit = match state.admission.admit(Workload::Query, &ctx) {
+        Ok(p) => p,
+        Err(e) => return error_response(&e, &ctx),
+    };
     let db = req
         .db
         .clone()
@@ -298,7 +344,7 @@ async fn query_common(state: AppState, headers: HeaderMap, body: Bytes, v2: bool
     let _enter = span.enter();
     let result = match run(&state, &db, &req).await {
         Ok(r) => r,
-        Err(e) => return engine_error(&e, &ctx),
+        Err(e) => return engine_error(&e, &ctx, &req.csl, &db),
     };
     let ctx = ctx.with_execution_time(started.elapsed());
     let lim = limits(&req, &result);
@@ -377,11 +423,15 @@ async fn v1_mgmt(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         .db
         .clone()
         .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
+    let _permit = match state.admission.admit(Workload::Command, &ctx) {
+        Ok(p) => p,
+        Err(e) => return error_response(&e, &ctx),
+    };
     let span = tracing::info_span!("mgmt", activity_id = %ctx.activity_id, client_request_id = %ctx.client_request_id, db = %db);
     let _enter = span.enter();
     let result = match run(&state, &db, &req).await {
         Ok(r) => r,
-        Err(e) => return engine_error(&e, &ctx),
+        Err(e) => return engine_error(&e, &ctx, &req.csl, &db),
     };
     let Some(table) = result.tables.first() else {
         return error_response(&OneApiError::internal(&ctx), &ctx);
@@ -424,6 +474,10 @@ async fn ingest(
         Some(name) => calypso_engine::MappingSpec::Reference(name),
         None => calypso_engine::MappingSpec::Identity,
     };
+    let _permit = match state.admission.admit(Workload::Ingestion, &ctx) {
+        Ok(p) => p,
+        Err(e) => return error_response(&e, &ctx),
+    };
     let span = tracing::info_span!("ingest", activity_id = %ctx.activity_id, db = %db, table = %table, format = %format, bytes = body.len());
     let _enter = span.enter();
     let started = Instant::now();
@@ -441,7 +495,10 @@ async fn ingest(
             let body = ingest_result(&summary);
             json_response(StatusCode::OK, body.to_string().into_bytes(), &ctx)
         }
-        Err(e) => engine_error(&e, &ctx),
+        Err(e) => {
+            log_failure(&e, &ctx);
+            error_response(&from_engine_error(&e, &ctx), &ctx)
+        }
     }
 }
 

@@ -5,12 +5,15 @@
 //! * [`wire`]: Kusto's JSON wire format (v1, v2 frames, OneApi errors). Only this crate
 //!   knows it.
 //! * [`limits`]: result truncation (500,000 records / 64 MB unless `notruncation`).
+//! * [`admission`]: concurrency limits (429 `TooManyRequests` beyond them).
 //! * [`serve`]: binding, shutdown on SIGINT/SIGTERM after in-flight requests.
 
+pub mod admission;
 pub mod http;
 pub mod limits;
 pub mod serve;
 pub mod wire;
 
+pub use admission::Limits;
 pub use http::{AppState, router};
-pub use serve::serve;
+pub use serve::{ServeOptions, Server, bind, serve};

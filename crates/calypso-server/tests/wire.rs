@@ -312,7 +312,11 @@ fn errors() {
         ),
         OneApiError::entity_not_found("Database 'nope' was not found", &c),
         OneApiError::internal(&c),
-        OneApiError::throttled("Too many concurrent requests", &c),
+        OneApiError::throttled(
+            "QueryThrottledException",
+            "Too many concurrent requests",
+            &c,
+        ),
         OneApiError::payload_too_large("The body is larger than 104857600 bytes", &c),
         OneApiError::streaming_ingest(
             400,

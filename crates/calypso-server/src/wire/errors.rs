@@ -274,12 +274,14 @@ impl OneApiError {
     }
 
     /// Too many requests (429); clients retry or fall back to queued ingestion.
-    pub fn throttled(detail: &str, context: &ResponseContext) -> Self {
+    /// `type_name` is `QueryThrottledException` for queries and
+    /// `ControlCommandThrottledException` for management commands, as ADX documents.
+    pub fn throttled(type_name: &str, detail: &str, context: &ResponseContext) -> Self {
         OneApiError::new(
             429,
             "TooManyRequests",
-            "The request was denied due to throttling.",
-            "Kusto.DataNode.Exceptions.KustoRequestThrottledException",
+            "Request has been denied because of throttling.",
+            format!("Kusto.DataNode.Exceptions.{type_name}"),
             detail,
             false,
             context,
@@ -290,8 +292,8 @@ impl OneApiError {
     pub fn payload_too_large(detail: &str, context: &ResponseContext) -> Self {
         OneApiError::new(
             413,
-            "BadRequest_PayloadTooLarge",
-            "The request payload is too large.",
+            "PayloadTooLarge",
+            "Request payload exceeded limits.",
             "Kusto.Data.Exceptions.KustoRequestPayloadTooLargeException",
             detail,
             true,
