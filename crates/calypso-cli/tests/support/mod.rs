@@ -238,14 +238,30 @@ pub fn normalize(v: &mut Value) {
     ];
     match v {
         Value::Object(o) => {
-            let is_completion = o.get("TableKind").and_then(Value::as_str)
-                == Some("QueryCompletionInformation")
-                || o.get("TableName").and_then(Value::as_str) == Some("QueryStatus");
+            let columns: Vec<&str> = o
+                .get("Columns")
+                .and_then(Value::as_array)
+                .map(|c| c.iter().filter_map(|c| c["ColumnName"].as_str()).collect())
+                .unwrap_or_default();
+            // QueryCompletionInformation (v2) and QueryStatus (v1): timings and ids.
+            let is_completion = columns
+                .iter()
+                .any(|c| ["ActivityId", "ClientRequestId", "ClientActivityId"].contains(c));
+            // The v1 table of contents: a random id per table.
+            let is_toc = columns.contains(&"Ordinal") && columns.contains(&"Id");
             for (k, x) in o.iter_mut() {
                 if VOLATILE.iter().any(|n| n.eq_ignore_ascii_case(k)) {
                     *x = Value::String("[volatile]".into());
                 } else if is_completion && k == "Rows" {
                     *x = Value::String("[rows with timings and ids]".into());
+                } else if is_toc && k == "Rows" {
+                    for cell in x.as_array_mut().into_iter().flatten().flat_map(|r| {
+                        r.as_array_mut().into_iter().flatten()
+                    }) {
+                        if cell.as_str().is_some_and(uuid_like) {
+                            *cell = Value::String("[guid]".into());
+                        }
+                    }
                 } else if x.as_str().is_some_and(uuid_like) {
                     // ids in properties; guids in result rows (arrays) are data
                     *x = Value::String("[guid]".into());
