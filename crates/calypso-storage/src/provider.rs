@@ -62,6 +62,7 @@ impl ExtentTable {
         catalog: Arc<Catalog>,
         database: &str,
         table: &str,
+        counters: Arc<ScanCounters>,
     ) -> Result<ExtentTable, Error> {
         let schema = catalog.require_table(database, table)?.arrow_schema();
         Ok(ExtentTable {
@@ -71,7 +72,7 @@ impl ExtentTable {
             database: database.to_string(),
             table: table.to_string(),
             schema,
-            counters: Arc::default(),
+            counters,
         })
     }
 

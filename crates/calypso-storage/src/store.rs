@@ -19,7 +19,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutPayload}
 use crate::catalog::{Catalog, ExtentMeta, FORMAT_VERSION, new_id, now_rfc3339};
 use crate::error::{Error, Result};
 use crate::extent;
-use crate::provider::ExtentTable;
+use crate::provider::{ExtentTable, ScanCounters};
 
 /// The folder of catalog versions.
 pub const CATALOG_DIR: &str = "catalog";
@@ -67,6 +67,8 @@ struct Inner {
     /// commit writes a higher one.
     highest_version: AtomicU64,
     options: StorageOptions,
+    /// Extents scanned and pruned by every scan of this storage.
+    counters: Arc<ScanCounters>,
 }
 
 impl fmt::Debug for Storage {
@@ -143,6 +145,7 @@ impl Storage {
                 current: RwLock::new(Arc::new(catalog)),
                 commit_lock: tokio::sync::Mutex::new(()),
                 options,
+                counters: Arc::default(),
             }),
         }
     }
@@ -394,7 +397,13 @@ impl Storage {
             Arc::clone(catalog),
             database,
             table,
+            Arc::clone(&self.inner.counters),
         )?))
+    }
+
+    /// Extents scanned and pruned by all scans so far (for statistics and tests).
+    pub fn scan_counters(&self) -> &ScanCounters {
+        &self.inner.counters
     }
 
     /// On local disk, fsyncs the file at `location` and every directory from its parent
