@@ -255,9 +255,12 @@ pub fn normalize(v: &mut Value) {
                 } else if is_completion && k == "Rows" {
                     *x = Value::String("[rows with timings and ids]".into());
                 } else if is_toc && k == "Rows" {
-                    for cell in x.as_array_mut().into_iter().flatten().flat_map(|r| {
-                        r.as_array_mut().into_iter().flatten()
-                    }) {
+                    for cell in x
+                        .as_array_mut()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|r| r.as_array_mut().into_iter().flatten())
+                    {
                         if cell.as_str().is_some_and(uuid_like) {
                             *cell = Value::String("[guid]".into());
                         }
