@@ -43,6 +43,10 @@ pub enum EngineError {
     /// The storage layer failed.
     #[error("{0}")]
     Storage(#[from] calypso_storage::Error),
+    /// The caller lacks the role the operation needs: `Principal 'aaduser=...' is not
+    /// authorized to read database 'D'.` (403, `Forbidden`).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl EngineError {
@@ -61,6 +65,7 @@ impl EngineError {
             EngineError::Ingest(e) => e.code,
             EngineError::Storage(e) => e.kusto_code(),
             EngineError::Timeout(_) => "Request_ExecutionTimeout",
+            EngineError::Forbidden(_) => "Forbidden",
         }
     }
 
@@ -77,6 +82,7 @@ impl EngineError {
             EngineError::Conflict(_) => 409,
             EngineError::Storage(e) => e.http_status(),
             EngineError::Timeout(_) => 504,
+            EngineError::Forbidden(_) => 403,
         }
     }
 
@@ -93,7 +99,8 @@ impl EngineError {
             | EngineError::NotFound(_)
             | EngineError::Conflict(_)
             | EngineError::Timeout(_)
-            | EngineError::Ingest(_) => true,
+            | EngineError::Ingest(_)
+            | EngineError::Forbidden(_) => true,
         }
     }
 }

@@ -12,6 +12,7 @@ mod commands;
 pub mod display;
 pub mod error;
 mod materialize;
+pub mod security;
 mod table;
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ use kql_syntax::ast::{Query, StatementKind};
 
 pub use commands::ingest::{IngestSummary, MappingSpec};
 pub use error::{EngineError, Result};
+pub use security::Caller;
 
 /// The database every Calypso instance has (as on the ADX emulator).
 pub const DEFAULT_DATABASE: &str = "NetDefaultDB";

@@ -288,6 +288,34 @@ impl OneApiError {
         )
     }
 
+    /// A caller without the role an operation needs (403), as ADX answers it: `message`
+    /// "Caller is not authorized to perform this action", `@message` naming the principal
+    /// and the action.
+    pub fn forbidden(detail: &str, context: &ResponseContext) -> Self {
+        OneApiError::new(
+            403,
+            "Forbidden",
+            "Caller is not authorized to perform this action",
+            "Kusto.DataNode.Exceptions.UnauthorizedDatabaseAccessException",
+            detail,
+            true,
+            context,
+        )
+    }
+
+    /// A request without valid credentials (401).
+    pub fn unauthorized(detail: &str, context: &ResponseContext) -> Self {
+        OneApiError::new(
+            401,
+            "Unauthorized",
+            "The request is not authenticated",
+            "Kusto.Data.Exceptions.KustoRequestDeniedException",
+            detail,
+            true,
+            context,
+        )
+    }
+
     /// A request body above the size limit (413).
     pub fn payload_too_large(detail: &str, context: &ResponseContext) -> Self {
         OneApiError::new(
@@ -427,6 +455,7 @@ pub fn from_engine_error(
             true,
             context,
         ),
+        EngineError::Forbidden(m) => OneApiError::forbidden(m, context),
         EngineError::Timeout(m) => OneApiError::new(
             status,
             "Request_ExecutionTimeout",
