@@ -8,11 +8,13 @@ use kql_syntax::ast::{ColumnDecl, Command, CommandKind, ExprKind, Literal, OpPar
 use kql_syntax::token::TokenKind;
 
 pub(crate) mod ingest;
-mod mappings;
+pub(crate) mod mappings;
 mod other;
+pub(crate) mod principals;
 
+use crate::security::access::creator_assignment;
 use crate::table::{Cell, guid, table};
-use crate::{Engine, EngineError, RequestOptions, Result, ResultTable};
+use crate::{Caller, Engine, EngineError, RequestOptions, Result, ResultTable};
 
 /// A word of a command kept as text (`.show tables`, `.alter table T policy ...`).
 #[derive(Debug, Clone, PartialEq)]
@@ -216,9 +218,11 @@ pub(crate) fn now_rfc3339() -> String {
 }
 
 impl Engine {
-    /// Runs one control command.
+    /// Runs one control command on behalf of `caller` (already authorized; the caller
+    /// becomes Admin of the tables and functions it creates).
     pub(crate) async fn command(
         &self,
+        caller: &Caller,
         database: &str,
         cmd: &Command,
         text: &str,
@@ -231,14 +235,14 @@ impl Engine {
                 columns,
                 with,
             } => {
-                self.table_schema_command(database, verb, &name.name, columns, with)
+                self.table_schema_command(caller, database, verb, &name.name, columns, with)
                     .await?
             }
             CommandKind::CreateTables { verb, tables } => {
                 let mut rows = Vec::new();
                 for (name, cols) in tables {
                     let t = self
-                        .table_schema_command(database, verb, &name.name, cols, &[])
+                        .table_schema_command(caller, database, verb, &name.name, cols, &[])
                         .await?;
                     let _ = t;
                     rows.push(vec![
@@ -354,7 +358,7 @@ impl Engine {
                 query,
                 ..
             } => {
-                self.set_or_append(database, verb, &name.name, query, options)
+                self.set_or_append(caller, database, verb, &name.name, query, options)
                     .await?
             }
             CommandKind::Function {
@@ -379,9 +383,11 @@ impl Engine {
                     body: format!("{{ {body} }}"),
                     folder: prop(with, "folder").map(prop_text),
                     docstring: prop(with, "docstring").map(prop_text),
+                    roles: Vec::new(),
                 };
                 let (db, verb, ine) = (database.to_string(), verb.clone(), *if_not_exists);
-                let f2 = f.clone();
+                let mut f2 = f.clone();
+                let owner = creator_assignment(caller);
                 self.storage
                     .commit(move |cat| {
                         let d = cat.require_database_mut(&db)?;
@@ -399,6 +405,11 @@ impl Engine {
                             }
                             _ => {}
                         }
+                        // Altering keeps the function's roles; its creator becomes its Admin.
+                        f2.roles = match d.functions.get(&f2.name) {
+                            Some(old) => old.roles.clone(),
+                            None => owner.into_iter().collect(),
+                        };
                         d.functions.insert(f2.name.clone(), f2);
                         Ok(())
                     })
@@ -409,18 +420,20 @@ impl Engine {
                 text: cmd_text,
                 query,
             } => {
-                self.other_command(database, cmd_text, query.as_deref())
+                self.other_command(caller, database, cmd_text, query.as_deref())
                     .await?
             }
         };
         if cmd.pipe.is_empty() {
             return Ok(result);
         }
-        self.pipe_command_result(result, &cmd.pipe, text).await
+        self.pipe_command_result(caller, result, &cmd.pipe, text)
+            .await
     }
 
     async fn table_schema_command(
         &self,
+        caller: &Caller,
         database: &str,
         verb: &str,
         name: &str,
@@ -431,6 +444,7 @@ impl Engine {
         let (db, verb_s, n) = (database.to_string(), verb.to_string(), name.to_string());
         let folder = prop(with, "folder").map(prop_text);
         let docstring = prop(with, "docstring").map(prop_text);
+        let owner = creator_assignment(caller);
         self.storage
             .commit(move |cat| {
                 let d = cat.require_database_mut(&db)?;
@@ -456,6 +470,7 @@ impl Engine {
                             columns: cols,
                             folder,
                             docstring,
+                            roles: owner.into_iter().collect(),
                             ..Default::default()
                         };
                         d.tables.insert(n.clone(), t);

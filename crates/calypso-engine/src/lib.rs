@@ -26,7 +26,7 @@ use datafusion::datasource::{TableProvider, provider_as_source};
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 use kql_functions::KqlType;
-use kql_planner::{KqlContext, PlannedQuery, Render, StoredFunction, TableRef};
+use kql_planner::{KqlContext, PlannedQuery, PrincipalInfo, Render, StoredFunction, TableRef};
 use kql_syntax::ast::{Query, StatementKind};
 
 pub use commands::ingest::{IngestSummary, MappingSpec};
@@ -93,13 +93,27 @@ impl Default for Engine {
     }
 }
 
-/// The planner's view of one database for one request.
-struct Ctx<'a> {
+/// The planner's view of one database for one request, on behalf of one caller. It
+/// records the tables the plan reads, to check them afterwards
+/// ([`security::authorize_reads`]).
+pub(crate) struct Ctx<'a> {
     storage: &'a Storage,
-    catalog: Arc<Catalog>,
-    database: String,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) database: String,
     options: &'a RequestOptions,
     extra: Option<(&'a str, Arc<dyn TableProvider>)>,
+    caller: &'a Caller,
+    reads: std::sync::Mutex<Vec<String>>,
+}
+
+impl Ctx<'_> {
+    /// The catalog tables the planner read so far.
+    pub(crate) fn tables_read(&self) -> Vec<String> {
+        self.reads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl KqlContext for Ctx<'_> {
@@ -113,9 +127,42 @@ impl KqlContext for Ctx<'_> {
         }
         let db = self.catalog.databases.get(&self.database)?;
         db.tables.get(name)?;
+        {
+            let mut reads = self
+                .reads
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !reads.iter().any(|r| r == name) {
+                reads.push(name.to_string());
+            }
+        }
         let provider = self.storage.table_provider(&self.database, name).ok()?;
         Some(TableRef {
             source: provider_as_source(provider),
+        })
+    }
+    fn has_table(&self, name: &str) -> bool {
+        self.extra.as_ref().is_some_and(|(n, _)| *n == name)
+            || self
+                .catalog
+                .databases
+                .get(&self.database)
+                .is_some_and(|d| d.tables.contains_key(name))
+    }
+    fn principal(&self) -> PrincipalInfo {
+        match self.caller {
+            Caller::Unauthenticated => PrincipalInfo::default(),
+            Caller::Principal(id) => PrincipalInfo {
+                fqn: id.fqn(),
+                details_json: id.details_json().to_string(),
+            },
+        }
+    }
+    fn principal_is_member_of(&self, principal: &str) -> std::result::Result<bool, String> {
+        let name = calypso_auth::PrincipalName::parse(principal).map_err(|e| e.to_string())?;
+        Ok(match self.caller {
+            Caller::Unauthenticated => false,
+            Caller::Principal(id) => id.matches(&name, None),
         })
     }
     fn function(&self, name: &str) -> Option<StoredFunction> {
@@ -219,7 +266,12 @@ impl Engine {
         &self.storage
     }
 
-    fn context<'a>(&'a self, database: &str, options: &'a RequestOptions) -> Result<Ctx<'a>> {
+    fn context<'a>(
+        &'a self,
+        caller: &'a Caller,
+        database: &str,
+        options: &'a RequestOptions,
+    ) -> Result<Ctx<'a>> {
         let catalog = self.storage.catalog();
         if !catalog.databases.contains_key(database) {
             return Err(EngineError::UnknownDatabase(database.to_string()));
@@ -230,6 +282,8 @@ impl Engine {
             database: database.to_string(),
             options,
             extra: None,
+            caller,
+            reads: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -258,70 +312,52 @@ impl Engine {
                 "Control commands cannot be planned as queries".into(),
             ));
         }
-        let ctx = self.context(database, options)?;
+        let ctx = self.context(&security::UNAUTHENTICATED, database, options)?;
         plan(&ctx, &query, text)
     }
 
-    /// Runs a query or a control command and returns its result tables.
+    /// Runs a query or a control command and returns its result tables, as the
+    /// unauthenticated caller (every permission; see [`Engine::execute_as`]).
     pub async fn execute(
         &self,
         database: &str,
         text: &str,
         options: &RequestOptions,
     ) -> Result<QueryResult> {
-        let query = Self::parse(text)?;
-        let commands: Vec<_> = query
-            .statements
-            .iter()
-            .filter_map(|s| match &s.kind {
-                StatementKind::Command(c) => Some(c),
-                _ => None,
-            })
-            .collect();
-        if let Some(cmd) = commands.first() {
-            if query.statements.len() != 1 {
-                return Err(EngineError::BadRequest(
-                    "A request may hold one control command, alone".into(),
-                ));
-            }
-            let storage_db_needed =
-                !matches!(&cmd.kind, kql_syntax::ast::CommandKind::Other { .. });
-            if storage_db_needed && !self.storage.catalog().databases.contains_key(database) {
-                return Err(EngineError::UnknownDatabase(database.to_string()));
-            }
-            let t = self.command(database, cmd, text, options).await?;
-            return Ok(QueryResult {
-                tables: vec![t],
-                options: HashMap::new(),
-            });
-        }
-        let ctx = self.context(database, options)?;
-        let planned = plan(&ctx, &query, text)?;
-        self.run_planned(planned).await
+        self.execute_as(&security::UNAUTHENTICATED, database, text, options)
+            .await
     }
 
+    /// Runs the query of a command (`.set-or-append T <| query`) on behalf of `caller`
+    /// (whose right to query the database was checked with the command).
     pub(crate) async fn run_query_ast(
         &self,
+        caller: &Caller,
         database: &str,
         query: &Query,
         options: &RequestOptions,
     ) -> Result<QueryResult> {
-        let ctx = self.context(database, options)?;
+        let ctx = self.context(caller, database, options)?;
         let planned = plan(&ctx, query, &query.to_string())?;
+        security::authorize_reads(caller, &ctx)?;
         self.run_planned(planned).await
     }
 
+    /// Runs `text` over a command's result (`name`); tables it names besides are read
+    /// from the default database, on behalf of `caller`.
     pub(crate) async fn execute_with_extra_table(
         &self,
+        caller: &Caller,
         text: &str,
         name: &str,
         table: Arc<dyn TableProvider>,
     ) -> Result<QueryResult> {
         let query = Self::parse(text)?;
         let options = RequestOptions::default();
-        let mut ctx = self.context(DEFAULT_DATABASE, &options)?;
+        let mut ctx = self.context(caller, DEFAULT_DATABASE, &options)?;
         ctx.extra = Some((name, table));
         let planned = plan(&ctx, &query, text)?;
+        security::authorize_reads(caller, &ctx)?;
         self.run_planned(planned).await
     }
 

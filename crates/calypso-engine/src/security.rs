@@ -1,9 +1,31 @@
-//! Who runs a request, and what they may do: ADX's role-based access control.
+//! Who runs a request, and what they may do: Azure Data Explorer's role-based access
+//! control.
 //!
-//! STUB (interface only): the authorization checks, role storage and commands are being
-//! written; today every caller may do everything.
+//! Every request runs as a [`Caller`]. [`Engine::execute_as`] authorizes a control command
+//! before running it (`classify::command_actions` says what it needs) and a query twice:
+//! the database must be readable before planning, and every table the plan reads (through
+//! stored functions too, which run with the caller's rights) must be readable after
+//! planning — a table with the RestrictedViewAccess policy needs UnrestrictedViewer.
+//! `access::authorize` is the one function that decides. Role assignments live in the
+//! catalog (cluster, database, table and function level); `commands/principals.rs` has the
+//! commands that change and show them.
+//!
+//! [`Caller::Unauthenticated`] (the server without authentication, as the ADX emulator)
+//! may do everything; its `current_principal()` is `""`.
 
-use crate::{Engine, IngestSummary, MappingSpec, QueryResult, RequestOptions, Result};
+pub(crate) mod access;
+mod classify;
+
+use std::collections::HashMap;
+
+use calypso_auth::PrincipalName;
+use kql_syntax::ast::StatementKind;
+
+use crate::{
+    Ctx, EngineError, IngestSummary, MappingSpec, QueryResult, RequestOptions, Result, plan,
+};
+use crate::{Engine, commands::now_rfc3339};
+use access::{Action, Need, Role, authorize};
 
 /// The caller of a request.
 #[derive(Debug, Clone)]
@@ -13,6 +35,9 @@ pub enum Caller {
     /// A principal authenticated by a bearer token.
     Principal(Box<calypso_auth::Identity>),
 }
+
+/// The unauthenticated caller, for the entry points without one.
+pub(crate) static UNAUTHENTICATED: Caller = Caller::Unauthenticated;
 
 impl Engine {
     /// [`Engine::execute`] on behalf of `caller`: refused with
@@ -24,8 +49,48 @@ impl Engine {
         text: &str,
         options: &RequestOptions,
     ) -> Result<QueryResult> {
-        let _ = caller;
-        self.execute(database, text, options).await
+        let query = Self::parse(text)?;
+        let command = query.statements.iter().find_map(|s| match &s.kind {
+            StatementKind::Command(c) => Some(c),
+            _ => None,
+        });
+        if let Some(cmd) = command {
+            if query.statements.len() != 1 {
+                return Err(EngineError::BadRequest(
+                    "A request may hold one control command, alone".into(),
+                ));
+            }
+            {
+                let cat = self.storage.catalog();
+                for action in classify::command_actions(&cat, database, cmd) {
+                    authorize(caller, &cat, &action)?;
+                }
+            }
+            let storage_db_needed =
+                !matches!(&cmd.kind, kql_syntax::ast::CommandKind::Other { .. });
+            if storage_db_needed && !self.storage.catalog().databases.contains_key(database) {
+                return Err(EngineError::UnknownDatabase(database.to_string()));
+            }
+            let t = self.command(caller, database, cmd, text, options).await?;
+            return Ok(QueryResult {
+                tables: vec![t],
+                options: HashMap::new(),
+            });
+        }
+        authorize(
+            caller,
+            &self.storage.catalog(),
+            &Action::new(
+                "Query",
+                Need::Query {
+                    database: database.to_string(),
+                },
+            ),
+        )?;
+        let ctx = self.context(caller, database, options)?;
+        let planned = plan(&ctx, &query, text)?;
+        authorize_reads(caller, &ctx)?;
+        self.run_planned(planned).await
     }
 
     /// [`Engine::ingest_stream`] on behalf of `caller` (needs Ingestor on the table or
@@ -39,7 +104,17 @@ impl Engine {
         mapping: MappingSpec<'_>,
         body: &[u8],
     ) -> Result<IngestSummary> {
-        let _ = caller;
+        authorize(
+            caller,
+            &self.storage.catalog(),
+            &Action::new(
+                "StreamingIngest",
+                Need::Ingest {
+                    database: database.to_string(),
+                    table: table.to_string(),
+                },
+            ),
+        )?;
         self.ingest_stream(database, table, format, mapping, body)
             .await
     }
@@ -47,7 +122,52 @@ impl Engine {
     /// Makes `principal` (e.g. `aaduser=alice@contoso.com;<tenant>`) an AllDatabasesAdmin
     /// unless it is one already: the first cluster admin given at start.
     pub async fn ensure_cluster_admin(&self, principal: &str) -> Result<()> {
-        let _ = principal;
+        let name =
+            PrincipalName::parse(principal).map_err(|e| EngineError::BadRequest(e.to_string()))?;
+        let canonical = name.to_string();
+        let role = Role::AllDatabasesAdmin.name();
+        if self
+            .storage
+            .catalog()
+            .cluster_roles
+            .iter()
+            .any(|a| a.is(role, &canonical))
+        {
+            return Ok(());
+        }
+        self.storage
+            .commit(move |c| {
+                if !c.cluster_roles.iter().any(|a| a.is(role, &canonical)) {
+                    c.cluster_roles.push(calypso_storage::RoleAssignment {
+                        role: role.into(),
+                        principal: canonical,
+                        display_name: name.id().to_string(),
+                        notes: "Cluster admin given at start".into(),
+                        added_on: now_rfc3339(),
+                        id: crate::commands::new_id(),
+                    });
+                }
+                Ok(())
+            })
+            .await?;
         Ok(())
     }
+}
+
+/// Checks that the caller may read every table a plan read (RestrictedViewAccess).
+pub(crate) fn authorize_reads(caller: &Caller, ctx: &Ctx<'_>) -> Result<()> {
+    for table in ctx.tables_read() {
+        authorize(
+            caller,
+            &ctx.catalog,
+            &Action::new(
+                "Query",
+                Need::ReadTable {
+                    database: ctx.database.clone(),
+                    table,
+                },
+            ),
+        )?;
+    }
+    Ok(())
 }

@@ -36,6 +36,9 @@ pub struct Catalog {
     pub version: u64,
     /// Databases by name.
     pub databases: BTreeMap<String, Database>,
+    /// Cluster-level role assignments (`AllDatabasesAdmin`, `AllDatabasesViewer`,
+    /// `AllDatabasesMonitor`).
+    pub cluster_roles: Vec<RoleAssignment>,
 }
 
 /// A database.
@@ -58,6 +61,9 @@ pub struct Database {
     pub functions: BTreeMap<String, Function>,
     /// The database's streaming ingestion policy, as Kusto's JSON.
     pub streaming_ingestion_policy: Option<serde_json::Value>,
+    /// Database-level role assignments (`admins`, `users`, `viewers`,
+    /// `unrestrictedviewers`, `ingestors`, `monitors`). Dropped with the database.
+    pub roles: Vec<RoleAssignment>,
 }
 
 /// A table.
@@ -80,6 +86,42 @@ pub struct Table {
     pub streaming_ingestion_policy: Option<serde_json::Value>,
     /// Named ingestion mappings (`.create table T ingestion csv mapping "m" '...'`).
     pub ingestion_mappings: Vec<IngestionMapping>,
+    /// Table-level role assignments (`admins`, `ingestors`). They follow the table when it
+    /// is renamed and are dropped with it.
+    pub roles: Vec<RoleAssignment>,
+    /// The RestrictedViewAccess policy: `Some(true)` when only UnrestrictedViewers may
+    /// query the table; `None` when never set or deleted.
+    pub restricted_view_access: Option<bool>,
+}
+
+/// A principal's assignment to a security role of the cluster, a database, a table or a
+/// function (`.add database D viewers ('aaduser=...')`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RoleAssignment {
+    /// The role as the commands name it: `admins`, `users`, `viewers`,
+    /// `unrestrictedviewers`, `ingestors`, `monitors` (databases, tables, functions), or
+    /// `AllDatabasesAdmin`, `AllDatabasesViewer`, `AllDatabasesMonitor` (cluster).
+    pub role: String,
+    /// The principal's canonical name: `aaduser=alice@contoso.com;<tenant>`,
+    /// `aadapp=<app id>;<tenant>`, `aadgroup=<id or name>[;<tenant>]`.
+    pub principal: String,
+    /// The name `.show ... principals` prints.
+    pub display_name: String,
+    /// The description given to the command that added it.
+    pub notes: String,
+    /// When it was added (RFC 3339).
+    pub added_on: String,
+    /// A UUID (`RoleAssignmentIdentifier`).
+    pub id: String,
+}
+
+impl RoleAssignment {
+    /// Whether this assignment gives `role` to the principal whose canonical name is
+    /// `principal` (compared case-insensitively, as Kusto does).
+    pub fn is(&self, role: &str, principal: &str) -> bool {
+        self.role.eq_ignore_ascii_case(role) && self.principal.eq_ignore_ascii_case(principal)
+    }
 }
 
 /// A named ingestion mapping of a table.
@@ -142,6 +184,8 @@ pub struct Function {
     pub folder: Option<String>,
     /// The docstring.
     pub docstring: Option<String>,
+    /// Function-level role assignments (`admins`). Dropped with the function.
+    pub roles: Vec<RoleAssignment>,
 }
 
 /// An immutable Parquet file holding some rows of a table.
@@ -224,6 +268,7 @@ impl Catalog {
             format_version: FORMAT_VERSION,
             version: 0,
             databases: BTreeMap::new(),
+            cluster_roles: Vec::new(),
         }
     }
 

@@ -10,7 +10,7 @@ use arrow::array::{
     Float64Array, Int32Array, Int64Array, LargeStringArray, RecordBatch, StringArray,
     TimestampNanosecondArray,
 };
-use calypso_storage::{Column, Error, FORMAT_VERSION, Storage, Table};
+use calypso_storage::{Column, Error, FORMAT_VERSION, RoleAssignment, Storage, Table};
 use common::{DB, T, create_table, query};
 use datafusion::prelude::{col, ident, lit};
 use kql_functions::KqlType;
@@ -48,6 +48,11 @@ async fn a_catalog_of_an_older_format_still_loads() {
     assert_eq!(t.columns[1].kql_type, KqlType::Real);
     assert_eq!(t.extents[0].rows, 5);
     assert!(t.extents[0].column_stats.is_empty());
+    // Security roles and the RestrictedViewAccess policy came later: none.
+    assert!(catalog.cluster_roles.is_empty());
+    assert!(db.roles.is_empty());
+    assert!(t.roles.is_empty());
+    assert_eq!(t.restricted_view_access, None);
     // The next commit writes the current format.
     storage.commit(|_| Ok(())).await.unwrap();
     let text = std::fs::read_to_string(dir.path().join("catalog/v4.json")).unwrap();
@@ -214,4 +219,64 @@ async fn every_kql_type_round_trips_through_an_extent() {
     })
     .await;
     assert_eq!(rows.iter().map(RecordBatch::num_rows).sum::<usize>(), 0);
+}
+
+fn assignment(role: &str, principal: &str) -> RoleAssignment {
+    RoleAssignment {
+        role: role.into(),
+        principal: principal.into(),
+        display_name: "Alice".into(),
+        notes: "note".into(),
+        added_on: "2024-01-01T00:00:00Z".into(),
+        id: "r1".into(),
+    }
+}
+
+#[tokio::test]
+async fn role_assignments_survive_a_reopen_follow_renames_and_go_with_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    storage
+        .commit(|c| {
+            c.cluster_roles
+                .push(assignment("AllDatabasesAdmin", "aaduser=a@x.com"));
+            let d = c.ensure_database("db", true);
+            d.roles.push(assignment("viewers", "aadgroup=g1"));
+            let mut t = Table::new("T", vec![Column::new("a", KqlType::Long)]);
+            t.roles.push(assignment("ingestors", "aadapp=app;tenant"));
+            t.restricted_view_access = Some(true);
+            d.tables.insert("T".into(), t);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    drop(storage);
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    let c = storage.catalog();
+    assert!(c.cluster_roles[0].is("alldatabasesadmin", "AADUSER=A@X.COM"));
+    assert_eq!(c.database("db").unwrap().roles[0].principal, "aadgroup=g1");
+    let t = c.table("db", "T").unwrap();
+    assert_eq!(t.roles[0].role, "ingestors");
+    assert_eq!(t.restricted_view_access, Some(true));
+    // A renamed table keeps its roles; a dropped one takes them along.
+    storage
+        .commit(|c| {
+            let d = c.require_database_mut("db")?;
+            let mut t = d.tables.remove("T").unwrap();
+            t.name = "U".into();
+            d.tables.insert("U".into(), t);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(storage.catalog().table("db", "U").unwrap().roles.len(), 1);
+    storage
+        .commit(|c| {
+            c.databases.remove("db");
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert!(storage.catalog().database("db").is_none());
+    assert_eq!(storage.catalog().cluster_roles.len(), 1);
 }

@@ -84,6 +84,7 @@ async fn commit_and_reopen_show_everything_back() {
                     body: "{ T | where x > x }".into(),
                     folder: Some("dir".into()),
                     docstring: Some("doc".into()),
+                    roles: Vec::new(),
                 },
             );
             db.streaming_ingestion_policy = Some(serde_json::json!({"IsEnabled": true}));

@@ -80,6 +80,48 @@ fn arity(name: &str, args: &[ast::Expr], min: usize, max: usize, span: Span) -> 
     Ok(())
 }
 
+/// The principal names given to `current_principal_is_member_of()`: string literals, or
+/// one `dynamic([...])` array of string literals (Kusto accepts literals only).
+fn principal_literals(args: &[ast::Expr], span: Span) -> Result<Vec<String>> {
+    fn strings(d: &ast::Dynamic, out: &mut Vec<String>) -> bool {
+        match d {
+            ast::Dynamic::Scalar(l) => match l.as_ref() {
+                ast::Literal::String { value, .. } => {
+                    out.push(value.clone());
+                    true
+                }
+                _ => false,
+            },
+            ast::Dynamic::Array(items) => items.iter().all(|i| strings(i, out)),
+            ast::Dynamic::Null | ast::Dynamic::Object(_) | ast::Dynamic::Neg(_) => false,
+        }
+    }
+    if args.is_empty() {
+        return Err(semantic(
+            span,
+            "current_principal_is_member_of() expects at least one principal",
+        ));
+    }
+    let mut out = Vec::new();
+    for a in args {
+        let ok = match &a.kind {
+            ExprKind::Literal(ast::Literal::String { value, .. }) => {
+                out.push(value.clone());
+                true
+            }
+            ExprKind::Literal(ast::Literal::Dynamic(d)) => strings(d, &mut out),
+            _ => false,
+        };
+        if !ok {
+            return Err(semantic(
+                a.span(),
+                "current_principal_is_member_of() accepts only string literals or a dynamic array of string literals",
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// The common result type of branches (iff/case/coalesce).
 fn common_type(types: &[KqlType], span: Span) -> Result<KqlType> {
     let mut t = types[0];
@@ -221,6 +263,27 @@ impl Planner<'_> {
                     }
                     None => Ok(now),
                 }
+            }
+            "current_principal" => {
+                arity(n, args, 0, 0, span)?;
+                Ok(lit(self.ctx.principal().fqn))
+            }
+            "current_principal_details" => {
+                arity(n, args, 0, 0, span)?;
+                Ok(lit(ScalarValue::LargeUtf8(Some(
+                    self.ctx.principal().details_json,
+                ))))
+            }
+            "current_principal_is_member_of" => {
+                let names = principal_literals(args, span)?;
+                let mut member = false;
+                for name in &names {
+                    member |= self
+                        .ctx
+                        .principal_is_member_of(name)
+                        .map_err(|m| semantic(span, m))?;
+                }
+                Ok(lit(member))
             }
             "ago" => {
                 arity(n, args, 1, 1, span)?;
@@ -393,7 +456,7 @@ impl Planner<'_> {
                     );
                 }
                 if Registry::global().scalar(n).is_none() {
-                    if self.scope.get(n).is_some() || self.ctx.table(n).is_some() {
+                    if self.scope.get(n).is_some() || self.ctx.has_table(n) {
                         return Err(semantic(span, format!("'{n}' is not a function")));
                     }
                     return Err(semantic(span, format!("Unknown function: '{n}'")));

@@ -77,6 +77,9 @@ pub const PLANNER_FUNCTIONS: &[&str] = &[
     "next",
     "materialize",
     "table",
+    "current_principal",
+    "current_principal_details",
+    "current_principal_is_member_of",
 ];
 
 /// Aggregates the planner maps onto DataFusion's own (others come from the registry).
@@ -127,10 +130,35 @@ pub struct StoredFunction {
     pub text: String,
 }
 
+/// The principal running a query, as `current_principal()` and
+/// `current_principal_details()` show it. Plain text: the planner knows nothing of
+/// authentication.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrincipalInfo {
+    /// The fully qualified name, `aaduser=<object id>;<tenant>`; `""` without authentication.
+    pub fqn: String,
+    /// A JSON object's text (`{}` without authentication).
+    pub details_json: String,
+}
+
+impl Default for PrincipalInfo {
+    fn default() -> Self {
+        PrincipalInfo {
+            fqn: String::new(),
+            details_json: "{}".into(),
+        }
+    }
+}
+
 /// What the planner may ask of its surroundings.
 pub trait KqlContext {
-    /// A table of the current database, by name.
+    /// A table of the current database, by name: the planner reads it. Name resolution
+    /// that only asks whether a name is a table calls [`KqlContext::has_table`].
     fn table(&self, name: &str) -> Option<TableRef>;
+    /// Whether `name` is a table of the current database (without reading it).
+    fn has_table(&self, name: &str) -> bool {
+        self.table(name).is_some()
+    }
     /// A stored function of the current database, by name.
     fn function(&self, name: &str) -> Option<StoredFunction>;
     /// A request parameter's value as KQL literal text (bound by `declare query_parameters`).
@@ -142,6 +170,18 @@ pub trait KqlContext {
     fn materialize(&self, plan: &LogicalPlan) -> Option<TableRef> {
         let _ = plan;
         None
+    }
+    /// The principal running the query (`current_principal()`,
+    /// `current_principal_details()`); nobody by default.
+    fn principal(&self) -> PrincipalInfo {
+        PrincipalInfo::default()
+    }
+    /// `current_principal_is_member_of()`: whether the caller is the principal named
+    /// `principal` (`aaduser=...`, `aadapp=...`) or a member of that group (`aadgroup=...`).
+    /// `Err` carries the message for a malformed name. False by default.
+    fn principal_is_member_of(&self, principal: &str) -> std::result::Result<bool, String> {
+        let _ = principal;
+        Ok(false)
     }
 }
 

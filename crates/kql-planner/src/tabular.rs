@@ -108,7 +108,7 @@ pub(crate) fn is_tabular_syntax(e: &ast::Expr, p: &Planner<'_>) -> bool {
             Some(Binding::Scalar(_)) => false,
             Some(Binding::Function(l, _)) => l.params.is_empty() && body_is_tabular(l, p),
             None => {
-                p.ctx.table(&id.name).is_some()
+                p.ctx.has_table(&id.name)
                     || p.ctx.function(&id.name).is_some_and(|f| {
                         parse_stored_function(&id.name, &f.text, e.span())
                             .is_ok_and(|l| l.params.is_empty() && body_is_tabular(&l, p))

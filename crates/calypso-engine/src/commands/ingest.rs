@@ -249,13 +249,14 @@ impl Engine {
 
     pub(crate) async fn set_or_append(
         &self,
+        caller: &crate::Caller,
         database: &str,
         verb: &str,
         table_name: &str,
         query: &Query,
         options: &RequestOptions,
     ) -> Result<ResultTable> {
-        let result = self.run_query_ast(database, query, options).await?;
+        let result = self.run_query_ast(caller, database, query, options).await?;
         let Some(primary) = result.tables.into_iter().next() else {
             return Err(EngineError::BadRequest("The query has no result".into()));
         };
@@ -279,6 +280,7 @@ impl Engine {
             (_, false) => {
                 let cols = primary.columns.clone();
                 let (db, tn) = (database.to_string(), table_name.to_string());
+                let owner = crate::security::access::creator_assignment(caller);
                 self.storage
                     .commit(move |c| {
                         let d = c.require_database_mut(&db)?;
@@ -296,6 +298,7 @@ impl Engine {
                                         docstring: None,
                                     })
                                     .collect(),
+                                roles: owner.into_iter().collect(),
                                 ..Default::default()
                             });
                         }
@@ -338,6 +341,7 @@ impl Engine {
     /// `.show tables | where ...`: runs the operators over the command's result.
     pub(crate) async fn pipe_command_result(
         &self,
+        caller: &crate::Caller,
         result: ResultTable,
         ops: &[Operator],
         _text: &str,
@@ -351,7 +355,7 @@ impl Engine {
             query_text.push_str(&op.to_string());
         }
         let out = self
-            .execute_with_extra_table(&query_text, "__command_result", Arc::new(mem))
+            .execute_with_extra_table(caller, &query_text, "__command_result", Arc::new(mem))
             .await?;
         let mut t = out
             .tables

@@ -9,8 +9,9 @@ use super::{
     new_id, not_supported, now_rfc3339, schema_type_name, table_of, table_schema_json,
     table_schema_row, words,
 };
+use crate::security::access::{self, Action, Need};
 use crate::table::{Cell, guid, rfc3339_nanos, table};
-use crate::{Engine, EngineError, Result, ResultTable};
+use crate::{Caller, Engine, EngineError, Result, ResultTable};
 
 const DATABASES_COLS: &[(&str, KqlType)] = &[
     ("DatabaseName", KqlType::String),
@@ -132,11 +133,15 @@ fn policy_row(entity: &str, kind: &str, policy: Option<&serde_json::Value>) -> V
 impl Engine {
     pub(crate) async fn other_command(
         &self,
+        caller: &Caller,
         database: &str,
         text: &str,
         _query: Option<&Query>,
     ) -> Result<ResultTable> {
         let ws = words(text);
+        if let Some(sc) = super::principals::parse(&ws) {
+            return self.security_command(caller, database, sc).await;
+        }
         if super::mappings::is_mapping_command(&ws) {
             return self.mapping_command(database, &ws, text).await;
         }
@@ -149,7 +154,7 @@ impl Engine {
             _ => return Err(not_supported(text)),
         };
         match verb.as_str() {
-            "show" => self.show_command(database, &ws, text, &cat),
+            "show" => self.show_command(caller, database, &ws, text, &cat),
             "create" if is(w(1), "database") => {
                 let db = name(2).ok_or_else(|| not_supported(text))?;
                 let if_not_exists = ws
@@ -341,6 +346,7 @@ impl Engine {
 
     fn show_command(
         &self,
+        caller: &Caller,
         database: &str,
         ws: &[W],
         text: &str,
@@ -352,17 +358,32 @@ impl Engine {
             ws.len() == from + 1 + kws.len()
                 && kws.iter().enumerate().all(|(i, k)| is(w(from + i), k))
         };
+        // Cluster-wide lists show only the databases the caller has a role in (any role for
+        // `.show databases`, one that may read metadata for the others).
+        let metadata = |d: &Database| {
+            access::allowed(
+                caller,
+                cat,
+                &Action::new(
+                    "DatabasesShowCommand",
+                    Need::DatabaseMetadata {
+                        database: d.name.clone(),
+                    },
+                ),
+            )
+        };
         if rest_is(1, &["databases"]) {
             let rows = cat
                 .databases
                 .values()
+                .filter(|d| access::sees_database(caller, cat, d))
                 .map(|d| database_row(cat, d, database))
                 .collect();
             return table(DATABASES_COLS, rows);
         }
         if rest_is(1, &["databases", "entities"]) {
             let mut rows = Vec::new();
-            for d in cat.databases.values() {
+            for d in cat.databases.values().filter(|d| metadata(d)) {
                 for t in d.tables.values() {
                     rows.push(vec![
                         d.name.clone().into(),
@@ -529,7 +550,7 @@ impl Engine {
                 && is(w(5), "json"))
         {
             let dbs: Vec<&Database> = if is(w(1), "schema") {
-                cat.databases.values().collect()
+                cat.databases.values().filter(|d| metadata(d)).collect()
             } else {
                 vec![db_of(cat, &name(2).unwrap_or_default())?]
             };

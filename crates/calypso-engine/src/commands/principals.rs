@@ -1,0 +1,603 @@
+//! Security role commands and the RestrictedViewAccess policy:
+//!
+//! * `.add|.drop|.set cluster|database [D]|table T|function F <role> ('principal', ...)
+//!   [skip-results] ['notes']`, `.set ... <role> none`;
+//! * `.show cluster|database [D]|table T|function F principals`;
+//! * `.show [cluster|database D|table T|function F] principal roles` (the caller's own);
+//! * `.alter table T policy restricted_view_access true|false`, `.alter tables (T1, T2)
+//!   policy ...`, `.delete table T policy restricted_view_access`, `.show table T|*
+//!   policy restricted_view_access`.
+//!
+//! Results have ADX's columns (`Role, PrincipalType, PrincipalDisplayName,
+//! PrincipalObjectId, PrincipalFQN, Notes, RoleAssignmentIdentifier`; `Scope, DisplayName,
+//! AADObjectID, Role`; the policy columns).
+
+use calypso_auth::{PrincipalKind, PrincipalName};
+use calypso_storage::{Catalog, EntityKind, Error as SErr, RoleAssignment};
+use kql_functions::KqlType;
+
+use super::{POLICY_COLS, W, db_of, is, name_at, now_rfc3339, table_of};
+use crate::security::access::{Role, ScopeKind};
+use crate::table::{Cell, table};
+use crate::{Caller, Engine, EngineError, Result, ResultTable};
+
+const PRINCIPALS_COLS: &[(&str, KqlType)] = &[
+    ("Role", KqlType::String),
+    ("PrincipalType", KqlType::String),
+    ("PrincipalDisplayName", KqlType::String),
+    ("PrincipalObjectId", KqlType::String),
+    ("PrincipalFQN", KqlType::String),
+    ("Notes", KqlType::String),
+    ("RoleAssignmentIdentifier", KqlType::String),
+];
+
+const PRINCIPAL_ROLES_COLS: &[(&str, KqlType)] = &[
+    ("Scope", KqlType::String),
+    ("DisplayName", KqlType::String),
+    ("AADObjectID", KqlType::String),
+    ("Role", KqlType::String),
+];
+
+/// The entity a role command or `.show ... principals` is about.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Scope {
+    /// The cluster.
+    Cluster,
+    /// A database (the request's when `None`).
+    Database(Option<String>),
+    /// A table of the request's database.
+    Table(String),
+    /// A stored function of the request's database.
+    Function(String),
+}
+
+impl Scope {
+    fn kind(&self) -> ScopeKind {
+        match self {
+            Scope::Cluster => ScopeKind::Cluster,
+            Scope::Database(_) => ScopeKind::Database,
+            Scope::Table(_) => ScopeKind::Table,
+            Scope::Function(_) => ScopeKind::Function,
+        }
+    }
+}
+
+/// `.add`, `.drop` or `.set`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verb {
+    /// Adds the principals.
+    Add,
+    /// Removes the principals.
+    Drop,
+    /// Replaces the role's principals.
+    Set,
+}
+
+/// A security command, parsed from its words.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SecurityCommand {
+    /// `.add|.drop|.set <scope> <role> (...)|none [skip-results] ['notes']`.
+    ChangeRoles {
+        verb: Verb,
+        scope: Scope,
+        role: Role,
+        /// Principal names as written (validated when the command runs).
+        principals: Vec<String>,
+        skip_results: bool,
+        notes: String,
+    },
+    /// `.show <scope> principals`.
+    ShowPrincipals(Scope),
+    /// `.show [<scope>] principal roles`: the caller's roles (all of them without a scope).
+    ShowOwnRoles(Option<Scope>),
+    /// `.alter table(s) ... policy restricted_view_access true|false` (`Some`), `.delete
+    /// table T policy restricted_view_access` (`None`).
+    AlterRestrictedView {
+        tables: Vec<String>,
+        value: Option<bool>,
+    },
+    /// `.show table T policy restricted_view_access` (`None`: `table *`).
+    ShowRestrictedView(Option<String>),
+}
+
+/// The scope named at `ws[at..]` and the index after it (`ws[0]` is the dot).
+fn scope_at(ws: &[W], at: usize, role_follows: bool) -> Option<(Scope, usize)> {
+    let word = |i: usize| ws.get(i);
+    if is(word(at), "cluster") {
+        return Some((Scope::Cluster, at + 1));
+    }
+    let kind = ["database", "table", "function"]
+        .into_iter()
+        .find(|k| is(word(at), k))?;
+    // `.add database viewers (...)` and `.show database principals`: the request's database.
+    let name_omitted = kind == "database"
+        && match word(at + 1) {
+            Some(W::Word(w)) if role_follows => {
+                Role::parse(w).is_some()
+                    && (matches!(word(at + 2), Some(W::Punct("("))) || is(word(at + 2), "none"))
+            }
+            Some(W::Word(w)) => {
+                w.eq_ignore_ascii_case("principals")
+                    || (w.eq_ignore_ascii_case("principal") && ws.len() == at + 3)
+            }
+            _ => false,
+        };
+    if name_omitted {
+        return Some((Scope::Database(None), at + 1));
+    }
+    let name = name_at(ws, at + 1)?;
+    let scope = match kind {
+        "database" => Scope::Database(Some(name)),
+        "table" => Scope::Table(name),
+        _ => Scope::Function(name),
+    };
+    Some((scope, at + 2))
+}
+
+/// Parses a security command (`None` when `ws` is not one).
+pub(crate) fn parse(ws: &[W]) -> Option<SecurityCommand> {
+    let verb = match ws.get(1) {
+        Some(W::Word(v)) => v.to_ascii_lowercase(),
+        _ => return None,
+    };
+    let rest_is = |from: usize, kws: &[&str]| {
+        ws.len() == from + kws.len() && kws.iter().enumerate().all(|(i, k)| is(ws.get(from + i), k))
+    };
+    match verb.as_str() {
+        "add" | "drop" | "set" => {
+            let verb = match verb.as_str() {
+                "add" => Verb::Add,
+                "drop" => Verb::Drop,
+                _ => Verb::Set,
+            };
+            let (scope, at) = scope_at(ws, 2, true)?;
+            let role = match ws.get(at) {
+                Some(W::Word(r)) => Role::parse(r)?,
+                _ => return None,
+            };
+            let mut i = at + 1;
+            let mut principals = Vec::new();
+            if is(ws.get(i), "none") && verb == Verb::Set {
+                i += 1;
+            } else {
+                if ws.get(i) != Some(&W::Punct("(")) {
+                    return None;
+                }
+                i += 1;
+                loop {
+                    match ws.get(i) {
+                        Some(W::Str(p)) => principals.push(p.clone()),
+                        _ => return None,
+                    }
+                    i += 1;
+                    match ws.get(i) {
+                        Some(W::Punct(",")) => i += 1,
+                        Some(W::Punct(")")) => break,
+                        _ => return None,
+                    }
+                }
+                i += 1;
+            }
+            let skip_results = is(ws.get(i), "skip-results");
+            if skip_results {
+                i += 1;
+            }
+            let notes = match ws.get(i) {
+                Some(W::Str(n)) => {
+                    i += 1;
+                    n.clone()
+                }
+                _ => String::new(),
+            };
+            if i != ws.len() {
+                return None;
+            }
+            Some(SecurityCommand::ChangeRoles {
+                verb,
+                scope,
+                role,
+                principals,
+                skip_results,
+                notes,
+            })
+        }
+        "show" => {
+            if rest_is(2, &["principal", "roles"]) {
+                return Some(SecurityCommand::ShowOwnRoles(None));
+            }
+            if is(ws.get(2), "table")
+                && rest_is(4, &["policy", "restricted_view_access"])
+                && ws.len() == 6
+            {
+                return Some(SecurityCommand::ShowRestrictedView(match ws.get(3) {
+                    Some(W::Punct("*")) => None,
+                    _ => Some(name_at(ws, 3)?),
+                }));
+            }
+            let (scope, at) = scope_at(ws, 2, false)?;
+            if rest_is(at, &["principals"]) {
+                return Some(SecurityCommand::ShowPrincipals(scope));
+            }
+            if rest_is(at, &["principal", "roles"]) {
+                return Some(SecurityCommand::ShowOwnRoles(Some(scope)));
+            }
+            None
+        }
+        "alter" | "delete" => {
+            let tables = if is(ws.get(2), "table") {
+                vec![name_at(ws, 3)?]
+            } else if is(ws.get(2), "tables") && verb == "alter" {
+                let mut names = Vec::new();
+                let mut i = 4;
+                if ws.get(3) != Some(&W::Punct("(")) {
+                    return None;
+                }
+                while let Some(n) = name_at(ws, i) {
+                    names.push(n);
+                    i += 1;
+                    if ws.get(i) == Some(&W::Punct(",")) {
+                        i += 1;
+                    }
+                }
+                if ws.get(i) != Some(&W::Punct(")")) {
+                    return None;
+                }
+                // Re-base so that `policy` is at index 4 as in the one-table form.
+                return parse_rva_value(ws, i + 1, names, &verb);
+            } else {
+                return None;
+            };
+            parse_rva_value(ws, 4, tables, &verb)
+        }
+        _ => None,
+    }
+}
+
+/// `policy restricted_view_access [true|false]` at `ws[at..]`.
+fn parse_rva_value(
+    ws: &[W],
+    at: usize,
+    tables: Vec<String>,
+    verb: &str,
+) -> Option<SecurityCommand> {
+    if !is(ws.get(at), "policy") || !is(ws.get(at + 1), "restricted_view_access") {
+        return None;
+    }
+    let value = match (verb, ws.get(at + 2)) {
+        ("delete", None) => None,
+        ("alter", Some(W::Word(b))) if ws.len() == at + 3 => {
+            Some(match b.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => return None,
+            })
+        }
+        _ => return None,
+    };
+    Some(SecurityCommand::AlterRestrictedView { tables, value })
+}
+
+/// `Microsoft Entra user` and so on, from a principal name's kind.
+fn principal_type(p: &str) -> &'static str {
+    match PrincipalName::parse(p).map(|p| p.kind()) {
+        Ok(PrincipalKind::User) => "Microsoft Entra user",
+        Ok(PrincipalKind::App) => "Microsoft Entra application",
+        Ok(PrincipalKind::Group) => "Microsoft Entra group",
+        Err(_) => "",
+    }
+}
+
+/// The object id when the principal's id is one (a GUID), else `""`.
+fn object_id(p: &str) -> String {
+    PrincipalName::parse(p)
+        .ok()
+        .map(|p| p.id().to_string())
+        .filter(|id| id.len() == 36 && kql_functions::convert::parse_guid(id).is_some())
+        .unwrap_or_default()
+}
+
+/// The singular form of a stored role (`admins` → `Admin`).
+fn role_display(role: &str) -> String {
+    Role::parse(role).map_or_else(|| role.to_string(), |r| r.display().to_string())
+}
+
+fn role_rank(role: &str) -> usize {
+    const ORDER: [Role; 9] = [
+        Role::AllDatabasesAdmin,
+        Role::AllDatabasesViewer,
+        Role::AllDatabasesMonitor,
+        Role::Admin,
+        Role::User,
+        Role::Viewer,
+        Role::UnrestrictedViewer,
+        Role::Ingestor,
+        Role::Monitor,
+    ];
+    Role::parse(role)
+        .and_then(|r| ORDER.iter().position(|o| *o == r))
+        .unwrap_or(ORDER.len())
+}
+
+/// Rows of `.show ... principals`: `label` prefixes the role (`Database D`), empty for
+/// cluster roles.
+fn principal_rows(label: &str, roles: &[RoleAssignment], out: &mut Vec<Vec<Cell>>) {
+    let mut sorted: Vec<&RoleAssignment> = roles.iter().collect();
+    sorted.sort_by_key(|a| role_rank(&a.role));
+    for a in sorted {
+        let role = role_display(&a.role);
+        let role = if label.is_empty() {
+            role
+        } else {
+            format!("{label} {role}")
+        };
+        out.push(vec![
+            role.into(),
+            principal_type(&a.principal).into(),
+            a.display_name.clone().into(),
+            object_id(&a.principal).into(),
+            a.principal.clone().into(),
+            a.notes.clone().into(),
+            a.id.clone().into(),
+        ]);
+    }
+}
+
+impl Engine {
+    /// Runs a parsed security command.
+    pub(crate) async fn security_command(
+        &self,
+        caller: &Caller,
+        database: &str,
+        command: SecurityCommand,
+    ) -> Result<ResultTable> {
+        match command {
+            SecurityCommand::ChangeRoles {
+                verb,
+                scope,
+                role,
+                principals,
+                skip_results,
+                notes,
+            } => {
+                self.change_roles(database, verb, scope, role, principals, skip_results, notes)
+                    .await
+            }
+            SecurityCommand::ShowPrincipals(scope) => {
+                self.principals_table(&self.storage.catalog(), database, &scope)
+            }
+            SecurityCommand::ShowOwnRoles(scope) => {
+                own_roles(caller, &self.storage.catalog(), database, scope.as_ref())
+            }
+            SecurityCommand::AlterRestrictedView { tables, value } => {
+                let (db, names) = (database.to_string(), tables.clone());
+                self.storage
+                    .commit(move |c| {
+                        for n in &names {
+                            c.require_table_mut(&db, n)?.restricted_view_access = value;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                rva_table(&self.storage.catalog(), database, Some(&tables))
+            }
+            SecurityCommand::ShowRestrictedView(t) => {
+                let names = t.map(|t| vec![t]);
+                rva_table(&self.storage.catalog(), database, names.as_deref())
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn change_roles(
+        &self,
+        database: &str,
+        verb: Verb,
+        scope: Scope,
+        role: Role,
+        principals: Vec<String>,
+        skip_results: bool,
+        notes: String,
+    ) -> Result<ResultTable> {
+        if !role.fits(scope.kind()) {
+            let what = match scope.kind() {
+                ScopeKind::Cluster => {
+                    "AllDatabasesAdmin, AllDatabasesViewer or AllDatabasesMonitor"
+                }
+                ScopeKind::Database => {
+                    "admins, users, viewers, unrestrictedviewers, ingestors or monitors"
+                }
+                ScopeKind::Table => "admins or ingestors",
+                ScopeKind::Function => "admins",
+            };
+            return Err(EngineError::BadRequest(format!(
+                "The role '{}' cannot be assigned here: the roles are {what}",
+                role.name()
+            )));
+        }
+        let mut names = Vec::with_capacity(principals.len());
+        for p in &principals {
+            let name =
+                PrincipalName::parse(p).map_err(|e| EngineError::BadRequest(e.to_string()))?;
+            names.push(name);
+        }
+        let now = now_rfc3339();
+        let added: Vec<RoleAssignment> = names
+            .iter()
+            .map(|n| RoleAssignment {
+                role: role.name().into(),
+                principal: n.to_string(),
+                display_name: n.id().to_string(),
+                notes: notes.clone(),
+                added_on: now.clone(),
+                id: super::new_id(),
+            })
+            .collect();
+        let (db, scope2) = (database.to_string(), scope.clone());
+        self.storage
+            .commit(move |c| {
+                let list = match &scope2 {
+                    Scope::Cluster => &mut c.cluster_roles,
+                    Scope::Database(d) => {
+                        &mut c.require_database_mut(d.as_deref().unwrap_or(&db))?.roles
+                    }
+                    Scope::Table(t) => &mut c.require_table_mut(&db, t)?.roles,
+                    Scope::Function(f) => {
+                        &mut c
+                            .require_database_mut(&db)?
+                            .functions
+                            .get_mut(f)
+                            .ok_or_else(|| SErr::not_found(EntityKind::Function, f.clone()))?
+                            .roles
+                    }
+                };
+                let r = role.name();
+                match verb {
+                    Verb::Drop => {
+                        list.retain(|a| !added.iter().any(|n| a.is(r, &n.principal)));
+                    }
+                    Verb::Add | Verb::Set => {
+                        if verb == Verb::Set {
+                            list.retain(|a| !a.role.eq_ignore_ascii_case(r));
+                        }
+                        for n in &added {
+                            match list.iter_mut().find(|a| a.is(r, &n.principal)) {
+                                Some(existing) if !n.notes.is_empty() => {
+                                    existing.notes.clone_from(&n.notes)
+                                }
+                                Some(_) => {}
+                                None => list.push(n.clone()),
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        if skip_results {
+            return table(PRINCIPALS_COLS, Vec::new());
+        }
+        self.principals_table(&self.storage.catalog(), database, &scope)
+    }
+
+    /// `.show <scope> principals`. A database's list starts with the cluster's roles,
+    /// which apply to it.
+    fn principals_table(
+        &self,
+        cat: &Catalog,
+        database: &str,
+        scope: &Scope,
+    ) -> Result<ResultTable> {
+        let mut rows = Vec::new();
+        match scope {
+            Scope::Cluster => principal_rows("", &cat.cluster_roles, &mut rows),
+            Scope::Database(d) => {
+                let d = db_of(cat, d.as_deref().unwrap_or(database))?;
+                principal_rows("", &cat.cluster_roles, &mut rows);
+                principal_rows(&format!("Database {}", d.name), &d.roles, &mut rows);
+            }
+            Scope::Table(t) => {
+                let t = table_of(db_of(cat, database)?, t)?;
+                principal_rows(&format!("Table {}", t.name), &t.roles, &mut rows);
+            }
+            Scope::Function(f) => {
+                let d = db_of(cat, database)?;
+                let f = d.functions.get(f).ok_or_else(|| {
+                    EngineError::NotFound(format!("Function '{f}' was not found"))
+                })?;
+                principal_rows(&format!("Function {}", f.name), &f.roles, &mut rows);
+            }
+        }
+        table(PRINCIPALS_COLS, rows)
+    }
+}
+
+/// `.show [<scope>] principal roles`: the caller's roles that apply to the scope (all of
+/// them without one, or for `cluster`). The unauthenticated caller has no assignments.
+fn own_roles(
+    caller: &Caller,
+    cat: &Catalog,
+    database: &str,
+    scope: Option<&Scope>,
+) -> Result<ResultTable> {
+    let Caller::Principal(identity) = caller else {
+        return table(PRINCIPAL_ROLES_COLS, Vec::new());
+    };
+    let display = crate::security::access::display_name(identity);
+    let mut rows = Vec::new();
+    let mut add = |scope: String, roles: &[RoleAssignment]| {
+        for a in roles.iter().filter(|a| caller.matches(&a.principal)) {
+            let role = role_display(&a.role);
+            rows.push(vec![
+                Cell::from(scope.as_str()),
+                display.clone().into(),
+                identity.object_id().into(),
+                role.into(),
+            ]);
+        }
+    };
+    add("Cluster".into(), &cat.cluster_roles);
+    let (only_db, only_table, only_function) = match scope {
+        None | Some(Scope::Cluster) => (None, None, None),
+        Some(Scope::Database(d)) => (Some(d.as_deref().unwrap_or(database)), None, None),
+        Some(Scope::Table(t)) => (Some(database), Some(t.as_str()), None),
+        Some(Scope::Function(f)) => (Some(database), None, Some(f.as_str())),
+    };
+    if let Some(d) = only_db {
+        db_of(cat, d)?;
+    }
+    for d in cat
+        .databases
+        .values()
+        .filter(|d| only_db.is_none_or(|n| n == d.name))
+    {
+        add(format!("Database {}", d.name), &d.roles);
+        if only_function.is_none() {
+            for t in d
+                .tables
+                .values()
+                .filter(|t| only_table.is_none_or(|n| n == t.name))
+            {
+                add(format!("Table {}.{}", d.name, t.name), &t.roles);
+            }
+        }
+        if only_table.is_none() {
+            for f in d
+                .functions
+                .values()
+                .filter(|f| only_function.is_none_or(|n| n == f.name))
+            {
+                add(format!("Function {}.{}", d.name, f.name), &f.roles);
+            }
+        }
+    }
+    table(PRINCIPAL_ROLES_COLS, rows)
+}
+
+/// The RestrictedViewAccess policy of `tables` (every table of the database for `None`).
+fn rva_table(cat: &Catalog, database: &str, tables: Option<&[String]>) -> Result<ResultTable> {
+    let d = db_of(cat, database)?;
+    let chosen: Vec<&calypso_storage::Table> = match tables {
+        Some(names) => names
+            .iter()
+            .map(|n| table_of(d, n))
+            .collect::<Result<_>>()?,
+        None => d.tables.values().collect(),
+    };
+    let rows = chosen
+        .into_iter()
+        .map(|t| {
+            vec![
+                "RestrictedViewAccessPolicy".into(),
+                format!("[{}].[{}]", d.name, t.name).into(),
+                match t.restricted_view_access {
+                    Some(b) => b.to_string(),
+                    None => "null".into(),
+                }
+                .into(),
+                Cell::Null,
+                "Table".into(),
+            ]
+        })
+        .collect();
+    table(POLICY_COLS, rows)
+}
