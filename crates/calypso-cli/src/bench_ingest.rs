@@ -114,11 +114,10 @@ fn ms(d: Duration) -> f64 {
 pub async fn run(opts: Options, out: &mut impl Write) -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("calypso-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let server = calypso_server::bind(calypso_server::ServeOptions {
-        listen: ([127, 0, 0, 1], 0).into(),
-        data_dir: dir.clone(),
-        limits: calypso_server::Limits::default(),
-    })
+    let server = calypso_server::bind(calypso_server::ServeOptions::new(
+        ([127, 0, 0, 1], 0).into(),
+        dir.clone(),
+    ))
     .await
     .map_err(|e| e.to_string())?;
     let base = format!("http://{}", server.local_addr());

@@ -6,6 +6,9 @@
 //! * `calypso bench ingest` measures streaming ingestion over HTTP (MiB/s, ack to queryable).
 
 mod bench_ingest;
+mod serve_config;
+
+use serve_config::ServeArgs;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -30,26 +33,6 @@ enum Format {
     Table,
     Csv,
     Json,
-}
-
-/// Options of `calypso serve`.
-#[derive(clap::Args, Debug)]
-struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "CALYPSO_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: std::net::SocketAddr,
-    /// Where the catalog and the table data live (created on first start).
-    #[arg(long, env = "CALYPSO_DATA_DIR", default_value = "calypso-data")]
-    data_dir: std::path::PathBuf,
-    /// Queries running at once; more are refused with 429 (default: 10 per core).
-    #[arg(long, env = "CALYPSO_MAX_CONCURRENT_QUERIES")]
-    max_concurrent_queries: Option<usize>,
-    /// Management commands running at once; more are refused with 429.
-    #[arg(long, env = "CALYPSO_MAX_CONCURRENT_COMMANDS", default_value_t = 80)]
-    max_concurrent_commands: usize,
-    /// Streaming ingestions running at once; more are refused with 429 (default: 10 per core).
-    #[arg(long, env = "CALYPSO_MAX_CONCURRENT_INGESTIONS")]
-    max_concurrent_ingestions: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -250,26 +233,7 @@ fn run(cli: Cli) -> Result<(), String> {
     let mut out = stdout.lock();
     match cli.command {
         Command::Serve(args) => {
-            if !args.listen.ip().is_loopback() {
-                return Err(format!(
-                    "Refusing to listen on {} without authentication: this build serves loopback addresses only (authentication is the next issue)",
-                    args.listen
-                ));
-            }
-            let defaults = calypso_server::Limits::default();
-            let options = calypso_server::ServeOptions {
-                listen: args.listen,
-                data_dir: args.data_dir,
-                limits: calypso_server::Limits {
-                    max_concurrent_queries: args
-                        .max_concurrent_queries
-                        .unwrap_or(defaults.max_concurrent_queries),
-                    max_concurrent_commands: args.max_concurrent_commands,
-                    max_concurrent_ingestions: args
-                        .max_concurrent_ingestions
-                        .unwrap_or(defaults.max_concurrent_ingestions),
-                },
-            };
+            let options = serve_config::options(args)?;
             rt.block_on(calypso_server::serve(options))
                 .map_err(|e| e.to_string())
         }

@@ -7,16 +7,17 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
-use calypso_engine::{DEFAULT_DATABASE, Engine, EngineError, QueryResult, RequestOptions};
+use calypso_engine::{Caller, DEFAULT_DATABASE, Engine, EngineError, QueryResult, RequestOptions};
 use serde_json::Value;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::decompression::RequestDecompressionLayer;
 
 use crate::admission::{Admission, Limits, Workload};
+use crate::auth::Auth;
 use crate::wire::v1::ColumnOverride;
 use crate::wire::{ErrorPlacement, OneApiError, ResponseContext, V2Options, from_engine_error};
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Concurrency limits.
     pub admission: Arc<Admission>,
+    /// Authentication.
+    pub auth: Auth,
 }
 
 impl AppState {
@@ -49,7 +52,14 @@ impl AppState {
         AppState {
             engine,
             admission: Arc::new(Admission::new(limits)),
+            auth: Auth::none(),
         }
+    }
+
+    /// The same state with `auth`.
+    pub fn with_auth(mut self, auth: Auth) -> AppState {
+        self.auth = auth;
+        self
     }
 }
 
@@ -86,6 +96,10 @@ pub fn router(state: AppState) -> Router {
             post(ingest).layer(DefaultBodyLimit::max(MAX_INGEST_BODY)),
         )
         .layer(DefaultBodyLimit::max(MAX_QUERY_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ))
         .layer(axum::middleware::map_response(oneapi_payload_too_large))
         .layer(RequestDecompressionLayer::new())
         .layer(tower_http::compression::CompressionLayer::new())
@@ -112,7 +126,7 @@ async fn oneapi_payload_too_large(headers: HeaderMap, resp: Response) -> Respons
 }
 
 /// The request ids of one call.
-fn context(headers: &HeaderMap) -> ResponseContext {
+pub(crate) fn context(headers: &HeaderMap) -> ResponseContext {
     let client_request_id = headers
         .get("x-ms-client-request-id")
         .and_then(|v| v.to_str().ok())
@@ -142,7 +156,7 @@ fn json_response(status: StatusCode, body: Vec<u8>, ctx: &ResponseContext) -> Re
     with_ids(resp, ctx)
 }
 
-fn error_response(e: &OneApiError, ctx: &ResponseContext) -> Response {
+pub(crate) fn error_response(e: &OneApiError, ctx: &ResponseContext) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json_response(status, e.to_json().to_string().into_bytes(), ctx)
 }
@@ -305,11 +319,16 @@ fn limits(req: &KustoRequest, result: &QueryResult) -> ResultLimits {
 }
 
 /// Runs the engine with the request's server timeout.
-async fn run(state: &AppState, db: &str, req: &KustoRequest) -> Result<QueryResult, EngineError> {
+async fn run(
+    state: &AppState,
+    caller: &Caller,
+    db: &str,
+    req: &KustoRequest,
+) -> Result<QueryResult, EngineError> {
     let options = request_options(req, &HashMap::new());
     let timeout = server_timeout(&req.options).unwrap_or(Duration::from_secs(4 * 60));
     let no_timeout = opt_bool(&req.options, "norequesttimeout").unwrap_or(false);
-    let fut = state.engine.execute(db, &req.csl, &options);
+    let fut = state.engine.execute_as(caller, db, &req.csl, &options);
     if no_timeout {
         return fut.await;
     }
@@ -321,7 +340,13 @@ async fn run(state: &AppState, db: &str, req: &KustoRequest) -> Result<QueryResu
     }
 }
 
-async fn query_common(state: AppState, headers: HeaderMap, body: Bytes, v2: bool) -> Response {
+async fn query_common(
+    state: AppState,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+    v2: bool,
+) -> Response {
     let ctx = context(&headers);
     let started = Instant::now();
     let req = match parse_request(&read_body(body).await) {
@@ -342,7 +367,7 @@ async fn query_common(state: AppState, headers: HeaderMap, body: Bytes, v2: bool
         .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
     let span = tracing::info_span!("query", activity_id = %ctx.activity_id, client_request_id = %ctx.client_request_id, db = %db);
     let _enter = span.enter();
-    let result = match run(&state, &db, &req).await {
+    let result = match run(&state, &caller, &db, &req).await {
         Ok(r) => r,
         Err(e) => return engine_error(&e, &ctx, &req.csl, &db),
     };
@@ -384,12 +409,22 @@ async fn query_common(state: AppState, headers: HeaderMap, body: Bytes, v2: bool
     }
 }
 
-async fn v2_query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    query_common(state, headers, body, true).await
+async fn v2_query(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    query_common(state, caller, headers, body, true).await
 }
 
-async fn v1_query(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    query_common(state, headers, body, false).await
+async fn v1_query(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    query_common(state, caller, headers, body, false).await
 }
 
 fn get_body(q: &HashMap<String, String>) -> Bytes {
@@ -399,21 +434,28 @@ fn get_body(q: &HashMap<String, String>) -> Bytes {
 
 async fn v2_query_get(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    query_common(state, headers, get_body(&q), true).await
+    query_common(state, caller, headers, get_body(&q), true).await
 }
 
 async fn v1_query_get(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    query_common(state, headers, get_body(&q), false).await
+    query_common(state, caller, headers, get_body(&q), false).await
 }
 
-async fn v1_mgmt(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn v1_mgmt(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let ctx = context(&headers);
     let req = match parse_request(&body) {
         Ok(r) => r,
@@ -429,7 +471,7 @@ async fn v1_mgmt(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     };
     let span = tracing::info_span!("mgmt", activity_id = %ctx.activity_id, client_request_id = %ctx.client_request_id, db = %db);
     let _enter = span.enter();
-    let result = match run(&state, &db, &req).await {
+    let result = match run(&state, &caller, &db, &req).await {
         Ok(r) => r,
         Err(e) => return engine_error(&e, &ctx, &req.csl, &db),
     };
@@ -441,13 +483,14 @@ async fn v1_mgmt(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     json_response(StatusCode::OK, body.to_string().into_bytes(), &ctx)
 }
 
-async fn auth_metadata(headers: HeaderMap) -> Response {
+async fn auth_metadata(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let ctx = context(&headers);
-    json_response(StatusCode::OK, br#"{"AzureAD":null}"#.to_vec(), &ctx)
+    json_response(StatusCode::OK, state.auth.metadata_body().to_vec(), &ctx)
 }
 
 async fn ingest(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((db, table)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -483,7 +526,7 @@ async fn ingest(
     let started = Instant::now();
     match state
         .engine
-        .ingest_stream(&db, &table, &format, mapping, &body)
+        .ingest_stream_as(&caller, &db, &table, &format, mapping, &body)
         .await
     {
         Ok(summary) => {

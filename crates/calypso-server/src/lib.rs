@@ -5,15 +5,18 @@
 //! * [`wire`]: Kusto's JSON wire format (v1, v2 frames, OneApi errors). Only this crate
 //!   knows it.
 //! * [`limits`]: result truncation (500,000 records / 64 MB unless `notruncation`).
+//! * [`auth`]: bearer-token authentication (`none` or `jwt` mode) and the auth metadata.
 //! * [`admission`]: concurrency limits (429 `TooManyRequests` beyond them).
 //! * [`serve`]: binding, shutdown on SIGINT/SIGTERM after in-flight requests.
 
 pub mod admission;
+pub mod auth;
 pub mod http;
 pub mod limits;
 pub mod serve;
 pub mod wire;
 
 pub use admission::Limits;
+pub use auth::{AadMetadata, AuthMode};
 pub use http::{AppState, router};
-pub use serve::{ServeOptions, Server, bind, serve};
+pub use serve::{ServeOptions, Server, TlsFiles, bind, serve};

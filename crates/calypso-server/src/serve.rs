@@ -7,7 +7,17 @@ use std::sync::Arc;
 use calypso_engine::Engine;
 
 use crate::admission::Limits;
+use crate::auth::{Auth, AuthMode};
 use crate::http::{AppState, router};
+
+/// TLS certificate and key files (PEM).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -18,6 +28,26 @@ pub struct ServeOptions {
     pub data_dir: PathBuf,
     /// Concurrency limits.
     pub limits: Limits,
+    /// Authentication.
+    pub auth: AuthMode,
+    /// Principals made AllDatabasesAdmin at start (`aaduser=...;tenant`), unless they are.
+    pub cluster_admins: Vec<String>,
+    /// HTTPS when given; plain HTTP otherwise.
+    pub tls: Option<TlsFiles>,
+}
+
+impl ServeOptions {
+    /// Plain HTTP without authentication on `listen`, data in `data_dir`.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> ServeOptions {
+        ServeOptions {
+            listen,
+            data_dir,
+            limits: Limits::default(),
+            auth: AuthMode::None,
+            cluster_admins: Vec::new(),
+            tls: None,
+        }
+    }
 }
 
 /// A bound, not yet running server.
@@ -25,22 +55,28 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     app: axum::Router,
     local_addr: SocketAddr,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("local_addr", &self.local_addr)
+            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }
 
-/// Opens the data directory and binds the listener.
+/// Opens the data directory, adds the first cluster admins, loads the TLS certificate and
+/// binds the listener.
 pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
     let ServeOptions {
         listen,
         data_dir,
         limits,
+        auth,
+        cluster_admins,
+        tls,
     } = options;
     let engine = Engine::open(&data_dir).await.map_err(|e| {
         std::io::Error::other(format!(
@@ -48,13 +84,39 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
             data_dir.display()
         ))
     })?;
+    for admin in &cluster_admins {
+        engine.ensure_cluster_admin(admin).await.map_err(|e| {
+            std::io::Error::other(format!("cannot make {admin} a cluster admin: {e}"))
+        })?;
+    }
+    let auth = Auth::new(auth)
+        .map_err(|e| std::io::Error::other(format!("invalid authentication settings: {e}")))?;
+    let tls = match tls {
+        None => None,
+        Some(files) => {
+            // ring is the only crypto provider built in; installing it twice is harmless.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .map_err(|e| {
+                        std::io::Error::other(format!(
+                            "cannot load the TLS certificate {} and key {}: {e}",
+                            files.cert.display(),
+                            files.key.display()
+                        ))
+                    })?,
+            )
+        }
+    };
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let local_addr = listener.local_addr()?;
-    tracing::info!(address = %local_addr, data_dir = %data_dir.display(), "Calypso is listening");
+    tracing::info!(address = %local_addr, data_dir = %data_dir.display(), tls = tls.is_some(), jwt = auth.is_required(), "Calypso is listening");
     Ok(Server {
         listener,
-        app: router(AppState::with_limits(Arc::new(engine), limits)),
+        app: router(AppState::with_limits(Arc::new(engine), limits).with_auth(auth)),
         local_addr,
+        tls,
     })
 }
 
@@ -64,14 +126,37 @@ impl Server {
         self.local_addr
     }
 
+    /// The base URL clients use (`http://` or `https://`).
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
+    }
+
     /// Serves until `shutdown` completes, then finishes in-flight requests.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        match self.tls {
+            None => {
+                axum::serve(self.listener, self.app)
+                    .with_graceful_shutdown(shutdown)
+                    .await?
+            }
+            Some(config) => {
+                let handle = axum_server::Handle::new();
+                let h = handle.clone();
+                tokio::spawn(async move {
+                    shutdown.await;
+                    h.graceful_shutdown(None);
+                });
+                let std_listener = self.listener.into_std()?;
+                axum_server::from_tcp_rustls(std_listener, config)
+                    .handle(handle)
+                    .serve(self.app.into_make_service())
+                    .await?
+            }
+        }
         tracing::info!("Calypso stopped");
         Ok(())
     }
@@ -82,7 +167,7 @@ impl Server {
 pub async fn serve(options: ServeOptions) -> std::io::Result<()> {
     let server = bind(options).await?;
     // Tests and scripts read this line to find the port when started with port 0.
-    println!("Calypso listening on http://{}", server.local_addr());
+    println!("Calypso listening on {}", server.url());
     server.run_until(shutdown_signal()).await
 }
 

@@ -10,8 +10,9 @@ import pytest
 
 
 class CalypsoServer:
-    def __init__(self, data_dir: str):
+    def __init__(self, data_dir: str, extra_args=()):
         self.data_dir = data_dir
+        self.extra_args = list(extra_args)
         self.proc = None
         self.url = None
         self.log_lines = []
@@ -20,7 +21,7 @@ class CalypsoServer:
         binary = os.environ.get("CALYPSO_BIN")
         assert binary, "CALYPSO_BIN must name the calypso binary"
         self.proc = subprocess.Popen(
-            [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir],
+            [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir, *self.extra_args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -1,0 +1,320 @@
+//! `calypso serve` settings: command-line flags (and environment variables) over an
+//! optional TOML config file (`--config`), over the defaults.
+//!
+//! ```toml
+//! listen = "0.0.0.0:8443"
+//! data_dir = "/var/lib/calypso"
+//! cluster_admins = ["aaduser=alice@contoso.com;72f988bf-86f1-41af-91ab-2d7cd011db47"]
+//!
+//! [auth]
+//! mode = "jwt"                 # or "none"
+//!
+//! [auth.jwt]                   # calypso_auth::JwtConfig
+//! cluster_url = "https://calypso.contoso.com:8443"
+//! [[auth.jwt.issuers]]
+//! issuer = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"
+//!
+//! [auth.metadata]              # the AzureAD block of /v1/rest/auth/metadata (optional)
+//! LoginEndpoint = "https://login.microsoftonline.com"
+//!
+//! [tls]
+//! cert = "/etc/calypso/cert.pem"
+//! key = "/etc/calypso/key.pem"
+//!
+//! [limits]
+//! max_concurrent_queries = 40
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use calypso_auth::{IssuerConfig, JwtConfig};
+use calypso_server::{AadMetadata, AuthMode, Limits, ServeOptions, TlsFiles};
+use serde::Deserialize;
+
+/// Options of `calypso serve`.
+#[derive(clap::Args, Debug, Default)]
+pub struct ServeArgs {
+    /// A TOML config file; flags override its settings.
+    #[arg(long, env = "CALYPSO_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "CALYPSO_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Where the catalog and the table data live, created on first start [default: calypso-data].
+    #[arg(long, env = "CALYPSO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Authentication: `none` (anyone may do anything; only on loopback unless
+    /// --allow-anonymous) or `jwt` (bearer tokens from --issuer).
+    #[arg(long, env = "CALYPSO_AUTH", value_parser = ["none", "jwt"])]
+    pub auth: Option<String>,
+    /// An accepted token issuer (OIDC), e.g.
+    /// https://login.microsoftonline.com/<tenant>/v2.0; repeat for several.
+    #[arg(long = "issuer")]
+    pub issuers: Vec<String>,
+    /// An accepted token audience; repeat for several [default:
+    /// https://kusto.kusto.windows.net and --cluster-url].
+    #[arg(long = "audience")]
+    pub audiences: Vec<String>,
+    /// This cluster's public URL (accepted as a token audience).
+    #[arg(long, env = "CALYPSO_CLUSTER_URL")]
+    pub cluster_url: Option<String>,
+    /// A principal made AllDatabasesAdmin at start, e.g. 'aaduser=alice@contoso.com;<tenant>'
+    /// or 'aadapp=<app id>;<tenant>'; repeat for several.
+    #[arg(long = "cluster-admin", env = "CALYPSO_CLUSTER_ADMIN")]
+    pub cluster_admins: Vec<String>,
+    /// Serve without authentication on a non-loopback address.
+    #[arg(long)]
+    pub allow_anonymous: bool,
+    /// TLS certificate chain (PEM); with --tls-key, Calypso serves HTTPS.
+    #[arg(long, env = "CALYPSO_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "CALYPSO_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Queries running at once; more are refused with 429 (default: 10 per core).
+    #[arg(long, env = "CALYPSO_MAX_CONCURRENT_QUERIES")]
+    pub max_concurrent_queries: Option<usize>,
+    /// Management commands running at once; more are refused with 429 (default: 80).
+    #[arg(long, env = "CALYPSO_MAX_CONCURRENT_COMMANDS")]
+    pub max_concurrent_commands: Option<usize>,
+    /// Streaming ingestions running at once; more are refused with 429 (default: 10 per core).
+    #[arg(long, env = "CALYPSO_MAX_CONCURRENT_INGESTIONS")]
+    pub max_concurrent_ingestions: Option<usize>,
+}
+
+/// The config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    cluster_admins: Vec<String>,
+    allow_anonymous: bool,
+    auth: FileAuth,
+    tls: Option<FileTls>,
+    limits: FileLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileAuth {
+    mode: Option<String>,
+    jwt: Option<JwtConfig>,
+    metadata: Option<AadMetadata>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTls {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FileLimits {
+    max_concurrent_queries: Option<usize>,
+    max_concurrent_commands: Option<usize>,
+    max_concurrent_ingestions: Option<usize>,
+}
+
+/// The server options from `args` (and the config file it names).
+pub fn options(args: ServeArgs) -> Result<ServeOptions, String> {
+    let file: FileConfig = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let data_dir = args
+        .data_dir
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from("calypso-data"));
+    let mode = args
+        .auth
+        .clone()
+        .or(file.auth.mode.clone())
+        .unwrap_or_else(|| {
+            if args.issuers.is_empty() && file.auth.jwt.is_none() {
+                "none".into()
+            } else {
+                "jwt".into()
+            }
+        });
+    let auth = match mode.as_str() {
+        "none" => {
+            if !(listen.ip().is_loopback() || args.allow_anonymous || file.allow_anonymous) {
+                return Err(format!(
+                    "Refusing to listen on {listen} without authentication: use --auth jwt with --issuer, or --allow-anonymous to serve everyone with every permission"
+                ));
+            }
+            AuthMode::None
+        }
+        "jwt" => {
+            let mut config = file.auth.jwt.unwrap_or_else(|| JwtConfig::new(Vec::new()));
+            config
+                .issuers
+                .extend(args.issuers.iter().map(IssuerConfig::new));
+            config.audiences.extend(args.audiences.iter().cloned());
+            if let Some(url) = args.cluster_url.clone() {
+                config.cluster_url = Some(url);
+            }
+            if config.issuers.is_empty() {
+                return Err("--auth jwt needs at least one --issuer (or [[auth.jwt.issuers]] in the config file)".into());
+            }
+            let mut metadata = file.auth.metadata.unwrap_or_default();
+            if let Some(aud) = config.audiences.first()
+                && file_metadata_is_default(&metadata)
+            {
+                metadata.kusto_service_resource_id = aud.clone();
+            }
+            AuthMode::Jwt { config, metadata }
+        }
+        other => return Err(format!("unknown --auth mode '{other}' (none, jwt)")),
+    };
+    let tls = match (args.tls_cert, args.tls_key, file.tls) {
+        (Some(cert), Some(key), _) => Some(TlsFiles { cert, key }),
+        (_, _, Some(t)) => Some(TlsFiles {
+            cert: t.cert,
+            key: t.key,
+        }),
+        _ => None,
+    };
+    let defaults = Limits::default();
+    let limits = Limits {
+        max_concurrent_queries: args
+            .max_concurrent_queries
+            .or(file.limits.max_concurrent_queries)
+            .unwrap_or(defaults.max_concurrent_queries),
+        max_concurrent_commands: args
+            .max_concurrent_commands
+            .or(file.limits.max_concurrent_commands)
+            .unwrap_or(defaults.max_concurrent_commands),
+        max_concurrent_ingestions: args
+            .max_concurrent_ingestions
+            .or(file.limits.max_concurrent_ingestions)
+            .unwrap_or(defaults.max_concurrent_ingestions),
+    };
+    let mut cluster_admins = file.cluster_admins;
+    cluster_admins.extend(args.cluster_admins);
+    for p in &cluster_admins {
+        calypso_auth::PrincipalName::parse(p).map_err(|e| format!("--cluster-admin {p}: {e}"))?;
+    }
+    Ok(ServeOptions {
+        listen,
+        data_dir,
+        limits,
+        auth,
+        cluster_admins,
+        tls,
+    })
+}
+
+fn file_metadata_is_default(m: &AadMetadata) -> bool {
+    *m == AadMetadata::default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_loopback_needs_auth_or_allow_anonymous() {
+        let args = ServeArgs {
+            listen: Some("0.0.0.0:8080".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        assert!(options(args).unwrap_err().contains("Refusing"));
+        let args = ServeArgs {
+            listen: Some("0.0.0.0:8080".parse().unwrap()),
+            allow_anonymous: true,
+            ..ServeArgs::default()
+        };
+        assert!(matches!(options(args).unwrap().auth, AuthMode::None));
+        let args = ServeArgs {
+            listen: Some("0.0.0.0:8080".parse().unwrap()),
+            issuers: vec!["https://login.microsoftonline.com/t/v2.0".into()],
+            cluster_admins: vec!["aadapp=abc;t".into()],
+            ..ServeArgs::default()
+        };
+        let o = options(args).unwrap();
+        assert!(matches!(o.auth, AuthMode::Jwt { .. }));
+        assert_eq!(o.cluster_admins, vec!["aadapp=abc;t".to_string()]);
+    }
+
+    #[test]
+    fn config_file_with_flag_overrides() {
+        let dir = std::env::temp_dir().join(format!("calypso-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("calypso.toml");
+        std::fs::write(
+            &path,
+            r#"
+listen = "0.0.0.0:9000"
+data_dir = "/tmp/x"
+cluster_admins = ["aaduser=alice@contoso.com;t1"]
+[auth]
+mode = "jwt"
+[auth.jwt]
+audiences = ["https://calypso.contoso.com"]
+[[auth.jwt.issuers]]
+issuer = "https://login.microsoftonline.com/t1/v2.0"
+tenant_id = "t1"
+[tls]
+cert = "c.pem"
+key = "k.pem"
+[limits]
+max_concurrent_queries = 3
+"#,
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            listen: Some("127.0.0.1:9001".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        let o = options(args).unwrap();
+        assert_eq!(o.listen.port(), 9001);
+        assert_eq!(o.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(o.limits.max_concurrent_queries, 3);
+        assert_eq!(o.tls.unwrap().cert, PathBuf::from("c.pem"));
+        let AuthMode::Jwt { config, metadata } = o.auth else {
+            panic!("jwt expected")
+        };
+        assert_eq!(config.issuers[0].tenant_id.as_deref(), Some("t1"));
+        // the metadata names the configured audience as the resource to get tokens for
+        assert_eq!(
+            metadata.kusto_service_resource_id,
+            "https://calypso.contoso.com"
+        );
+        std::fs::write(&path, "unknown_key = 1").unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        assert!(options(args).unwrap_err().contains("unknown"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn jwt_needs_an_issuer_and_valid_admins() {
+        let args = ServeArgs {
+            auth: Some("jwt".into()),
+            ..ServeArgs::default()
+        };
+        assert!(options(args).unwrap_err().contains("issuer"));
+        let args = ServeArgs {
+            cluster_admins: vec!["bob".into()],
+            ..ServeArgs::default()
+        };
+        assert!(options(args).unwrap_err().contains("bob"));
+    }
+}
