@@ -483,3 +483,65 @@ async fn role_commands_validate_and_cluster_admin_is_seeded_once() {
         matches!(denied, Err(EngineError::Forbidden(m)) if m.contains("'DatabaseCreateCommand' on the cluster"))
     );
 }
+
+#[tokio::test]
+async fn operators_after_a_command_cannot_read_rows_without_the_right() {
+    let e = Engine::new();
+    let o = RequestOptions::default();
+    for cmd in [
+        ".create table Secret (x:long)",
+        ".ingest inline into table Secret <| 42",
+        ".add database NetDefaultDB monitors ('aaduser=mon@contoso.com')",
+    ] {
+        e.execute("NetDefaultDB", cmd, &o).await.unwrap();
+    }
+    let mon = user("mon", &[]);
+    let shown = e
+        .execute_as(
+            &mon,
+            "NetDefaultDB",
+            ".show tables | where TableName == 'Secret'",
+            &o,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows(&shown), 1);
+    assert!(matches!(
+        e.execute_as(
+            &mon,
+            "NetDefaultDB",
+            ".show tables | union (Secret | project TableName = tostring(x))",
+            &o
+        )
+        .await,
+        Err(EngineError::Forbidden(_))
+    ));
+}
+
+#[tokio::test]
+async fn function_admins_and_database_admins_manage_functions() {
+    let e = setup().await;
+    admin_run(&e, ".create function G() { print 1 }").await;
+    admin_run(
+        &e,
+        ".add database db viewers ('aaduser=fa@contoso.com', 'aaduser=v@contoso.com')",
+    )
+    .await;
+    admin_run(&e, ".add function G admins ('aaduser=fa@contoso.com')").await;
+    let (fa, v) = (user("fa", &[]), user("v", &[]));
+    assert!(matches!(
+        run(&e, &v, ".create-or-alter function G() { print 2 }").await,
+        Err(EngineError::Forbidden(m)) if m.contains("'FunctionCreateOrAlterCommand' on database 'db'")
+    ));
+    run(&e, &fa, ".create-or-alter function G() { print 3 }")
+        .await
+        .unwrap();
+    // Altering kept the function's roles.
+    let p = run(&e, &fa, ".show function G principals").await.unwrap();
+    assert_eq!(first_string(&p), "Function G Admin");
+    assert!(matches!(
+        run(&e, &v, ".drop function G").await,
+        Err(EngineError::Forbidden(_))
+    ));
+    run(&e, &fa, ".drop function G").await.unwrap();
+}
