@@ -170,8 +170,9 @@ pub fn options(args: ServeArgs) -> Result<ServeOptions, String> {
                 return Err("--auth jwt needs at least one --issuer (or [[auth.jwt.issuers]] in the config file)".into());
             }
             let mut metadata = file.auth.metadata.unwrap_or_default();
+            // Announce the configured audience unless the file set the metadata itself.
             if let Some(aud) = config.audiences.first()
-                && file_metadata_is_default(&metadata)
+                && metadata == AadMetadata::default()
             {
                 metadata.kusto_service_resource_id = aud.clone();
             }
@@ -215,10 +216,6 @@ pub fn options(args: ServeArgs) -> Result<ServeOptions, String> {
         cluster_admins,
         tls,
     })
-}
-
-fn file_metadata_is_default(m: &AadMetadata) -> bool {
-    *m == AadMetadata::default()
 }
 
 #[cfg(test)]

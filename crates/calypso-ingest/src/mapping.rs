@@ -436,21 +436,29 @@ pub(crate) fn lookup<'a>(v: &'a Value, steps: &[PathStep]) -> Option<&'a Value> 
 /// Nanoseconds since the epoch of a `DateTimeFromUnix*` source value (a number or
 /// numeric text) in units of `factor` nanoseconds.
 pub(crate) fn unix_nanos(v: &Value, factor: i64) -> Option<i64> {
-    let as_f64 = |f: f64| {
-        let n = f * factor as f64;
-        (n.is_finite() && n.abs() < 9.2e18).then_some(n as i64)
-    };
     match v {
         Value::Number(n) => match n.as_i64() {
             Some(i) => i.checked_mul(factor),
-            None => n.as_f64().and_then(as_f64),
+            None => n.as_f64().and_then(|f| scaled(f, factor)),
         },
-        Value::String(s) => match s.trim().parse::<i64>() {
-            Ok(i) => i.checked_mul(factor),
-            Err(_) => s.trim().parse::<f64>().ok().and_then(as_f64),
-        },
+        Value::String(s) => unix_nanos_text(s, factor),
         _ => None,
     }
+}
+
+/// [`unix_nanos`] of numeric text (a CSV field), without building a JSON value.
+pub(crate) fn unix_nanos_text(s: &str, factor: i64) -> Option<i64> {
+    let s = s.trim();
+    match s.parse::<i64>() {
+        Ok(i) => i.checked_mul(factor),
+        Err(_) => s.parse::<f64>().ok().and_then(|f| scaled(f, factor)),
+    }
+}
+
+/// `f * factor` as whole nanoseconds, when it fits.
+fn scaled(f: f64, factor: i64) -> Option<i64> {
+    let n = f * factor as f64;
+    (n.is_finite() && n.abs() < 9.2e18).then_some(n as i64)
 }
 
 /// Appends the value `cm` takes from a CSV record (`field(k)`: the record's field `k`)
@@ -475,9 +483,7 @@ pub(crate) fn push_csv<'a>(
     };
     match (cm.transform, value) {
         (_, None) => out.push_null(i),
-        (Transform::UnixTime(f), Some(v)) => {
-            out.push_datetime(i, unix_nanos(&Value::String(v.to_string()), f));
-        }
+        (Transform::UnixTime(f), Some(v)) => out.push_datetime(i, unix_nanos_text(v, f)),
         (Transform::PropertyBagArrayToDictionary, Some(_)) => out.push_null(i),
         (Transform::None, Some(v)) => out.push_text(i, v),
     }
