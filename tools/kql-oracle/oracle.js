@@ -7,7 +7,7 @@
 // stdin : one JSON object per line  {"id": <any>, "query": "<kql>", "mode": "syntax"|"semantic"}
 //         ("mode" defaults to "semantic"; blank lines are skipped)
 // stdout: one JSON object per input line, in the same order:
-//         {"id", "ok", "kind", "columns", "diagnostics"}  (see README.md)
+//         {"id", "ok", "kind", "command", "columns", "diagnostics"}  (see README.md)
 // --schema FILE : JSON {"database": "db",
 //                       "tables": {"T": "(a:long, b:string)"},
 //                       "functions": {"F": {"params": "(x:long)", "body": "{ T | take x }"}}}
@@ -77,6 +77,20 @@ function columnsOf(resultType) {
   return toArray(resultType.Columns).map(c => ({ name: c.Name, type: typeName(c.Type) }));
 }
 
+// The official kind of the management command a text parses as ("ShowDatabaseSchemaAsJson",
+// "DropTable"): the CommandKind of the CustomCommand node of the syntax tree; null for queries
+// and for command texts that match no known command.
+function commandKind(code) {
+  const stack = [code.Syntax];
+  while (stack.length) {
+    const n = stack.pop();
+    if (!n) continue;
+    if (n.$$name && n.$$name.includes('CustomCommand')) return n.CommandKind || null;
+    for (let i = 0; i < n.ChildCount; i++) stack.push(n.GetChild(i));
+  }
+  return null;
+}
+
 function analyze(K, globals, id, query, mode) {
   const semantic = mode !== 'syntax';
   const code = semantic ? K.KustoCode.ParseAndAnalyze(query, globals)
@@ -100,6 +114,7 @@ function analyze(K, globals, id, query, mode) {
     id,
     ok: !diagnostics.some(d => d.severity === 'Error'),
     kind: code.Kind,
+    command: code.Kind === 'Command' ? commandKind(code) : null,
     columns: columnsOf(resultType),
     result_type: resultType ? (resultType.Columns != null ? 'table' : typeName(resultType)) : null,
     diagnostics,
@@ -111,6 +126,7 @@ function failure(id, message) {
     id: id === undefined ? null : id,
     ok: false,
     kind: null,
+    command: null,
     columns: null,
     result_type: null,
     diagnostics: [{ code: 'ORACLE', severity: 'Error', message, start: 0, length: 0, byte_start: 0, byte_length: 0 }],
