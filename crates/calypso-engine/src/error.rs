@@ -25,6 +25,12 @@ pub enum EngineError {
     /// A control command this build does not run.
     #[error("{0}")]
     NotSupported(String),
+    /// A command Calypso knows by its official kind but does not implement yet.
+    #[error("{0}")]
+    NotImplemented(String),
+    /// The query was cancelled (`.cancel query`).
+    #[error("{0}")]
+    Cancelled(String),
     /// A request that cannot be carried out as written.
     #[error("{0}")]
     BadRequest(String),
@@ -60,6 +66,8 @@ impl EngineError {
                 "BadRequest_EntityNotFound"
             }
             EngineError::NotSupported(_) => "BadRequest_NotSupported",
+            EngineError::NotImplemented(_) => "BadRequest_NotImplemented",
+            EngineError::Cancelled(_) => "QueryCancelled",
             EngineError::BadRequest(_) => "General_BadRequest",
             EngineError::Conflict(_) => "BadRequest_EntityAlreadyExists",
             EngineError::Ingest(e) => e.code,
@@ -74,6 +82,8 @@ impl EngineError {
         match self {
             EngineError::Syntax(_)
             | EngineError::NotSupported(_)
+            | EngineError::NotImplemented(_)
+            | EngineError::Cancelled(_)
             | EngineError::BadRequest(_)
             | EngineError::Ingest(_) => 400,
             EngineError::Plan { error, .. } => error.http_status(),
@@ -95,6 +105,8 @@ impl EngineError {
             EngineError::Syntax(_)
             | EngineError::UnknownDatabase(_)
             | EngineError::NotSupported(_)
+            | EngineError::NotImplemented(_)
+            | EngineError::Cancelled(_)
             | EngineError::BadRequest(_)
             | EngineError::NotFound(_)
             | EngineError::Conflict(_)

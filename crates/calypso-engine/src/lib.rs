@@ -43,6 +43,13 @@ pub struct RequestOptions {
     pub parameters: HashMap<String, String>,
     /// Override of `now()` (nanoseconds since the epoch), from `query_now`.
     pub query_now: Option<i64>,
+    /// The request's ClientRequestId (`x-ms-client-request-id`): `.show queries` lists it
+    /// as the ClientActivityId and `.cancel query` names queries by it.
+    pub client_request_id: Option<String>,
+    /// The client application (`x-ms-app`).
+    pub application: Option<String>,
+    /// The client's user name (`x-ms-user`).
+    pub user: Option<String>,
 }
 
 /// One result table.
@@ -72,6 +79,9 @@ pub struct QueryResult {
     pub tables: Vec<ResultTable>,
     /// Options from `set` statements.
     pub options: HashMap<String, String>,
+    /// For a control command, its official kind (`ShowVersion`): what the server needs to
+    /// know to render it, without reading the command's text.
+    pub command: Option<&'static str>,
 }
 
 /// The KQL engine: DataFusion for execution, [`Storage`] for tables and the catalog.
@@ -79,6 +89,8 @@ pub struct Engine {
     session: SessionContext,
     storage: Storage,
     started_nanos: i64,
+    /// The record of recent queries and commands (`.show queries`, `.cancel query`).
+    activity: commands::operations::Activity,
 }
 
 impl std::fmt::Debug for Engine {
@@ -231,6 +243,7 @@ impl Engine {
             session: SessionContext::new_with_config(config),
             storage,
             started_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
+            activity: Default::default(),
         }
     }
 
@@ -365,6 +378,7 @@ impl Engine {
         let mut out = QueryResult {
             tables: Vec::new(),
             options: planned.options.clone(),
+            command: None,
         };
         for r in planned.results {
             let df = self

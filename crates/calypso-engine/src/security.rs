@@ -25,7 +25,37 @@ use crate::{
     Ctx, EngineError, IngestSummary, MappingSpec, QueryResult, RequestOptions, Result, plan,
 };
 use crate::{Engine, commands::now_rfc3339};
+use crate::commands::operations::{RecordKind, Start};
 use access::{Action, Need, Role, authorize};
+
+/// Whether a command runs in the request's database (which must then exist); commands about
+/// the cluster or naming their own database do not.
+fn needs_request_database(cmd: &kql_syntax::ast::Command) -> bool {
+    use kql_syntax::ast::{
+        CommandKind, ExtentsCommand, ExtentsScope, PolicyScope, SecurityCommand, SecurityScope,
+    };
+    match &cmd.kind {
+        CommandKind::Database(_) | CommandKind::Operations(_) | CommandKind::Unsupported { .. } => {
+            false
+        }
+        CommandKind::Policy(p) => !matches!(p.scope, PolicyScope::Cluster),
+        CommandKind::Extents(ExtentsCommand::Show { scope }) => {
+            !matches!(scope, ExtentsScope::Cluster)
+        }
+        CommandKind::Security(SecurityCommand::ShowOwnRoles(None)) => false,
+        CommandKind::Security(
+            SecurityCommand::ChangeRoles { scope, .. } | SecurityCommand::ShowPrincipals(scope),
+        ) => !matches!(scope, SecurityScope::Cluster),
+        CommandKind::Security(SecurityCommand::ShowOwnRoles(Some(scope))) => {
+            !matches!(scope, SecurityScope::Cluster)
+        }
+        CommandKind::Table(_)
+        | CommandKind::Function(_)
+        | CommandKind::Mapping(_)
+        | CommandKind::Ingest(_)
+        | CommandKind::Cache(_) => true,
+    }
+}
 
 /// The caller of a request.
 #[derive(Debug, Clone)]
@@ -66,15 +96,27 @@ impl Engine {
                     authorize(caller, &cat, &action)?;
                 }
             }
-            let storage_db_needed =
-                !matches!(&cmd.kind, kql_syntax::ast::CommandKind::Other { .. });
-            if storage_db_needed && !self.storage.catalog().databases.contains_key(database) {
+            if needs_request_database(cmd)
+                && !self.storage.catalog().databases.contains_key(database)
+            {
                 return Err(EngineError::UnknownDatabase(database.to_string()));
             }
-            let t = self.command(caller, database, cmd, text, options).await?;
+            let (running, _cancel) = self.activity.start(Start {
+                kind: RecordKind::Command,
+                command_type: cmd.name,
+                text,
+                database,
+                caller,
+                client_activity_id: options.client_request_id.as_deref(),
+                user: options.user.as_deref(),
+                application: options.application.as_deref(),
+            });
+            let r = self.command(caller, database, cmd, options).await;
+            running.finish(&r);
             return Ok(QueryResult {
-                tables: vec![t],
+                tables: vec![r?],
                 options: HashMap::new(),
+                command: Some(cmd.name),
             });
         }
         authorize(
@@ -87,10 +129,32 @@ impl Engine {
                 },
             ),
         )?;
-        let ctx = self.context(caller, database, options)?;
-        let planned = plan(&ctx, &query, text)?;
-        authorize_reads(caller, &ctx)?;
-        self.run_planned(planned).await
+        let (running, mut cancel) = self.activity.start(Start {
+            kind: RecordKind::Query,
+            command_type: "Query",
+            text,
+            database,
+            caller,
+            client_activity_id: options.client_request_id.as_deref(),
+            user: options.user.as_deref(),
+            application: options.application.as_deref(),
+        });
+        let run = async {
+            let ctx = self.context(caller, database, options)?;
+            let planned = plan(&ctx, &query, text)?;
+            authorize_reads(caller, &ctx)?;
+            // `.cancel query` stops the query: the plan's streams are dropped.
+            tokio::select! {
+                r = self.run_planned(planned) => r,
+                reason = cancel.wait_for(Option::is_some) => {
+                    let reason = reason.ok().and_then(|r| r.clone()).unwrap_or_default();
+                    Err(EngineError::Cancelled(format!("The query was cancelled: {reason}")))
+                }
+            }
+        };
+        let r = run.await;
+        running.finish(&r);
+        r
     }
 
     /// [`Engine::ingest_stream`] on behalf of `caller` (needs Ingestor on the table or

@@ -19,6 +19,8 @@ pub(crate) enum Cell {
     Bool(bool),
     /// Nanoseconds since the Unix epoch.
     DateTime(i64),
+    /// A duration in nanoseconds.
+    TimeSpan(i64),
     /// A guid's 16 bytes.
     Guid([u8; 16]),
     /// JSON text.
@@ -53,6 +55,7 @@ impl Cell {
             Cell::Real(v) => ScalarValue::Float64(Some(*v)),
             Cell::Bool(v) => ScalarValue::Boolean(Some(*v)),
             Cell::DateTime(ns) => ScalarValue::TimestampNanosecond(Some(*ns), None),
+            Cell::TimeSpan(ns) => ScalarValue::DurationNanosecond(Some(*ns)),
             Cell::Guid(b) => ScalarValue::FixedSizeBinary(16, Some(b.to_vec())),
             Cell::Dynamic(s) => ScalarValue::LargeUtf8(Some(s.clone())),
         };

@@ -275,7 +275,7 @@ fn server_timeout(o: &serde_json::Map<String, Value>) -> Option<Duration> {
 fn request_options(req: &KustoRequest, set_options: &HashMap<String, String>) -> RequestOptions {
     let mut o = RequestOptions {
         parameters: req.parameters.clone(),
-        query_now: None,
+        ..Default::default()
     };
     if let Some(now) = opt_str(&req.options, "query_now") {
         o.query_now = kql_functions::convert::parse_datetime(now);
@@ -324,8 +324,19 @@ async fn run(
     caller: &Caller,
     db: &str,
     req: &KustoRequest,
+    ctx: &ResponseContext,
+    headers: &HeaderMap,
 ) -> Result<QueryResult, EngineError> {
-    let options = request_options(req, &HashMap::new());
+    let mut options = request_options(req, &HashMap::new());
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    options.client_request_id = Some(ctx.client_request_id.clone());
+    options.application = header("x-ms-app");
+    options.user = header("x-ms-user");
     let timeout = server_timeout(&req.options).unwrap_or(Duration::from_secs(4 * 60));
     let no_timeout = opt_bool(&req.options, "norequesttimeout").unwrap_or(false);
     let fut = state.engine.execute_as(caller, db, &req.csl, &options);
@@ -367,7 +378,7 @@ async fn query_common(
         .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
     let span = tracing::info_span!("query", activity_id = %ctx.activity_id, client_request_id = %ctx.client_request_id, db = %db);
     let _enter = span.enter();
-    let result = match run(&state, &caller, &db, &req).await {
+    let result = match run(&state, &caller, &db, &req, &ctx, &headers).await {
         Ok(r) => r,
         Err(e) => return engine_error(&e, &ctx, &req.csl, &db),
     };
@@ -471,14 +482,14 @@ async fn v1_mgmt(
     };
     let span = tracing::info_span!("mgmt", activity_id = %ctx.activity_id, client_request_id = %ctx.client_request_id, db = %db);
     let _enter = span.enter();
-    let result = match run(&state, &caller, &db, &req).await {
+    let result = match run(&state, &caller, &db, &req, &ctx, &headers).await {
         Ok(r) => r,
         Err(e) => return engine_error(&e, &ctx, &req.csl, &db),
     };
     let Some(table) = result.tables.first() else {
         return error_response(&OneApiError::internal(&ctx), &ctx);
     };
-    let overrides = mgmt_overrides(&req.csl, table.columns.len());
+    let overrides = mgmt_overrides(result.command, table.columns.len());
     let body = crate::wire::v1_mgmt(table, overrides.as_deref());
     json_response(StatusCode::OK, body.to_string().into_bytes(), &ctx)
 }
@@ -547,18 +558,9 @@ async fn ingest(
 
 /// Per-command v1 schema quirks: `.show version` has no `ColumnType`; booleans of command
 /// results are `Boolean` rather than the query results' `SByte`.
-fn mgmt_overrides(csl: &str, columns: usize) -> Option<Vec<ColumnOverride<'static>>> {
-    let words: Vec<String> = csl
-        .split_whitespace()
-        .take(2)
-        .map(str::to_ascii_lowercase)
-        .collect();
-    if words.first().map(String::as_str) == Some(".show")
-        && words.get(1).map(String::as_str) == Some("version")
-    {
-        return Some(vec![ColumnOverride::DATA_TYPE_ONLY; columns]);
-    }
-    None
+fn mgmt_overrides(command: Option<&str>, columns: usize) -> Option<Vec<ColumnOverride<'static>>> {
+    // `.show version` answers with DataType only, as ADX does.
+    (command == Some("ShowVersion")).then(|| vec![ColumnOverride::DATA_TYPE_ONLY; columns])
 }
 
 /// The reply to a streaming ingestion: a v1 table (clients need a non-empty JSON body).

@@ -269,7 +269,7 @@ fn replay_v2(frames: &[Value], raw: &str) -> Replay {
                 result_table(name.as_str().unwrap(), cols, &rows)
             })
             .collect(),
-        options: Default::default(),
+        ..Default::default()
     };
     let fragmented = frames.iter().any(|f| frame_type(f) == "TableHeader");
     let opts = V2Options {
@@ -610,7 +610,7 @@ fn check_v1_query(name: &str) {
     }
     let result = QueryResult {
         tables,
-        options: Default::default(),
+        ..Default::default()
     };
     let ours = v1_query_with_errors(&result, &ctx(), &errors);
     assert_eq!(

@@ -39,6 +39,58 @@ pub struct Catalog {
     /// Cluster-level role assignments (`AllDatabasesAdmin`, `AllDatabasesViewer`,
     /// `AllDatabasesMonitor`).
     pub cluster_roles: Vec<RoleAssignment>,
+    /// Cluster-level policies by name (`caching`, `ingestionbatching`, ...), as Kusto's
+    /// JSON.
+    pub policies: BTreeMap<String, serde_json::Value>,
+    /// The history of metadata changes (`.show journal`), oldest first, at most
+    /// [`JOURNAL_LIMIT`] entries.
+    pub journal: Vec<JournalEntry>,
+}
+
+/// How many journal entries the catalog keeps (the oldest go first).
+pub const JOURNAL_LIMIT: usize = 1000;
+
+/// One metadata change (`.show journal`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JournalEntry {
+    /// `CREATE-TABLE`, `ADD-COLUMN`, `DROP-TABLE`, ... (Kusto's event names).
+    pub event: String,
+    /// When (RFC 3339).
+    pub timestamp: String,
+    /// The database.
+    pub database: String,
+    /// The entity changed.
+    pub entity_name: String,
+    /// Its new name (for renames), else the same as `entity_name`.
+    pub updated_entity_name: String,
+    /// The catalog version that recorded it (`v12.0`).
+    pub entity_version: String,
+    /// The state before, as text (a schema, a policy).
+    pub original_state: String,
+    /// The state after.
+    pub updated_state: String,
+    /// The command text.
+    pub command: String,
+    /// The principal who ran it (`""` without authentication).
+    pub principal: String,
+    /// The request's client request id.
+    pub client_request_id: String,
+}
+
+impl Catalog {
+    /// Appends a journal entry, dropping the oldest beyond [`JOURNAL_LIMIT`].
+    pub fn record(&mut self, mut entry: JournalEntry) {
+        entry.entity_version = format!("v{}.0", self.version + 1);
+        if entry.timestamp.is_empty() {
+            entry.timestamp = now_rfc3339();
+        }
+        self.journal.push(entry);
+        if self.journal.len() > JOURNAL_LIMIT {
+            let extra = self.journal.len() - JOURNAL_LIMIT;
+            self.journal.drain(..extra);
+        }
+    }
 }
 
 /// A database.
@@ -61,6 +113,12 @@ pub struct Database {
     pub functions: BTreeMap<String, Function>,
     /// The database's streaming ingestion policy, as Kusto's JSON.
     pub streaming_ingestion_policy: Option<serde_json::Value>,
+    /// The other policies by name (`retention`, `caching`, `merge`, ...), as Kusto's JSON.
+    pub policies: BTreeMap<String, serde_json::Value>,
+    /// The pretty name (`.alter database D prettyname 'x'`).
+    pub pretty_name: Option<String>,
+    /// Database-level ingestion mappings, used when a table has none of that name.
+    pub ingestion_mappings: Vec<IngestionMapping>,
     /// Database-level role assignments (`admins`, `users`, `viewers`,
     /// `unrestrictedviewers`, `ingestors`, `monitors`). Dropped with the database.
     pub roles: Vec<RoleAssignment>,
@@ -92,6 +150,11 @@ pub struct Table {
     /// The RestrictedViewAccess policy: `Some(true)` when only UnrestrictedViewers may
     /// query the table; `None` when never set or deleted.
     pub restricted_view_access: Option<bool>,
+    /// The other policies by name (`retention`, `caching`, `row_level_security`, ...), as
+    /// Kusto's JSON.
+    pub policies: BTreeMap<String, serde_json::Value>,
+    /// When it was created (RFC 3339).
+    pub created_on: String,
 }
 
 /// A principal's assignment to a security role of the cluster, a database, a table or a
@@ -158,6 +221,9 @@ pub struct Column {
     pub kql_type: KqlType,
     /// The docstring.
     pub docstring: Option<String>,
+    /// Column-level policies by name (`encoding`), as Kusto's JSON.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for Column {
@@ -166,6 +232,7 @@ impl Default for Column {
             name: String::new(),
             kql_type: KqlType::String,
             docstring: None,
+            policies: BTreeMap::new(),
         }
     }
 }
@@ -186,6 +253,10 @@ pub struct Function {
     pub docstring: Option<String>,
     /// Function-level role assignments (`admins`). Dropped with the function.
     pub roles: Vec<RoleAssignment>,
+    /// `with (view=true)`: the function is a view (it takes part in `union *`).
+    pub view: bool,
+    /// `with (skipvalidation=true)`: the body was stored without being checked.
+    pub skip_validation: bool,
 }
 
 /// An immutable Parquet file holding some rows of a table.
@@ -267,8 +338,7 @@ impl Catalog {
         Catalog {
             format_version: FORMAT_VERSION,
             version: 0,
-            databases: BTreeMap::new(),
-            cluster_roles: Vec::new(),
+            ..Default::default()
         }
     }
 
@@ -451,7 +521,7 @@ impl Column {
         Column {
             name: name.to_string(),
             kql_type,
-            docstring: None,
+            ..Default::default()
         }
     }
 }

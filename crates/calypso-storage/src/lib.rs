@@ -18,7 +18,7 @@ mod store;
 
 pub use catalog::{
     Catalog, Column, ColumnStats, DEFAULT_DATABASE, Database, ExtentMeta, FORMAT_VERSION, Function,
-    IngestionMapping, RoleAssignment, Table,
+    IngestionMapping, JOURNAL_LIMIT, JournalEntry, RoleAssignment, Table,
 };
 pub use error::{EntityKind, Error, Result};
 pub use extent::{KQL_SCHEMA_KEY, ROW_GROUP_ROWS, ZSTD_LEVEL};

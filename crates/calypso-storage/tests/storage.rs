@@ -85,6 +85,7 @@ async fn commit_and_reopen_show_everything_back() {
                     folder: Some("dir".into()),
                     docstring: Some("doc".into()),
                     roles: Vec::new(),
+                    ..Default::default()
                 },
             );
             db.streaming_ingestion_policy = Some(serde_json::json!({"IsEnabled": true}));

@@ -9,6 +9,7 @@
 //! Parsing never fails and never panics; problems are [`Diagnostic`]s with byte [`Span`]s.
 
 pub mod ast;
+pub mod command;
 pub mod diagnostic;
 pub mod lexer;
 pub mod parser;

@@ -60,7 +60,7 @@ pub(crate) struct Parser<'a> {
 }
 
 /// Splits `.ingest inline into table T <| data` into the command head and the data.
-fn split_inline_data(text: &str) -> (&str, Option<String>) {
+pub(crate) fn split_inline_data(text: &str) -> (&str, Option<String>) {
     let trimmed = text.trim_start();
     let lead = text.len() - trimmed.len();
     let is_ingest_inline = trimmed.starts_with(".ingest")

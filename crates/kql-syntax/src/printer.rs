@@ -823,91 +823,10 @@ impl Display for Operator {
     }
 }
 
-fn with_props(f: &mut Formatter<'_>, ps: &[OpParam]) -> fmt::Result {
-    if ps.is_empty() {
-        return Ok(());
-    }
-    f.write_str(" with (")?;
-    list(f, ps, |f, p| write!(f, "{}={}", p.name, p.value))?;
-    f.write_str(")")
-}
-
 impl Display for Command {
+    /// The command as written, then its piped operators printed canonically.
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            CommandKind::TableSchema {
-                verb,
-                table,
-                columns,
-                with,
-            } => {
-                write!(f, ".{verb} table {} (", Id(&table.name))?;
-                list(f, columns, |f, c| write!(f, "{c}"))?;
-                f.write_str(")")?;
-                with_props(f, with)?;
-            }
-            CommandKind::CreateTables { verb, tables } => {
-                write!(f, ".{verb} tables ")?;
-                list(f, tables, |f, (n, cols)| {
-                    write!(f, "{} (", Id(&n.name))?;
-                    list(f, cols, |f, c| write!(f, "{c}"))?;
-                    f.write_str(")")
-                })?;
-            }
-            CommandKind::DropTable { table, if_exists } => {
-                write!(f, ".drop table {}", Id(&table.name))?;
-                if *if_exists {
-                    f.write_str(" ifexists")?;
-                }
-            }
-            CommandKind::RenameTable { from, to } => {
-                write!(f, ".rename table {} to {}", Id(&from.name), Id(&to.name))?;
-            }
-            CommandKind::IngestInline { table, with, data } => {
-                write!(f, ".ingest inline into table {}", Id(&table.name))?;
-                with_props(f, with)?;
-                write!(f, " <| {data}")?;
-                return Ok(());
-            }
-            CommandKind::SetOrAppend {
-                verb,
-                is_async,
-                table,
-                with,
-                query,
-            } => {
-                write!(f, ".{verb}")?;
-                if *is_async {
-                    f.write_str(" async")?;
-                }
-                write!(f, " {}", Id(&table.name))?;
-                with_props(f, with)?;
-                write!(f, " <| {query}")?;
-            }
-            CommandKind::Function {
-                verb,
-                if_not_exists,
-                with,
-                name,
-                params,
-                body,
-            } => {
-                write!(f, ".{verb} function")?;
-                if *if_not_exists {
-                    f.write_str(" ifnotexists")?;
-                }
-                with_props(f, with)?;
-                write!(f, " {}(", Id(&name.name))?;
-                list(f, params, |f, p| write!(f, "{p}"))?;
-                write!(f, ") {{ {body} }}")?;
-            }
-            CommandKind::Other { text, query } => {
-                f.write_str(text)?;
-                if let Some(q) = query {
-                    write!(f, " <| {q}")?;
-                }
-            }
-        }
+        f.write_str(&self.text)?;
         for op in &self.pipe {
             write!(f, " | {op}")?;
         }

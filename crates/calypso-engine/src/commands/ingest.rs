@@ -7,7 +7,7 @@ use arrow::array::{ArrayRef, RecordBatch, new_null_array};
 use calypso_storage::{Column, EntityKind, Error as SErr, ExtentMeta, Table};
 use datafusion::datasource::MemTable;
 use kql_functions::KqlType;
-use kql_syntax::ast::{Operator, Query};
+use kql_syntax::ast::{IngestCommand, Operator, Query, SetVerb, prop};
 
 use super::{EXTENT_RESULT_COLS, new_id};
 use crate::table::{Cell, guid, table};
@@ -45,7 +45,9 @@ fn mapping_error(code: &'static str, message: String) -> EngineError {
 }
 
 /// The parsed mapping of `spec` for `format` on table `t`.
+/// A mapping named by reference is the table's, or else the database's of that name.
 fn resolve_mapping(
+    db: &calypso_storage::Database,
     t: &Table,
     format: calypso_ingest::Format,
     spec: MappingSpec<'_>,
@@ -54,7 +56,11 @@ fn resolve_mapping(
     let text = match spec {
         MappingSpec::Identity => return Ok(None),
         MappingSpec::Inline(text) => text,
-        MappingSpec::Reference(name) => match t.ingestion_mapping(kind.name(), name) {
+        MappingSpec::Reference(name) => match t.ingestion_mapping(kind.name(), name).or_else(|| {
+            db.ingestion_mappings
+                .iter()
+                .find(|m| m.name == name && m.kind.eq_ignore_ascii_case(kind.name()))
+        }) {
             Some(m) => m.mapping.as_str(),
             None => {
                 return Err(mapping_error(
@@ -174,7 +180,7 @@ impl Engine {
             }
         }
         let columns = table_columns(t);
-        let mapping = resolve_mapping(t, format, mapping)?;
+        let mapping = resolve_mapping(db, t, format, mapping)?;
         let owned = data.to_vec();
         let cols = columns.clone();
         // Parsing is CPU work: keep it off the async workers.
@@ -247,6 +253,59 @@ impl Engine {
         Ok(extent)
     }
 
+    /// `.ingest inline` and the `.set*`/`.append` commands.
+    pub(crate) async fn ingest_command(
+        &self,
+        caller: &crate::Caller,
+        database: &str,
+        cmd: &IngestCommand,
+        options: &RequestOptions,
+    ) -> Result<ResultTable> {
+        match cmd {
+            IngestCommand::Inline { table: name, with, data } => {
+                let format_name = prop(with, "format")
+                    .map(|v| v.text())
+                    .unwrap_or_else(|| "csv".into());
+                let format = calypso_ingest::Format::parse(&format_name).ok_or_else(|| {
+                    EngineError::BadRequest(format!("Unsupported ingestion format '{format_name}'"))
+                })?;
+                let reference = prop(with, "ingestionMappingReference").map(|v| v.text());
+                let inline = prop(with, "ingestionMapping").map(|v| v.text());
+                let mapping = match (&reference, &inline) {
+                    (Some(_), Some(_)) => {
+                        return Err(EngineError::Ingest(calypso_ingest::IngestError::new(
+                            calypso_ingest::codes::DUPLICATE_MAPPING,
+                            "The ingestion properties give both ingestionMapping and ingestionMappingReference",
+                        )));
+                    }
+                    (Some(r), None) => MappingSpec::Reference(r),
+                    (None, Some(m)) => MappingSpec::Inline(m),
+                    (None, None) => MappingSpec::Identity,
+                };
+                let extent = self
+                    .ingest_bytes(database, &name.name, format, mapping, data.as_bytes(), false)
+                    .await?;
+                let rows = extent.map(|e| vec![guid(&e.id)]).into_iter().collect();
+                table(&[("ExtentId", KqlType::Guid)], rows)
+            }
+            IngestCommand::FromQuery {
+                verb,
+                table: name,
+                query,
+                ..
+            } => {
+                let verb = match verb {
+                    SetVerb::Set => "set",
+                    SetVerb::Append => "append",
+                    SetVerb::SetOrAppend => "set-or-append",
+                    SetVerb::SetOrReplace => "set-or-replace",
+                };
+                self.set_or_append(caller, database, verb, &name.name, query, options)
+                    .await
+            }
+        }
+    }
+
     pub(crate) async fn set_or_append(
         &self,
         caller: &crate::Caller,
@@ -292,11 +351,7 @@ impl Engine {
                                 id: new_id(),
                                 columns: cols
                                     .into_iter()
-                                    .map(|(name, kql_type)| Column {
-                                        name,
-                                        kql_type,
-                                        docstring: None,
-                                    })
+                                    .map(|(name, kql_type)| Column::new(&name, kql_type))
                                     .collect(),
                                 roles: owner.into_iter().collect(),
                                 ..Default::default()
@@ -344,7 +399,6 @@ impl Engine {
         caller: &crate::Caller,
         result: ResultTable,
         ops: &[Operator],
-        _text: &str,
     ) -> Result<ResultTable> {
         let schema = kql_functions::types::schema(&result.columns);
         let mem = MemTable::try_new(schema, vec![result.batches])

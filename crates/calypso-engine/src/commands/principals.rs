@@ -16,7 +16,9 @@ use calypso_auth::{PrincipalKind, PrincipalName};
 use calypso_storage::{Catalog, EntityKind, Error as SErr, RoleAssignment};
 use kql_functions::KqlType;
 
-use super::{POLICY_COLS, W, db_of, is, name_at, now_rfc3339, table_of};
+use kql_syntax::ast;
+
+use super::{db_of, now_rfc3339, table_of};
 use crate::security::access::{Role, ScopeKind};
 use crate::table::{Cell, table};
 use crate::{Caller, Engine, EngineError, Result, ResultTable};
@@ -90,194 +92,65 @@ pub(crate) enum SecurityCommand {
     ShowPrincipals(Scope),
     /// `.show [<scope>] principal roles`: the caller's roles (all of them without a scope).
     ShowOwnRoles(Option<Scope>),
-    /// `.alter table(s) ... policy restricted_view_access true|false` (`Some`), `.delete
-    /// table T policy restricted_view_access` (`None`).
-    AlterRestrictedView {
-        tables: Vec<String>,
-        value: Option<bool>,
-    },
-    /// `.show table T policy restricted_view_access` (`None`: `table *`).
-    ShowRestrictedView(Option<String>),
 }
 
-/// The scope named at `ws[at..]` and the index after it (`ws[0]` is the dot).
-fn scope_at(ws: &[W], at: usize, role_follows: bool) -> Option<(Scope, usize)> {
-    let word = |i: usize| ws.get(i);
-    if is(word(at), "cluster") {
-        return Some((Scope::Cluster, at + 1));
-    }
-    let kind = ["database", "table", "function"]
-        .into_iter()
-        .find(|k| is(word(at), k))?;
-    // `.add database viewers (...)` and `.show database principals`: the request's database.
-    let name_omitted = kind == "database"
-        && match word(at + 1) {
-            Some(W::Word(w)) if role_follows => {
-                Role::parse(w).is_some()
-                    && (matches!(word(at + 2), Some(W::Punct("("))) || is(word(at + 2), "none"))
-            }
-            Some(W::Word(w)) => {
-                w.eq_ignore_ascii_case("principals")
-                    || (w.eq_ignore_ascii_case("principal") && ws.len() == at + 3)
-            }
-            _ => false,
-        };
-    if name_omitted {
-        return Some((Scope::Database(None), at + 1));
-    }
-    let name = name_at(ws, at + 1)?;
-    let scope = match kind {
-        "database" => Scope::Database(Some(name)),
-        "table" => Scope::Table(name),
-        _ => Scope::Function(name),
-    };
-    Some((scope, at + 2))
+fn scope_of(s: &ast::SecurityScope) -> Result<Scope> {
+    Ok(match s {
+        ast::SecurityScope::Cluster => Scope::Cluster,
+        ast::SecurityScope::Database(d) => Scope::Database(d.as_ref().map(|d| d.name.clone())),
+        ast::SecurityScope::Table(t) => Scope::Table(t.name.clone()),
+        ast::SecurityScope::Function(f) => Scope::Function(f.name.clone()),
+        ast::SecurityScope::MaterializedView(v) => {
+            return Err(EngineError::NotFound(format!(
+                "Materialized view '{}' was not found (Calypso has no materialized views yet)",
+                v.name
+            )));
+        }
+    })
 }
 
-/// Parses a security command (`None` when `ws` is not one).
-pub(crate) fn parse(ws: &[W]) -> Option<SecurityCommand> {
-    let verb = match ws.get(1) {
-        Some(W::Word(v)) => v.to_ascii_lowercase(),
-        _ => return None,
-    };
-    let rest_is = |from: usize, kws: &[&str]| {
-        ws.len() == from + kws.len() && kws.iter().enumerate().all(|(i, k)| is(ws.get(from + i), k))
-    };
-    match verb.as_str() {
-        "add" | "drop" | "set" => {
-            let verb = match verb.as_str() {
-                "add" => Verb::Add,
-                "drop" => Verb::Drop,
-                _ => Verb::Set,
+/// The security command of a parsed one (roles checked by name).
+pub(crate) fn from_ast(c: &ast::SecurityCommand) -> Result<SecurityCommand> {
+    Ok(match c {
+        ast::SecurityCommand::ChangeRoles {
+            verb,
+            scope,
+            role,
+            principals,
+            none,
+            skip_results,
+            notes,
+        } => {
+            let verb = match verb {
+                ast::RoleVerb::Add => Verb::Add,
+                ast::RoleVerb::Drop => Verb::Drop,
+                ast::RoleVerb::Set => Verb::Set,
             };
-            let (scope, at) = scope_at(ws, 2, true)?;
-            let role = match ws.get(at) {
-                Some(W::Word(r)) => Role::parse(r)?,
-                _ => return None,
-            };
-            let mut i = at + 1;
-            let mut principals = Vec::new();
-            if is(ws.get(i), "none") && verb == Verb::Set {
-                i += 1;
-            } else {
-                if ws.get(i) != Some(&W::Punct("(")) {
-                    return None;
-                }
-                i += 1;
-                loop {
-                    match ws.get(i) {
-                        Some(W::Str(p)) => principals.push(p.clone()),
-                        _ => return None,
-                    }
-                    i += 1;
-                    match ws.get(i) {
-                        Some(W::Punct(",")) => i += 1,
-                        Some(W::Punct(")")) => break,
-                        _ => return None,
-                    }
-                }
-                i += 1;
+            if *none && verb != Verb::Set {
+                return Err(EngineError::BadRequest(
+                    "'none' is only allowed with .set (it removes every principal of the role)"
+                        .into(),
+                ));
             }
-            let skip_results = is(ws.get(i), "skip-results");
-            if skip_results {
-                i += 1;
-            }
-            let notes = match ws.get(i) {
-                Some(W::Str(n)) => {
-                    i += 1;
-                    n.clone()
-                }
-                _ => String::new(),
-            };
-            if i != ws.len() {
-                return None;
-            }
-            Some(SecurityCommand::ChangeRoles {
+            let role = Role::parse(role).ok_or_else(|| {
+                EngineError::BadRequest(format!("'{role}' is not a security role"))
+            })?;
+            SecurityCommand::ChangeRoles {
                 verb,
-                scope,
+                scope: scope_of(scope)?,
                 role,
-                principals,
-                skip_results,
-                notes,
-            })
+                principals: principals.clone(),
+                skip_results: *skip_results,
+                notes: notes.clone(),
+            }
         }
-        "show" => {
-            if rest_is(2, &["principal", "roles"]) {
-                return Some(SecurityCommand::ShowOwnRoles(None));
-            }
-            if is(ws.get(2), "table")
-                && rest_is(4, &["policy", "restricted_view_access"])
-                && ws.len() == 6
-            {
-                return Some(SecurityCommand::ShowRestrictedView(match ws.get(3) {
-                    Some(W::Punct("*")) => None,
-                    _ => Some(name_at(ws, 3)?),
-                }));
-            }
-            let (scope, at) = scope_at(ws, 2, false)?;
-            if rest_is(at, &["principals"]) {
-                return Some(SecurityCommand::ShowPrincipals(scope));
-            }
-            if rest_is(at, &["principal", "roles"]) {
-                return Some(SecurityCommand::ShowOwnRoles(Some(scope)));
-            }
-            None
+        ast::SecurityCommand::ShowPrincipals(s) => SecurityCommand::ShowPrincipals(scope_of(s)?),
+        ast::SecurityCommand::ShowOwnRoles(s) => {
+            SecurityCommand::ShowOwnRoles(s.as_ref().map(scope_of).transpose()?)
         }
-        "alter" | "delete" => {
-            let tables = if is(ws.get(2), "table") {
-                vec![name_at(ws, 3)?]
-            } else if is(ws.get(2), "tables") && verb == "alter" {
-                let mut names = Vec::new();
-                let mut i = 4;
-                if ws.get(3) != Some(&W::Punct("(")) {
-                    return None;
-                }
-                while let Some(n) = name_at(ws, i) {
-                    names.push(n);
-                    i += 1;
-                    if ws.get(i) == Some(&W::Punct(",")) {
-                        i += 1;
-                    }
-                }
-                if ws.get(i) != Some(&W::Punct(")")) {
-                    return None;
-                }
-                // Re-base so that `policy` is at index 4 as in the one-table form.
-                return parse_rva_value(ws, i + 1, names, &verb);
-            } else {
-                return None;
-            };
-            parse_rva_value(ws, 4, tables, &verb)
-        }
-        _ => None,
-    }
+    })
 }
 
-/// `policy restricted_view_access [true|false]` at `ws[at..]`.
-fn parse_rva_value(
-    ws: &[W],
-    at: usize,
-    tables: Vec<String>,
-    verb: &str,
-) -> Option<SecurityCommand> {
-    if !is(ws.get(at), "policy") || !is(ws.get(at + 1), "restricted_view_access") {
-        return None;
-    }
-    let value = match (verb, ws.get(at + 2)) {
-        ("delete", None) => None,
-        ("alter", Some(W::Word(b))) if ws.len() == at + 3 => {
-            Some(match b.to_ascii_lowercase().as_str() {
-                "true" => true,
-                "false" => false,
-                _ => return None,
-            })
-        }
-        _ => return None,
-    };
-    Some(SecurityCommand::AlterRestrictedView { tables, value })
-}
-
-/// `Microsoft Entra user` and so on, from a principal name's kind.
 fn principal_type(p: &str) -> &'static str {
     match PrincipalName::parse(p).map(|p| p.kind()) {
         Ok(PrincipalKind::User) => "Microsoft Entra user",
@@ -367,22 +240,6 @@ impl Engine {
             }
             SecurityCommand::ShowOwnRoles(scope) => {
                 own_roles(caller, &self.storage.catalog(), database, scope.as_ref())
-            }
-            SecurityCommand::AlterRestrictedView { tables, value } => {
-                let (db, names) = (database.to_string(), tables.clone());
-                self.storage
-                    .commit(move |c| {
-                        for n in &names {
-                            c.require_table_mut(&db, n)?.restricted_view_access = value;
-                        }
-                        Ok(())
-                    })
-                    .await?;
-                rva_table(&self.storage.catalog(), database, Some(&tables))
-            }
-            SecurityCommand::ShowRestrictedView(t) => {
-                let names = t.map(|t| vec![t]);
-                rva_table(&self.storage.catalog(), database, names.as_deref())
             }
         }
     }
@@ -573,31 +430,3 @@ fn own_roles(
     table(PRINCIPAL_ROLES_COLS, rows)
 }
 
-/// The RestrictedViewAccess policy of `tables` (every table of the database for `None`).
-fn rva_table(cat: &Catalog, database: &str, tables: Option<&[String]>) -> Result<ResultTable> {
-    let d = db_of(cat, database)?;
-    let chosen: Vec<&calypso_storage::Table> = match tables {
-        Some(names) => names
-            .iter()
-            .map(|n| table_of(d, n))
-            .collect::<Result<_>>()?,
-        None => d.tables.values().collect(),
-    };
-    let rows = chosen
-        .into_iter()
-        .map(|t| {
-            vec![
-                "RestrictedViewAccessPolicy".into(),
-                format!("[{}].[{}]", d.name, t.name).into(),
-                match t.restricted_view_access {
-                    Some(b) => b.to_string(),
-                    None => "null".into(),
-                }
-                .into(),
-                Cell::Null,
-                "Table".into(),
-            ]
-        })
-        .collect();
-    table(POLICY_COLS, rows)
-}

@@ -240,6 +240,9 @@ pub(crate) enum Need {
     FunctionAdmin { database: String, function: String },
     /// Database roles and policies: database Admin.
     DatabaseAdmin { database: String },
+    /// Every user's queries and commands (`.show queries`): database Admin or Monitor,
+    /// AllDatabasesAdmin or AllDatabasesMonitor.
+    DatabaseMonitor { database: String },
 }
 
 /// An operation to authorize: what it needs and its name in messages (`TableCreateCommand`).
@@ -275,6 +278,12 @@ pub(crate) fn sees_database(caller: &Caller, cat: &Catalog, database: &Database)
         || held(&database.roles)
         || database.tables.values().any(|t| held(&t.roles))
         || database.functions.values().any(|f| held(&f.roles))
+}
+
+/// Whether the caller is an UnrestrictedViewer of `database` (`.show database identity`).
+pub(crate) fn is_unrestricted(caller: &Caller, cat: &Catalog, database: &Database) -> bool {
+    matches!(caller, Caller::Unauthenticated)
+        || Rights::of(caller, cat, Some(database)).unrestricted
 }
 
 /// Whether `action` is allowed, without the error.
@@ -367,6 +376,10 @@ pub(crate) fn authorize(caller: &Caller, cat: &Catalog, action: &Action) -> Resu
                     .is_some_and(|f| caller.holds(&f.roles, Role::Admin))
         }
         Need::DatabaseAdmin { database } => database_of(database)?.db_admin(),
+        Need::DatabaseMonitor { database } => {
+            let r = database_of(database)?;
+            r.db_admin() || r.monitor || r.all_monitor
+        }
     };
     if ok {
         return Ok(());
@@ -387,7 +400,8 @@ pub(crate) fn authorize(caller: &Caller, cat: &Catalog, action: &Action) -> Resu
         | Need::Ingest { database, .. }
         | Need::TableAdmin { database, .. }
         | Need::FunctionAdmin { database, .. }
-        | Need::DatabaseAdmin { database } => EngineError::Forbidden(format!(
+        | Need::DatabaseAdmin { database }
+        | Need::DatabaseMonitor { database } => EngineError::Forbidden(format!(
             "Principal '{fqn}' is not authorized to perform operation '{}' on database '{database}'.",
             action.op
         )),

@@ -1,16 +1,21 @@
-//! What each control command needs ([`command_actions`]): the documented permission of
-//! its page, with the name ADX gives the operation in its "not authorized to perform
-//! operation" messages.
+//! What each control command needs ([`command_actions`]), from the typed command: the
+//! documented permission of its page, with the name ADX gives the operation in its "not
+//! authorized to perform operation" messages.
 //!
 //! Table and function commands on an entity that does not exist need only what creating
 //! it would (User or Admin), so that such callers get the command's "not found" error.
+//! Commands that list entities (`.show databases`, `.show queries`, `.show journal`) need
+//! only authentication: their results hold what the caller may see.
 
 use calypso_storage::Catalog;
-use kql_syntax::ast::{ColumnDecl, Command, CommandKind};
+use kql_syntax::ast::{
+    CacheCommand, ColumnDecl, Command, CommandKind, DatabaseCommand, DatabaseSet, ExtentsCommand,
+    ExtentsScope, FunctionCommand, FunctionVerb, IngestCommand, MappingCommand, MappingScope,
+    OperationsCommand, PolicyCommand, PolicyScope, PolicyVerb, QName, SchemaVerb, SecurityCommand,
+    SecurityScope, SetVerb, TableCommand,
+};
 
 use super::access::{Action, Need};
-use crate::commands::principals::{self, Scope, SecurityCommand, Verb};
-use crate::commands::{W, is, name_at, words};
 
 /// Admin of the table, or — when it does not exist — what creating it needs.
 fn table_admin(op: &'static str, cat: &Catalog, database: &str, table: &str) -> Action {
@@ -41,12 +46,31 @@ fn function_admin(op: &'static str, cat: &Catalog, database: &str, function: &st
     }
 }
 
+fn metadata(op: &'static str, database: &str) -> Action {
+    Action::new(
+        op,
+        Need::DatabaseMetadata {
+            database: database.to_string(),
+        },
+    )
+}
+
+fn table_metadata(op: &'static str, database: &str, table: &str) -> Action {
+    Action::new(
+        op,
+        Need::TableMetadata {
+            database: database.to_string(),
+            table: table.to_string(),
+        },
+    )
+}
+
 /// `.create`/`.create-merge`/`.alter`/`.alter-merge table T (...)`: creating needs User;
 /// extending an existing table (create-merge with new columns) and altering need its Admin.
 fn table_schema_action(
     cat: &Catalog,
     database: &str,
-    verb: &str,
+    verb: SchemaVerb,
     name: &str,
     columns: &[ColumnDecl],
     plural: bool,
@@ -55,7 +79,7 @@ fn table_schema_action(
         database: database.to_string(),
     };
     match verb {
-        "create" => Action::new(
+        SchemaVerb::Create => Action::new(
             if plural {
                 "TablesCreateCommand"
             } else {
@@ -63,7 +87,7 @@ fn table_schema_action(
             },
             create,
         ),
-        "create-merge" => {
+        SchemaVerb::CreateMerge => {
             let op = if plural {
                 "TablesCreateMergeCommand"
             } else {
@@ -76,56 +100,344 @@ fn table_schema_action(
                 Some(_) | None => Action::new(op, create),
             }
         }
-        "alter-merge" => table_admin("TableAlterMergeCommand", cat, database, name),
-        _ => table_admin("TableAlterCommand", cat, database, name),
+        SchemaVerb::AlterMerge => table_admin("TableAlterMergeCommand", cat, database, name),
+        SchemaVerb::Alter => table_admin("TableAlterCommand", cat, database, name),
     }
+}
+
+/// The database and table of `T` or `D.T`.
+fn qualified<'a>(database: &'a str, q: &'a QName) -> (&'a str, &'a str) {
+    (
+        q.parent().map_or(database, |d| d.name.as_str()),
+        q.last().name.as_str(),
+    )
 }
 
 /// The actions a command needs, all of which must be allowed.
 pub(crate) fn command_actions(cat: &Catalog, database: &str, cmd: &Command) -> Vec<Action> {
-    let db = || database.to_string();
     match &cmd.kind {
-        CommandKind::TableSchema {
+        CommandKind::Database(c) => database_actions(database, c),
+        CommandKind::Table(c) => table_actions(cat, database, c),
+        CommandKind::Function(c) => function_actions(cat, database, c),
+        CommandKind::Policy(c) => policy_actions(cat, database, c),
+        CommandKind::Mapping(c) => mapping_actions(database, c),
+        CommandKind::Security(c) => vec![security_action(cat, database, c)],
+        CommandKind::Ingest(c) => ingest_actions(cat, database, c),
+        CommandKind::Operations(c) => vec![operations_action(database, c)],
+        CommandKind::Extents(ExtentsCommand::Show { scope }) => match scope {
+            ExtentsScope::Cluster => vec![Action::new("ClusterExtentsShowCommand", Need::ClusterRole)],
+            ExtentsScope::Database(d) => vec![metadata(
+                "DatabaseExtentsShowCommand",
+                d.as_ref().map_or(database, |d| d.name.as_str()),
+            )],
+            ExtentsScope::Tables(ts) => ts
+                .iter()
+                .map(|t| table_metadata("TableExtentsShowCommand", database, &t.name))
+                .collect(),
+        },
+        CommandKind::Cache(c) => vec![match c {
+            CacheCommand::Other { scope, .. } if scope == "cluster" => {
+                Action::new("ClusterCacheClearCommand", Need::ClusterAdmin)
+            }
+            CacheCommand::StreamingIngestionSchema
+            | CacheCommand::QueryResults
+            | CacheCommand::Other { .. } => Action::new(
+                "DatabaseCacheClearCommand",
+                Need::DatabaseAdmin {
+                    database: database.to_string(),
+                },
+            ),
+        }],
+        // The caller learns that the command is not implemented.
+        CommandKind::Unsupported { .. } => vec![Action::new(cmd.name, Need::Authenticated)],
+    }
+}
+
+fn database_actions(database: &str, c: &DatabaseCommand) -> Vec<Action> {
+    match c {
+        DatabaseCommand::Create { .. } => {
+            vec![Action::new("DatabaseCreateCommand", Need::ClusterAdmin)]
+        }
+        DatabaseCommand::Drop { .. } => vec![Action::new("DatabaseDropCommand", Need::ClusterAdmin)],
+        DatabaseCommand::PrettyName { name, .. } => vec![Action::new(
+            "DatabaseSetPrettyNameCommand",
+            Need::DatabaseAdmin {
+                database: name.name.clone(),
+            },
+        )],
+        DatabaseCommand::Show { name, .. } => vec![metadata(
+            "DatabaseShowCommand",
+            name.as_ref().map_or(database, |n| n.name.as_str()),
+        )],
+        // Anyone may ask; the result lists only what the caller may see.
+        DatabaseCommand::ShowAll { .. } | DatabaseCommand::ShowEntities { .. } => {
+            vec![Action::new("DatabasesShowCommand", Need::Authenticated)]
+        }
+        DatabaseCommand::ShowSchema { databases, .. } => match databases {
+            DatabaseSet::One(d, _) => vec![metadata("DatabaseSchemaShowCommand", &d.name)],
+            DatabaseSet::Some(list) => list
+                .iter()
+                .map(|(d, _)| metadata("DatabaseSchemaShowCommand", &d.name))
+                .collect(),
+            DatabaseSet::All => vec![Action::new("SchemaShowCommand", Need::Authenticated)],
+        },
+    }
+}
+
+fn table_actions(cat: &Catalog, database: &str, c: &TableCommand) -> Vec<Action> {
+    match c {
+        TableCommand::Schema {
             verb,
             table,
             columns,
             ..
-        } => vec![table_schema_action(
-            cat,
-            database,
-            verb,
-            &table.name,
-            columns,
-            false,
-        )],
-        CommandKind::CreateTables { verb, tables } => tables
+        } => vec![table_schema_action(cat, database, *verb, &table.name, columns, false)],
+        TableCommand::CreateTables { merge, tables, .. } => {
+            let verb = if *merge {
+                SchemaVerb::CreateMerge
+            } else {
+                SchemaVerb::Create
+            };
+            tables
+                .iter()
+                .map(|(n, cols)| table_schema_action(cat, database, verb, &n.name, cols, true))
+                .collect()
+        }
+        TableCommand::CreateBasedOn { source, .. } => vec![
+            Action::new(
+                "TableCreateBasedOnCommand",
+                Need::CreateEntities {
+                    database: database.to_string(),
+                },
+            ),
+            table_metadata("TableCreateBasedOnCommand", database, &source.name),
+        ],
+        TableCommand::Drop { tables, .. } => tables
             .iter()
-            .map(|(name, cols)| table_schema_action(cat, database, verb, &name.name, cols, true))
+            .map(|t| table_admin("TableDropCommand", cat, database, &t.name))
             .collect(),
-        CommandKind::DropTable { table, .. } => {
-            vec![table_admin("TableDropCommand", cat, database, &table.name)]
+        TableCommand::Rename { pairs, .. } => pairs
+            .iter()
+            .map(|(from, _)| table_admin("TableRenameCommand", cat, database, &from.name))
+            .collect(),
+        TableCommand::AlterDocString { table, .. }
+        | TableCommand::AlterFolder { table, .. }
+        | TableCommand::ColumnDocStrings { table, .. } => {
+            vec![table_admin("TableAlterCommand", cat, database, &table.name)]
         }
-        CommandKind::RenameTable { from, .. } => {
-            vec![table_admin("TableRenameCommand", cat, database, &from.name)]
+        TableCommand::AlterColumnType { columns, .. } => columns
+            .iter()
+            .filter_map(|c| c.parent())
+            .map(|t| table_admin("ColumnAlterTypeCommand", cat, database, &t.name))
+            .collect(),
+        TableCommand::RenameColumns { pairs } => pairs
+            .iter()
+            .filter_map(|(c, _)| c.parent())
+            .map(|t| table_admin("ColumnRenameCommand", cat, database, &t.name))
+            .collect(),
+        TableCommand::DropColumns { table, .. } => {
+            vec![table_admin("ColumnDropCommand", cat, database, &table.name)]
         }
-        CommandKind::IngestInline { table, .. } => vec![Action::new(
+        TableCommand::ShowAll { .. } => vec![metadata("TablesShowCommand", database)],
+        TableCommand::Show { table, .. } => {
+            vec![table_metadata("TableShowCommand", database, &table.name)]
+        }
+        TableCommand::ClearData { table } => {
+            vec![table_admin("TableDataClearCommand", cat, database, &table.name)]
+        }
+    }
+}
+
+fn function_actions(cat: &Catalog, database: &str, c: &FunctionCommand) -> Vec<Action> {
+    match c {
+        FunctionCommand::Define { verb, name, .. } => vec![match verb {
+            FunctionVerb::Create => Action::new(
+                "FunctionCreateCommand",
+                Need::CreateEntities {
+                    database: database.to_string(),
+                },
+            ),
+            FunctionVerb::Alter => function_admin("FunctionAlterCommand", cat, database, &name.name),
+            FunctionVerb::CreateOrAlter => {
+                function_admin("FunctionCreateOrAlterCommand", cat, database, &name.name)
+            }
+        }],
+        FunctionCommand::AlterDocString { name, .. } | FunctionCommand::AlterFolder { name, .. } => {
+            vec![function_admin("FunctionAlterCommand", cat, database, &name.name)]
+        }
+        FunctionCommand::Drop { names, .. } => names
+            .iter()
+            .map(|n| function_admin("FunctionDropCommand", cat, database, &n.name))
+            .collect(),
+        FunctionCommand::Show { .. } => vec![metadata("FunctionsShowCommand", database)],
+    }
+}
+
+fn policy_actions(cat: &Catalog, database: &str, c: &PolicyCommand) -> Vec<Action> {
+    let show = c.verb == PolicyVerb::Show;
+    let (show_op, change_op) = match &c.scope {
+        PolicyScope::Cluster => ("ClusterPolicyShowCommand", "ClusterPolicyAlterCommand"),
+        PolicyScope::Database(_) => ("DatabasePolicyShowCommand", "DatabasePolicyAlterCommand"),
+        _ => ("TablePolicyShowCommand", "TablePolicyAlterCommand"),
+    };
+    let table = |db: &str, t: &str| {
+        if show {
+            table_metadata(show_op, db, t)
+        } else {
+            table_admin(change_op, cat, db, t)
+        }
+    };
+    match &c.scope {
+        PolicyScope::Cluster => vec![Action::new(
+            if show { show_op } else { change_op },
+            if show {
+                Need::ClusterRole
+            } else {
+                Need::ClusterAdmin
+            },
+        )],
+        PolicyScope::Database(d) => {
+            let database = d.as_ref().map_or(database, |d| d.name.as_str()).to_string();
+            vec![if show {
+                metadata(show_op, &database)
+            } else {
+                Action::new(change_op, Need::DatabaseAdmin { database })
+            }]
+        }
+        PolicyScope::Table(q) => {
+            let (d, t) = qualified(database, q);
+            vec![table(d, t)]
+        }
+        PolicyScope::Tables(qs) => qs
+            .iter()
+            .map(|q| {
+                let (d, t) = qualified(database, q);
+                table(d, t)
+            })
+            .collect(),
+        PolicyScope::AllTables => vec![metadata(show_op, database)],
+        PolicyScope::Column(q) => {
+            let t = q.parent().map_or("", |t| t.name.as_str());
+            let d = q.grandparent().map_or(database, |d| d.name.as_str());
+            vec![table(d, t)]
+        }
+        PolicyScope::MaterializedView(_) => vec![metadata(show_op, database)],
+    }
+}
+
+fn mapping_actions(database: &str, c: &MappingCommand) -> Vec<Action> {
+    let (scope, show) = match c {
+        MappingCommand::Show { scope, .. } => (scope, true),
+        MappingCommand::Change { scope, .. } => (scope, false),
+    };
+    vec![match (scope, show) {
+        (MappingScope::Table(t), true) => {
+            table_metadata("TableIngestionMappingShowCommand", database, &t.name)
+        }
+        (MappingScope::Database(d), true) => {
+            metadata("DatabaseIngestionMappingShowCommand", &d.name)
+        }
+        // "at least Table Ingestor permissions are required to create a table ingestion
+        // mapping" (and Database Ingestor for a database mapping).
+        (MappingScope::Table(t), false) => Action::new(
+            "TableIngestionMappingCommand",
+            Need::Ingest {
+                database: database.to_string(),
+                table: t.name.clone(),
+            },
+        ),
+        (MappingScope::Database(d), false) => Action::new(
+            "DatabaseIngestionMappingCommand",
+            Need::Ingest {
+                database: d.name.clone(),
+                table: String::new(),
+            },
+        ),
+    }]
+}
+
+fn security_action(cat: &Catalog, database: &str, c: &SecurityCommand) -> Action {
+    let db_or = |d: &Option<kql_syntax::ast::Ident>| {
+        d.as_ref()
+            .map_or_else(|| database.to_string(), |d| d.name.clone())
+    };
+    match c {
+        SecurityCommand::ChangeRoles { verb, scope, .. } => {
+            use kql_syntax::ast::RoleVerb;
+            let (cluster, db_op, table_op, function_op) = match verb {
+                RoleVerb::Add => (
+                    "ClusterPrincipalsAddCommand",
+                    "DatabasePrincipalsAddCommand",
+                    "TablePrincipalsAddCommand",
+                    "FunctionPrincipalsAddCommand",
+                ),
+                RoleVerb::Drop => (
+                    "ClusterPrincipalsDropCommand",
+                    "DatabasePrincipalsDropCommand",
+                    "TablePrincipalsDropCommand",
+                    "FunctionPrincipalsDropCommand",
+                ),
+                RoleVerb::Set => (
+                    "ClusterPrincipalsSetCommand",
+                    "DatabasePrincipalsSetCommand",
+                    "TablePrincipalsSetCommand",
+                    "FunctionPrincipalsSetCommand",
+                ),
+            };
+            match scope {
+                SecurityScope::Cluster => Action::new(cluster, Need::ClusterAdmin),
+                SecurityScope::Database(d) => {
+                    Action::new(db_op, Need::DatabaseAdmin { database: db_or(d) })
+                }
+                SecurityScope::Table(t) => table_admin(table_op, cat, database, &t.name),
+                SecurityScope::Function(f) => function_admin(function_op, cat, database, &f.name),
+                SecurityScope::MaterializedView(_) => Action::new(
+                    db_op,
+                    Need::DatabaseAdmin {
+                        database: database.to_string(),
+                    },
+                ),
+            }
+        }
+        SecurityCommand::ShowPrincipals(scope) => match scope {
+            SecurityScope::Cluster => Action::new("ClusterPrincipalsShowCommand", Need::ClusterRole),
+            SecurityScope::Database(d) => metadata("DatabasePrincipalsShowCommand", &db_or(d)),
+            SecurityScope::Table(t) => {
+                table_metadata("TablePrincipalsShowCommand", database, &t.name)
+            }
+            SecurityScope::Function(_) | SecurityScope::MaterializedView(_) => {
+                metadata("FunctionPrincipalsShowCommand", database)
+            }
+        },
+        SecurityCommand::ShowOwnRoles(_) => {
+            Action::new("PrincipalRolesShowCommand", Need::Authenticated)
+        }
+    }
+}
+
+fn ingest_actions(cat: &Catalog, database: &str, c: &IngestCommand) -> Vec<Action> {
+    let db = || database.to_string();
+    match c {
+        IngestCommand::Inline { table, .. } => vec![Action::new(
             "DataIngestInlineCommand",
             Need::Ingest {
                 database: db(),
                 table: table.name.clone(),
             },
         )],
-        CommandKind::SetOrAppend { verb, table, .. } => {
-            let op = match verb.as_str() {
-                "set" => "TableSetCommand",
-                "append" => "TableAppendCommand",
-                "set-or-replace" => "TableSetOrReplaceCommand",
-                _ => "TableSetOrAppendCommand",
+        // The query's reads are authorized table by table when it is planned (a query that
+        // reads no table, `print ...`, needs no read right).
+        IngestCommand::FromQuery { verb, table, .. } => {
+            let op = match verb {
+                SetVerb::Set => "TableSetCommand",
+                SetVerb::Append => "TableAppendCommand",
+                SetVerb::SetOrReplace => "TableSetOrReplaceCommand",
+                SetVerb::SetOrAppend => "TableSetOrAppendCommand",
             };
             let exists = cat.table(database, &table.name).is_some();
-            let write = match (verb.as_str(), exists) {
+            vec![match (verb, exists) {
                 // "To replace rows ... you need a minimum of Table Admin permissions."
-                ("set-or-replace", true) => table_admin(op, cat, database, &table.name),
+                (SetVerb::SetOrReplace, true) => table_admin(op, cat, database, &table.name),
                 (_, true) => Action::new(
                     op,
                     Need::Ingest {
@@ -134,207 +446,32 @@ pub(crate) fn command_actions(cat: &Catalog, database: &str, cmd: &Command) -> V
                     },
                 ),
                 (_, false) => Action::new(op, Need::WriteDatabase { database: db() }),
-            };
-            // The query part reads the database.
-            vec![Action::new(op, Need::Query { database: db() }), write]
+            }]
         }
-        CommandKind::Function { verb, name, .. } => {
-            let op = match verb.as_str() {
-                "create" => "FunctionCreateCommand",
-                "alter" => "FunctionAlterCommand",
-                _ => "FunctionCreateOrAlterCommand",
-            };
-            if verb == "create" {
-                vec![Action::new(op, Need::CreateEntities { database: db() })]
-            } else {
-                vec![function_admin(op, cat, database, &name.name)]
-            }
-        }
-        CommandKind::Other { text, .. } => other_actions(cat, database, &words(text)),
     }
 }
 
-/// What a security command (`.add database D viewers ...`, `.show table T principals`)
-/// needs (one action per table for `.alter tables (...) policy`).
-fn security_actions(cat: &Catalog, database: &str, sc: &SecurityCommand) -> Vec<Action> {
-    let db_or = |d: &Option<String>| d.clone().unwrap_or_else(|| database.to_string());
-    let action = match sc {
-        SecurityCommand::ChangeRoles { verb, scope, .. } => {
-            let (cluster, db_op, table_op, function_op) = match verb {
-                Verb::Add => (
-                    "ClusterPrincipalsAddCommand",
-                    "DatabasePrincipalsAddCommand",
-                    "TablePrincipalsAddCommand",
-                    "FunctionPrincipalsAddCommand",
-                ),
-                Verb::Drop => (
-                    "ClusterPrincipalsDropCommand",
-                    "DatabasePrincipalsDropCommand",
-                    "TablePrincipalsDropCommand",
-                    "FunctionPrincipalsDropCommand",
-                ),
-                Verb::Set => (
-                    "ClusterPrincipalsSetCommand",
-                    "DatabasePrincipalsSetCommand",
-                    "TablePrincipalsSetCommand",
-                    "FunctionPrincipalsSetCommand",
-                ),
-            };
-            match scope {
-                Scope::Cluster => Action::new(cluster, Need::ClusterAdmin),
-                Scope::Database(d) => {
-                    Action::new(db_op, Need::DatabaseAdmin { database: db_or(d) })
-                }
-                Scope::Table(t) => table_admin(table_op, cat, database, t),
-                Scope::Function(f) => function_admin(function_op, cat, database, f),
-            }
+fn operations_action(database: &str, c: &OperationsCommand) -> Action {
+    match c {
+        // Everyone sees their own; Admins and Monitors see everybody's (filtered).
+        OperationsCommand::ShowQueries { .. }
+        | OperationsCommand::CancelQuery { .. }
+        | OperationsCommand::ShowCommands
+        | OperationsCommand::ShowCommandsAndQueries
+        | OperationsCommand::ShowOperations { .. }
+        | OperationsCommand::ShowOperationDetails { .. }
+        | OperationsCommand::ShowJournal { database: None } => {
+            Action::new("OperationsShowCommand", Need::Authenticated)
         }
-        SecurityCommand::ShowPrincipals(scope) => match scope {
-            Scope::Cluster => Action::new("ClusterPrincipalsShowCommand", Need::ClusterRole),
-            Scope::Database(d) => Action::new(
-                "DatabasePrincipalsShowCommand",
-                Need::DatabaseMetadata { database: db_or(d) },
-            ),
-            Scope::Table(t) => Action::new(
-                "TablePrincipalsShowCommand",
-                Need::TableMetadata {
-                    database: database.to_string(),
-                    table: t.clone(),
-                },
-            ),
-            Scope::Function(_) => Action::new(
-                "FunctionPrincipalsShowCommand",
-                Need::DatabaseMetadata {
-                    database: database.to_string(),
-                },
-            ),
-        },
-        SecurityCommand::ShowOwnRoles(_) => {
-            Action::new("PrincipalRolesShowCommand", Need::Authenticated)
+        OperationsCommand::ShowJournal { database: Some(d) } => {
+            metadata("DatabaseJournalShowCommand", &d.name)
         }
-        SecurityCommand::AlterRestrictedView { tables, value } => {
-            let op = if value.is_some() {
-                "TablePolicyAlterCommand"
-            } else {
-                "TablePolicyDeleteCommand"
-            };
-            return tables
-                .iter()
-                .map(|t| table_admin(op, cat, database, t))
-                .collect();
-        }
-        SecurityCommand::ShowRestrictedView(t) => Action::new(
-            "TablePolicyShowCommand",
-            match t {
-                Some(t) => Need::TableMetadata {
-                    database: database.to_string(),
-                    table: t.clone(),
-                },
-                None => Need::DatabaseMetadata {
-                    database: database.to_string(),
-                },
-            },
-        ),
-    };
-    vec![action]
-}
-
-/// Commands kept as text: `.show ...`, databases, policies, mappings, roles.
-fn other_actions(cat: &Catalog, database: &str, ws: &[W]) -> Vec<Action> {
-    if let Some(sc) = principals::parse(ws) {
-        return security_actions(cat, database, &sc);
+        OperationsCommand::ShowVersion => Action::new("VersionShowCommand", Need::AnyRole),
+        OperationsCommand::ShowCluster
+        | OperationsCommand::ShowDiagnostics
+        | OperationsCommand::ShowCapacity => Action::new("ClusterShowCommand", Need::AnyRole),
+        OperationsCommand::ShowMaterializedViews
+        | OperationsCommand::ShowEntityGroups
+        | OperationsCommand::ShowExternalTables => metadata("EntitiesShowCommand", database),
     }
-    let w = |i: usize| ws.get(i + 1);
-    let name = |i: usize| name_at(ws, i + 1).unwrap_or_default();
-    let db = || database.to_string();
-    let verb = match w(0) {
-        Some(W::Word(v)) => v.to_ascii_lowercase(),
-        _ => String::new(),
-    };
-    if crate::commands::mappings::is_mapping_command(ws) {
-        let table = name(2);
-        return vec![if verb == "show" {
-            Action::new(
-                "TableIngestionMappingShowCommand",
-                Need::TableMetadata {
-                    database: db(),
-                    table,
-                },
-            )
-        } else {
-            // "at least Table Ingestor permissions are required to create a table
-            // ingestion mapping" (and to alter or drop one).
-            Action::new(
-                "TableIngestionMappingCommand",
-                Need::Ingest {
-                    database: db(),
-                    table,
-                },
-            )
-        }];
-    }
-    let rest_is = |kws: &[&str]| {
-        ws.len() == 2 + kws.len() && kws.iter().enumerate().all(|(i, k)| is(w(i + 1), k))
-    };
-    let metadata =
-        |op: &'static str, database: String| Action::new(op, Need::DatabaseMetadata { database });
-    let action = match verb.as_str() {
-        "show" => {
-            if rest_is(&["databases"])
-                || rest_is(&["databases", "entities"])
-                || rest_is(&["schema", "as", "json"])
-            {
-                // Anyone may ask; the result lists only what the caller may see.
-                Action::new("DatabasesShowCommand", Need::Authenticated)
-            } else if rest_is(&["version"]) {
-                Action::new("VersionShowCommand", Need::AnyRole)
-            } else if rest_is(&["cluster"]) {
-                Action::new("ClusterShowCommand", Need::AnyRole)
-            } else if rest_is(&["cluster", "extents"]) {
-                Action::new("ClusterExtentsShowCommand", Need::ClusterRole)
-            } else if rest_is(&["database", "extents"]) {
-                metadata("ExtentsShowCommand", db())
-            } else if is(w(1), "database") {
-                metadata("DatabaseShowCommand", name(2))
-            } else if is(w(1), "table") {
-                Action::new(
-                    "TableShowCommand",
-                    Need::TableMetadata {
-                        database: db(),
-                        table: name(2),
-                    },
-                )
-            } else if rest_is(&["tables"]) {
-                metadata("TablesShowCommand", db())
-            } else if rest_is(&["functions"]) || is(w(1), "function") {
-                metadata("FunctionsShowCommand", db())
-            } else if rest_is(&["extents"]) {
-                metadata("ExtentsShowCommand", db())
-            } else {
-                metadata("ShowCommand", db())
-            }
-        }
-        "create" if is(w(1), "database") => {
-            Action::new("DatabaseCreateCommand", Need::ClusterAdmin)
-        }
-        "drop" if is(w(1), "database") => Action::new("DatabaseDropCommand", Need::ClusterAdmin),
-        "drop" if is(w(1), "function") => {
-            function_admin("FunctionDropCommand", cat, database, &name(2))
-        }
-        "clear" if is(w(1), "table") => {
-            table_admin("TableDataClearCommand", cat, database, &name(2))
-        }
-        "alter" | "alter-merge" | "delete" if is(w(3), "policy") && is(w(1), "database") => {
-            Action::new(
-                "DatabasePolicyAlterCommand",
-                Need::DatabaseAdmin { database: name(2) },
-            )
-        }
-        "alter" | "alter-merge" | "delete" if is(w(3), "policy") && is(w(1), "table") => {
-            table_admin("TablePolicyAlterCommand", cat, database, &name(2))
-        }
-        // Anything else (unsupported commands included) is for database Admins.
-        _ => Action::new("ControlCommand", Need::DatabaseAdmin { database: db() }),
-    };
-    vec![action]
 }

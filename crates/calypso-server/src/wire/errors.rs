@@ -444,7 +444,18 @@ pub fn from_engine_error(
         EngineError::UnknownDatabase(_) | EngineError::NotFound(_) => {
             OneApiError::entity_not_found(&e.to_string(), context)
         }
-        EngineError::NotSupported(m) => OneApiError::not_implemented(m, context),
+        EngineError::NotSupported(m) | EngineError::NotImplemented(m) => {
+            OneApiError::not_implemented(m, context)
+        }
+        EngineError::Cancelled(m) => OneApiError::new(
+            status,
+            "QueryCancelled",
+            m,
+            "Kusto.Data.Exceptions.QueryCancelledException",
+            m,
+            true,
+            context,
+        ),
         EngineError::BadRequest(m) => OneApiError::bad_request(m, context),
         EngineError::Conflict(m) => OneApiError::new(
             status,

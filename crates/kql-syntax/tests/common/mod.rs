@@ -34,7 +34,13 @@ pub fn split_queries(content: &str) -> Vec<String> {
 
 /// All queries of `valid/` or `invalid/`.
 pub fn load(kind: &str) -> Vec<CorpusQuery> {
-    let dir = corpus_dir().join(kind);
+    load_from(&corpus_dir(), kind)
+}
+
+/// All texts of `<base>/<kind>/*.kql`, with ids `<kind>/<file>#<n>`.
+#[allow(dead_code)] // each test binary uses its own part of this module
+pub fn load_from(base: &Path, kind: &str) -> Vec<CorpusQuery> {
+    let dir = base.join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("corpus dir")
         .map(|e| e.expect("dir entry").path())
@@ -71,4 +77,40 @@ pub fn allowlist() -> Vec<(String, String)> {
             None => (l.to_string(), String::new()),
         })
         .collect()
+}
+
+/// Microsoft's parser's answers (tools/kql-oracle) for `texts`, in order.
+#[allow(dead_code)]
+pub fn run_oracle(texts: &[&str], mode: &str) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/kql-oracle");
+    assert!(
+        oracle
+            .join("node_modules/@kusto/language-service-next")
+            .exists(),
+        "the KQL oracle is not installed: run `npm ci --prefix tools/kql-oracle` (the test command does)"
+    );
+    let mut input = String::new();
+    for (i, t) in texts.iter().enumerate() {
+        input.push_str(&serde_json::json!({"id": i, "query": t, "mode": mode}).to_string());
+        input.push('\n');
+    }
+    let mut child = Command::new("node")
+        .arg(oracle.join("oracle.js"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node must be installed to run the oracle");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("oracle output");
+    writer.join().expect("writer").expect("write to oracle");
+    let answers: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("oracle JSON"))
+        .collect();
+    assert_eq!(answers.len(), texts.len(), "the oracle answered every text");
+    answers
 }
