@@ -47,9 +47,7 @@ pub(crate) fn columns_of(decls: &[ColumnDecl]) -> Result<Vec<Column>> {
 /// A column type by its Kusto name.
 pub(crate) fn type_of(name: &str, column: &str) -> Result<KqlType> {
     KqlType::from_name(name).ok_or_else(|| {
-        EngineError::BadRequest(format!(
-            "Unknown column type '{name}' of column '{column}'"
-        ))
+        EngineError::BadRequest(format!("Unknown column type '{name}' of column '{column}'"))
     })
 }
 
@@ -177,9 +175,7 @@ impl Engine {
         let result = match &cmd.kind {
             CommandKind::Database(c) => self.database_command(caller, database, c, &ddl).await?,
             CommandKind::Table(c) => self.table_command(caller, database, c, &ddl).await?,
-            CommandKind::Function(c) => {
-                self.function_command(caller, database, c, &ddl).await?
-            }
+            CommandKind::Function(c) => self.function_command(caller, database, c, &ddl).await?,
             CommandKind::Policy(c) => self.policy_command(caller, database, c, &ddl).await?,
             CommandKind::Mapping(c) => self.mapping_command(database, c, &ddl).await?,
             CommandKind::Security(c) => {
@@ -241,7 +237,8 @@ impl Ddl {
     }
 }
 
-pub(crate) fn function_table(fs: &[Function]) -> Result<ResultTable> {    let rows = fs
+pub(crate) fn function_table(fs: &[Function]) -> Result<ResultTable> {
+    let rows = fs
         .iter()
         .map(|f| {
             vec![

@@ -21,11 +21,11 @@ use std::collections::HashMap;
 use calypso_auth::PrincipalName;
 use kql_syntax::ast::StatementKind;
 
+use crate::commands::operations::{RecordKind, Start};
 use crate::{
     Ctx, EngineError, IngestSummary, MappingSpec, QueryResult, RequestOptions, Result, plan,
 };
 use crate::{Engine, commands::now_rfc3339};
-use crate::commands::operations::{RecordKind, Start};
 use access::{Action, Need, Role, authorize};
 
 /// Whether a command runs in the request's database (which must then exist); commands about

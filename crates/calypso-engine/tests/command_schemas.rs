@@ -59,32 +59,44 @@ fn allowlist() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The oracle's (kind, columns) for each text.
+/// The oracle's (kind, columns) for each text, one node process per core (Kusto.Language
+/// takes 100-300 ms per command).
 fn oracle(texts: &[&str]) -> Vec<(Option<String>, Option<Vec<(String, String)>>)> {
     let dir = root().join("tools/kql-oracle");
     assert!(
-        dir.join("node_modules/@kusto/language-service-next").exists(),
+        dir.join("node_modules/@kusto/language-service-next")
+            .exists(),
         "the KQL oracle is not installed: run `npm ci --prefix tools/kql-oracle`"
     );
-    let mut input = String::new();
-    for (i, t) in texts.iter().enumerate() {
-        input.push_str(&serde_json::json!({"id": i, "query": t}).to_string());
-        input.push('\n');
-    }
-    let mut child = Command::new("node")
-        .arg(dir.join("oracle.js"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node");
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    let chunk = texts.len().div_ceil(workers).max(1);
+    let handles: Vec<_> = texts
+        .chunks(chunk)
+        .map(|part| {
+            let mut input = String::new();
+            for (i, t) in part.iter().enumerate() {
+                input.push_str(&serde_json::json!({"id": i, "query": t}).to_string());
+                input.push('\n');
+            }
+            let script = dir.join("oracle.js");
+            std::thread::spawn(move || {
+                let mut child = Command::new("node")
+                    .arg(script)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .expect("node");
+                let mut stdin = child.stdin.take().unwrap();
+                let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+                let out = child.wait_with_output().unwrap();
+                writer.join().unwrap().unwrap();
+                String::from_utf8_lossy(&out.stdout).to_string()
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for h in handles {
+        for l in h.join().unwrap().lines().filter(|l| !l.trim().is_empty()) {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             let cols = v["columns"].as_array().map(|cs| {
                 cs.iter()
@@ -96,9 +108,11 @@ fn oracle(texts: &[&str]) -> Vec<(Option<String>, Option<Vec<(String, String)>>)
                     })
                     .collect()
             });
-            (v["command"].as_str().map(str::to_string), cols)
-        })
-        .collect()
+            out.push((v["command"].as_str().map(str::to_string), cols));
+        }
+    }
+    assert_eq!(out.len(), texts.len(), "the oracle answered every text");
+    out
 }
 
 /// Databases, tables, functions and mappings with the names the corpus uses.
@@ -126,9 +140,13 @@ const FIXTURE: &[&str] = &[
 async fn fixture() -> Engine {
     let e = Engine::new();
     for db in ["db"] {
-        e.execute("NetDefaultDB", &format!(".create database {db}"), &RequestOptions::default())
-            .await
-            .unwrap();
+        e.execute(
+            "NetDefaultDB",
+            &format!(".create database {db}"),
+            &RequestOptions::default(),
+        )
+        .await
+        .unwrap();
     }
     for cmd in FIXTURE {
         let db = if cmd.starts_with(".create database") {
@@ -141,9 +159,13 @@ async fn fixture() -> Engine {
             .unwrap_or_else(|err| panic!("fixture {cmd}: {err}"));
     }
     for db in ["D", "D1", "D2", "Other"] {
-        e.execute(db, ".create table T (a:long, b:string)", &RequestOptions::default())
-            .await
-            .unwrap();
+        e.execute(
+            db,
+            ".create table T (a:long, b:string)",
+            &RequestOptions::default(),
+        )
+        .await
+        .unwrap();
     }
     e
 }

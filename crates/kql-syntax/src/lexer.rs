@@ -59,9 +59,24 @@ pub fn tokenize(text: &str) -> (Vec<Token>, Vec<Diagnostic>) {
         pos: 0,
         tokens: Vec::new(),
         diags: Vec::new(),
+        guids: is_command_text(text),
     };
     lx.run();
     (lx.tokens, lx.diags)
+}
+
+/// Whether a text is a control command: its first token (after blanks and `//` comments)
+/// is `.`. Commands take bare guids (`.show operations 3f2504e0-4f89-...`), which the
+/// lexer then reads as one `guid(...)` literal.
+pub fn is_command_text(text: &str) -> bool {
+    let mut rest = text.trim_start();
+    while let Some(r) = rest.strip_prefix("//") {
+        rest = r
+            .split_once('\n')
+            .map_or("", |(_, after)| after)
+            .trim_start();
+    }
+    rest.starts_with('.')
 }
 
 struct Lexer<'a> {
@@ -70,6 +85,33 @@ struct Lexer<'a> {
     pos: usize,
     tokens: Vec<Token>,
     diags: Vec<Diagnostic>,
+    /// Read bare guids as literals (in command texts).
+    guids: bool,
+}
+
+/// The length of a bare guid (8-4-4-4-12 hex digits) at the start of `s`, when it is not
+/// part of a longer word.
+fn bare_guid_len(s: &[u8]) -> Option<usize> {
+    const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
+    let mut i = 0;
+    for (n, len) in GROUPS.iter().enumerate() {
+        if n > 0 {
+            if s.get(i) != Some(&b'-') {
+                return None;
+            }
+            i += 1;
+        }
+        for _ in 0..*len {
+            if !s.get(i).is_some_and(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    let ends_word = s
+        .get(i)
+        .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-'));
+    ends_word.then_some(i)
 }
 
 fn is_ident_start(c: char) -> bool {
@@ -124,6 +166,25 @@ impl Lexer<'_> {
             }
             if c == '\'' || c == '"' {
                 self.quoted_string(start, false);
+                continue;
+            }
+            let after_word = start > 0 && {
+                let prev = self.bytes[start - 1];
+                prev.is_ascii_alphanumeric() || prev == b'_'
+            };
+            if self.guids
+                && !after_word
+                && let Some(len) = bare_guid_len(&self.bytes[start..])
+            {
+                self.pos += len;
+                let raw = self.src[start..self.pos].to_string();
+                self.push(
+                    TokenKind::TypedRaw {
+                        ty: "guid".into(),
+                        raw,
+                    },
+                    start,
+                );
                 continue;
             }
             if c == '@' && matches!(self.char_at(self.pos + 1), Some('\'' | '"')) {

@@ -42,15 +42,25 @@ fn kind_table_is_well_formed() {
         .into_iter()
         .filter(|k| !official.contains(*k))
         .collect();
-    assert!(unknown.is_empty(), "kinds.txt names unknown kinds: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "kinds.txt names unknown kinds: {unknown:?}"
+    );
 }
 
 #[test]
 fn corpus_is_large_enough() {
     let all = corpus();
     let invalid = all.iter().filter(|q| q.id.starts_with("invalid/")).count();
-    assert!(all.len() >= 400, "need >= 400 command texts, have {}", all.len());
-    assert!(invalid >= 50, "need >= 50 invalid command texts, have {invalid}");
+    assert!(
+        all.len() >= 400,
+        "need >= 400 command texts, have {}",
+        all.len()
+    );
+    assert!(
+        invalid >= 50,
+        "need >= 50 invalid command texts, have {invalid}"
+    );
 }
 
 /// For every text: the oracle's kind (null for a syntax error or an unknown command), the

@@ -196,7 +196,12 @@ fn row(
             r.push(Cell::Null);
             policies(
                 &mut r,
-                &["caching", "sharding", "streamingingestion", "ingestionbatching"],
+                &[
+                    "caching",
+                    "sharding",
+                    "streamingingestion",
+                    "ingestionbatching",
+                ],
             );
             r.extend([Cell::Real(size), guid(&d.id), Cell::Null]);
         }
@@ -248,7 +253,14 @@ impl Engine {
                 let (persistent, ine) = (!*volatile, *if_not_exists);
                 let pretty = prop(with, "prettyname").map(|v| v.text());
                 let _ = persist;
-                let entry = ddl.entry("CREATE-DATABASE", &db, &db, &db, String::new(), String::new());
+                let entry = ddl.entry(
+                    "CREATE-DATABASE",
+                    &db,
+                    &db,
+                    &db,
+                    String::new(),
+                    String::new(),
+                );
                 let d2 = db.clone();
                 self.storage
                     .commit(move |c| {
@@ -319,10 +331,7 @@ impl Engine {
                         d.tables
                             .values()
                             .map(|t| {
-                                vec![
-                                    t.name.clone().into(),
-                                    t.extents.len().to_string().into(),
-                                ]
+                                vec![t.name.clone().into(), t.extents.len().to_string().into()]
                             })
                             .collect()
                     })
@@ -369,7 +378,10 @@ impl Engine {
                 let d = db_of(&cat, target)?;
                 let unrestricted = access::is_unrestricted(caller, &cat, d);
                 let cols = columns(*flavor, false);
-                table(&cols, vec![row(&cat, d, database, *flavor, false, unrestricted)])
+                table(
+                    &cols,
+                    vec![row(&cat, d, database, *flavor, false, unrestricted)],
+                )
             }
             DatabaseCommand::ShowAll { names, flavor } => {
                 let cat = self.storage.catalog();

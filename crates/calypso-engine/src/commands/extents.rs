@@ -55,7 +55,11 @@ fn extent_rows(db: &Database, tables: &[&Table], out: &mut Vec<Vec<Cell>>) {
 }
 
 impl Engine {
-    pub(crate) fn extents_command(&self, database: &str, cmd: &ExtentsCommand) -> Result<ResultTable> {
+    pub(crate) fn extents_command(
+        &self,
+        database: &str,
+        cmd: &ExtentsCommand,
+    ) -> Result<ResultTable> {
         let ExtentsCommand::Show { scope } = cmd;
         let cat = self.storage.catalog();
         let mut rows = Vec::new();
@@ -148,7 +152,14 @@ pub(crate) fn capacity(_e: &Engine) -> Result<ResultTable> {
         ("streaming-ingestion-post-processing", n),
     ]
     .into_iter()
-    .map(|(name, total)| vec![name.into(), Cell::Long(total), Cell::Long(0), Cell::Long(total)])
+    .map(|(name, total)| {
+        vec![
+            name.into(),
+            Cell::Long(total),
+            Cell::Long(0),
+            Cell::Long(total),
+        ]
+    })
     .collect();
     table(
         &[
@@ -165,7 +176,7 @@ pub(crate) fn capacity(_e: &Engine) -> Result<ResultTable> {
 const DIAGNOSTICS_COLS: &[(&str, KqlType)] = {
     use KqlType::*;
     &[
-    ("IsHealthy", Bool),
+        ("IsHealthy", Bool),
         ("EnvironmentDescription", String),
         ("IsScaleOutRequired", Bool),
         ("MachinesTotal", Int),

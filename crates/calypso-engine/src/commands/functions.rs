@@ -85,7 +85,14 @@ impl Engine {
                         let after = format!("{}{}", f2.parameters, f2.body);
                         let name = f2.name.clone();
                         d.functions.insert(name.clone(), f2);
-                        cat.record(ddl.entry(event, &db, &name, &name, before.unwrap_or_default(), after));
+                        cat.record(ddl.entry(
+                            event,
+                            &db,
+                            &name,
+                            &name,
+                            before.unwrap_or_default(),
+                            after,
+                        ));
                         Ok(())
                     })
                     .await?;
@@ -146,7 +153,16 @@ impl Engine {
                 let if_exists = *if_exists;
                 let entries: Vec<_> = ns
                     .iter()
-                    .map(|n| ddl.entry("DROP-FUNCTION", database, n, n, String::new(), String::new()))
+                    .map(|n| {
+                        ddl.entry(
+                            "DROP-FUNCTION",
+                            database,
+                            n,
+                            n,
+                            String::new(),
+                            String::new(),
+                        )
+                    })
                     .collect();
                 let n2 = ns.clone();
                 let dropped = self

@@ -262,7 +262,11 @@ impl Engine {
         options: &RequestOptions,
     ) -> Result<ResultTable> {
         match cmd {
-            IngestCommand::Inline { table: name, with, data } => {
+            IngestCommand::Inline {
+                table: name,
+                with,
+                data,
+            } => {
                 let format_name = prop(with, "format")
                     .map(|v| v.text())
                     .unwrap_or_else(|| "csv".into());
@@ -283,7 +287,14 @@ impl Engine {
                     (None, None) => MappingSpec::Identity,
                 };
                 let extent = self
-                    .ingest_bytes(database, &name.name, format, mapping, data.as_bytes(), false)
+                    .ingest_bytes(
+                        database,
+                        &name.name,
+                        format,
+                        mapping,
+                        data.as_bytes(),
+                        false,
+                    )
                     .await?;
                 let rows = extent.map(|e| vec![guid(&e.id)]).into_iter().collect();
                 table(&[("ExtentId", KqlType::Guid)], rows)

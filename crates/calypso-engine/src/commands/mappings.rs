@@ -53,7 +53,11 @@ fn kind_error(e: calypso_ingest::IngestError) -> EngineError {
 }
 
 /// The mapping list of a table or database.
-fn list_of<'a>(cat: &'a Catalog, database: &str, scope: &MappingScope) -> Result<&'a [IngestionMapping]> {
+fn list_of<'a>(
+    cat: &'a Catalog,
+    database: &str,
+    scope: &MappingScope,
+) -> Result<&'a [IngestionMapping]> {
     Ok(match scope {
         MappingScope::Table(t) => &table_of(db_of(cat, database)?, &t.name)?.ingestion_mappings,
         MappingScope::Database(d) => &db_of(cat, &d.name)?.ingestion_mappings,
@@ -93,12 +97,17 @@ impl Engine {
                 let cat = self.storage.catalog();
                 let list = list_of(&cat, database, scope)?;
                 if let (Some(n), Some(k)) = (name, kind)
-                    && !list.iter().any(|m| m.name == *n && m.kind.eq_ignore_ascii_case(k.name()))
+                    && !list
+                        .iter()
+                        .any(|m| m.name == *n && m.kind.eq_ignore_ascii_case(k.name()))
                 {
                     return Err(SErr::not_found(EntityKind::IngestionMapping, n.clone()).into());
                 }
                 let (db, owner) = owner_names(database, scope);
-                table(cols(scope), rows(&db, owner.as_deref(), list, kind, name.as_deref()))
+                table(
+                    cols(scope),
+                    rows(&db, owner.as_deref(), list, kind, name.as_deref()),
+                )
             }
             MappingCommand::Change {
                 verb,
@@ -156,7 +165,10 @@ impl Engine {
                     owner.as_deref().unwrap_or_default(),
                     owner.as_deref().unwrap_or_default(),
                     String::new(),
-                    entry.as_ref().map(|e| e.mapping.clone()).unwrap_or_default(),
+                    entry
+                        .as_ref()
+                        .map(|e| e.mapping.clone())
+                        .unwrap_or_default(),
                 );
                 self.storage
                     .commit(move |c| {
@@ -166,10 +178,20 @@ impl Engine {
                             .position(|m| m.name == n && m.kind.eq_ignore_ascii_case(kind.name()));
                         match (pos, v, entry) {
                             (Some(_), MappingVerb::Create, _) => {
-                                return Err(SErr::already_exists(EntityKind::IngestionMapping, n.clone()));
+                                return Err(SErr::already_exists(
+                                    EntityKind::IngestionMapping,
+                                    n.clone(),
+                                ));
                             }
-                            (None, MappingVerb::Alter | MappingVerb::AlterMerge | MappingVerb::Drop, _) => {
-                                return Err(SErr::not_found(EntityKind::IngestionMapping, n.clone()));
+                            (
+                                None,
+                                MappingVerb::Alter | MappingVerb::AlterMerge | MappingVerb::Drop,
+                                _,
+                            ) => {
+                                return Err(SErr::not_found(
+                                    EntityKind::IngestionMapping,
+                                    n.clone(),
+                                ));
                             }
                             (Some(p), MappingVerb::Drop, _) => {
                                 list.remove(p);
@@ -189,7 +211,10 @@ impl Engine {
                 } else {
                     Some(name.as_str())
                 };
-                table(cols(scope), rows(&jdb, owner.as_deref(), list, Some(kind), shown))
+                table(
+                    cols(scope),
+                    rows(&jdb, owner.as_deref(), list, Some(kind), shown),
+                )
             }
         }
     }

@@ -97,7 +97,10 @@ impl Running<'_> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.activity.cancel_id(&self.id, "The request was abandoned (server timeout or client disconnect)");
+            self.activity.cancel_id(
+                &self.id,
+                "The request was abandoned (server timeout or client disconnect)",
+            );
         }
     }
 }
@@ -131,7 +134,10 @@ impl Activity {
 
     /// Records a request that starts now. The receiver tells it when `.cancel query` asks it
     /// to stop (with the reason); the guard records how it ended.
-    pub(crate) fn start(&self, s: Start<'_>) -> (Running<'_>, tokio::sync::watch::Receiver<Option<String>>) {
+    pub(crate) fn start(
+        &self,
+        s: Start<'_>,
+    ) -> (Running<'_>, tokio::sync::watch::Receiver<Option<String>>) {
         let (tx, rx) = tokio::sync::watch::channel(None);
         let id = uuid::Uuid::new_v4().to_string();
         let t = now();
@@ -247,7 +253,11 @@ fn visible(caller: &Caller, cat: &calypso_storage::Catalog, r: &Record) -> bool 
 }
 
 fn duration(r: &Record) -> Cell {
-    let end = if r.state == State::InProgress { now() } else { r.updated };
+    let end = if r.state == State::InProgress {
+        now()
+    } else {
+        r.updated
+    };
     Cell::TimeSpan(end - r.started)
 }
 

@@ -22,21 +22,66 @@ struct PolicyInfo {
 
 /// The policies Calypso stores (policy-name words of the commands, lower case).
 const POLICIES: &[PolicyInfo] = &[
-    PolicyInfo { word: "retention", name: "RetentionPolicy" },
-    PolicyInfo { word: "caching", name: "CachingPolicy" },
-    PolicyInfo { word: "merge", name: "ExtentsMergePolicy" },
-    PolicyInfo { word: "ingestionbatching", name: "IngestionBatchingPolicy" },
-    PolicyInfo { word: "ingestiontime", name: "IngestionTimePolicy" },
-    PolicyInfo { word: "streamingingestion", name: "StreamingIngestionPolicy" },
-    PolicyInfo { word: "update", name: "UpdatePolicy" },
-    PolicyInfo { word: "partitioning", name: "DataPartitioning" },
-    PolicyInfo { word: "sharding", name: "ExtentsShardingPolicy" },
-    PolicyInfo { word: "restricted_view_access", name: "RestrictedViewAccessPolicy" },
-    PolicyInfo { word: "row_level_security", name: "RowLevelSecurityPolicy" },
-    PolicyInfo { word: "extent_tags_retention", name: "ExtentTagsRetentionPolicy" },
-    PolicyInfo { word: "auto_delete", name: "AutoDeletePolicy" },
-    PolicyInfo { word: "roworder", name: "RowOrderPolicy" },
-    PolicyInfo { word: "encoding", name: "EncodingPolicy" },
+    PolicyInfo {
+        word: "retention",
+        name: "RetentionPolicy",
+    },
+    PolicyInfo {
+        word: "caching",
+        name: "CachingPolicy",
+    },
+    PolicyInfo {
+        word: "merge",
+        name: "ExtentsMergePolicy",
+    },
+    PolicyInfo {
+        word: "ingestionbatching",
+        name: "IngestionBatchingPolicy",
+    },
+    PolicyInfo {
+        word: "ingestiontime",
+        name: "IngestionTimePolicy",
+    },
+    PolicyInfo {
+        word: "streamingingestion",
+        name: "StreamingIngestionPolicy",
+    },
+    PolicyInfo {
+        word: "update",
+        name: "UpdatePolicy",
+    },
+    PolicyInfo {
+        word: "partitioning",
+        name: "DataPartitioning",
+    },
+    PolicyInfo {
+        word: "sharding",
+        name: "ExtentsShardingPolicy",
+    },
+    PolicyInfo {
+        word: "restricted_view_access",
+        name: "RestrictedViewAccessPolicy",
+    },
+    PolicyInfo {
+        word: "row_level_security",
+        name: "RowLevelSecurityPolicy",
+    },
+    PolicyInfo {
+        word: "extent_tags_retention",
+        name: "ExtentTagsRetentionPolicy",
+    },
+    PolicyInfo {
+        word: "auto_delete",
+        name: "AutoDeletePolicy",
+    },
+    PolicyInfo {
+        word: "roworder",
+        name: "RowOrderPolicy",
+    },
+    PolicyInfo {
+        word: "encoding",
+        name: "EncodingPolicy",
+    },
 ];
 
 fn info(word: &str) -> Result<&'static PolicyInfo> {
@@ -102,7 +147,11 @@ fn targets(cat: &Catalog, database: &str, scope: &PolicyScope) -> Result<Vec<Tar
                 )));
             };
             let db = q.grandparent().map_or(database, |d| d.name.as_str());
-            vec![Target::Column(db.to_string(), t.name.clone(), q.last().name.clone())]
+            vec![Target::Column(
+                db.to_string(),
+                t.name.clone(),
+                q.last().name.clone(),
+            )]
         }
         PolicyScope::MaterializedView(v) => {
             return Err(EngineError::NotFound(format!(
@@ -202,9 +251,8 @@ fn timespan_text(v: &PropValue) -> Result<String> {
 
 /// The JSON of an `.alter` value.
 fn value_json(policy: &str, value: &PolicyValue) -> Result<serde_json::Value> {
-    let bad = |what: &str| {
-        EngineError::BadRequest(format!("The {policy} policy is not valid: {what}"))
-    };
+    let bad =
+        |what: &str| EngineError::BadRequest(format!("The {policy} policy is not valid: {what}"));
     Ok(match value {
         PolicyValue::None => return Err(bad("a value is required")),
         PolicyValue::Json(text) => {
@@ -245,7 +293,9 @@ fn value_json(policy: &str, value: &PolicyValue) -> Result<serde_json::Value> {
                         if let serde_json::Value::Array(a) = windows {
                             let t = p.value.text();
                             let (from, to) = t.split_once("..").unwrap_or((&t, &t));
-                            a.push(serde_json::json!({"MinValue": from.trim(), "MaxValue": to.trim()}));
+                            a.push(
+                                serde_json::json!({"MinValue": from.trim(), "MaxValue": to.trim()}),
+                            );
                         }
                     }
                     ("retention", "softdelete") => {
@@ -338,7 +388,11 @@ impl Engine {
                             Target::Table(d, n) => (d.clone(), n.clone()),
                             Target::Column(d, n, col) => (d.clone(), format!("{n}.{col}")),
                         };
-                        let event = format!("ALTER-{}-POLICY-{}", t.entity_type().to_ascii_uppercase(), p2.to_ascii_uppercase());
+                        let event = format!(
+                            "ALTER-{}-POLICY-{}",
+                            t.entity_type().to_ascii_uppercase(),
+                            p2.to_ascii_uppercase()
+                        );
                         let before = old.map(|v| v.to_string()).unwrap_or_default();
                         c.record(ddl.entry(&event, &db, &entity, &entity, before, after));
                     }

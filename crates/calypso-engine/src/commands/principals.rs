@@ -429,4 +429,3 @@ fn own_roles(
     }
     table(PRINCIPAL_ROLES_COLS, rows)
 }
-

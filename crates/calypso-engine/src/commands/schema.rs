@@ -24,7 +24,10 @@ fn version(cat: &Catalog) -> String {
 /// counts as older.
 fn later_than(cat: &Catalog, v: &Option<String>) -> bool {
     let Some(v) = v else { return true };
-    let t = v.trim().trim_start_matches(['v', 'V']).trim_start_matches('.');
+    let t = v
+        .trim()
+        .trim_start_matches(['v', 'V'])
+        .trim_start_matches('.');
     let mut parts = t.split('.').map(|p| p.trim().parse::<u64>().unwrap_or(0));
     let major = parts.next().unwrap_or(0);
     let minor = parts.next().unwrap_or(0);
@@ -276,7 +279,16 @@ impl Engine {
                     // The database's own row, then a row per table, then one per column.
                     rows.push(schema_row(d, "", "", "", false, &version(&cat), None, None));
                     for t in d.tables.values() {
-                        rows.push(schema_row(d, &t.name, "", "", true, "", t.folder.clone(), t.docstring.clone()));
+                        rows.push(schema_row(
+                            d,
+                            &t.name,
+                            "",
+                            "",
+                            true,
+                            "",
+                            t.folder.clone(),
+                            t.docstring.clone(),
+                        ));
                         for c in &t.columns {
                             rows.push(schema_row(
                                 d,

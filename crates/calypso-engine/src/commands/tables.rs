@@ -6,7 +6,9 @@
 
 use calypso_storage::{Catalog, Database, EntityKind, Error as SErr, Table};
 use kql_functions::KqlType;
-use kql_syntax::ast::{ColumnDecl, Ident, Property, QName, SchemaVerb, TableCommand, TableFlavor, prop};
+use kql_syntax::ast::{
+    ColumnDecl, Ident, Property, QName, SchemaVerb, TableCommand, TableFlavor, prop,
+};
 
 use super::{
     Ddl, TABLE_SCHEMA_COLS, TABLES_COLS, columns_of, csl_schema, db_of, new_id, now_rfc3339,
@@ -59,7 +61,11 @@ pub(crate) fn details_row(d: &Database, t: &Table) -> Vec<Cell> {
         .iter()
         .map(|a| serde_json::json!({"Role": a.role, "PrincipalFQN": a.principal, "DisplayName": a.display_name, "Notes": a.notes}))
         .collect();
-    let times: Vec<i64> = t.extents.iter().map(|e| rfc3339_nanos(&e.created_on)).collect();
+    let times: Vec<i64> = t
+        .extents
+        .iter()
+        .map(|e| rfc3339_nanos(&e.created_on))
+        .collect();
     vec![
         t.name.clone().into(),
         d.name.clone().into(),
@@ -83,8 +89,14 @@ pub(crate) fn details_row(d: &Database, t: &Table) -> Vec<Cell> {
             .map(|p| p.to_string())
             .into(),
         policy("ingestionbatching"),
-        times.iter().min().map_or(Cell::Null, |v| Cell::DateTime(*v)),
-        times.iter().max().map_or(Cell::Null, |v| Cell::DateTime(*v)),
+        times
+            .iter()
+            .min()
+            .map_or(Cell::Null, |v| Cell::DateTime(*v)),
+        times
+            .iter()
+            .max()
+            .map_or(Cell::Null, |v| Cell::DateTime(*v)),
         policy("roworder"),
         guid(&t.id),
     ]
@@ -169,7 +181,9 @@ impl Engine {
                         return table(TABLE_SCHEMA_COLS, vec![table_schema_row(database, t)]);
                     }
                     if db_of(&cat, database)?.tables.contains_key(&name.name) {
-                        return Err(SErr::already_exists(EntityKind::Table, name.name.clone()).into());
+                        return Err(
+                            SErr::already_exists(EntityKind::Table, name.name.clone()).into()
+                        );
                     }
                     src.columns
                         .iter()
@@ -179,8 +193,16 @@ impl Engine {
                         })
                         .collect()
                 };
-                self.schema_change(caller, database, SchemaVerb::Create, &name.name, &cols, with, ddl)
-                    .await?;
+                self.schema_change(
+                    caller,
+                    database,
+                    SchemaVerb::Create,
+                    &name.name,
+                    &cols,
+                    with,
+                    ddl,
+                )
+                .await?;
                 let cat = self.storage.catalog();
                 let t = table_of(db_of(&cat, database)?, &name.name)?;
                 table(TABLE_SCHEMA_COLS, vec![table_schema_row(database, t)])
@@ -239,7 +261,9 @@ impl Engine {
                     .collect();
                 let entries: Vec<_> = pairs
                     .iter()
-                    .map(|(a, b)| ddl.entry("RENAME-TABLE", database, a, b, String::new(), String::new()))
+                    .map(|(a, b)| {
+                        ddl.entry("RENAME-TABLE", database, a, b, String::new(), String::new())
+                    })
                     .collect();
                 let p2 = pairs.clone();
                 self.storage
@@ -275,11 +299,16 @@ impl Engine {
                 }
                 table(TABLES_COLS, rows)
             }
-            TableCommand::AlterDocString { table: t, value } | TableCommand::AlterFolder { table: t, value } => {
+            TableCommand::AlterDocString { table: t, value }
+            | TableCommand::AlterFolder { table: t, value } => {
                 let docstring = matches!(cmd, TableCommand::AlterDocString { .. });
                 let (tn, v) = (t.name.clone(), value.clone());
                 let entry = ddl.entry(
-                    if docstring { "ALTER-TABLE-DOCSTRING" } else { "ALTER-TABLE-FOLDER" },
+                    if docstring {
+                        "ALTER-TABLE-DOCSTRING"
+                    } else {
+                        "ALTER-TABLE-FOLDER"
+                    },
                     database,
                     &tn,
                     &tn,
@@ -311,7 +340,14 @@ impl Engine {
                     .iter()
                     .map(|(c, d)| (c.name.clone(), d.clone()))
                     .collect();
-                let entry = ddl.entry("ALTER-TABLE-COLUMN-DOCSTRINGS", database, &tn, &tn, String::new(), String::new());
+                let entry = ddl.entry(
+                    "ALTER-TABLE-COLUMN-DOCSTRINGS",
+                    database,
+                    &tn,
+                    &tn,
+                    String::new(),
+                    String::new(),
+                );
                 self.storage
                     .commit(move |cat| {
                         let t = cat.require_table_mut(&db, &tn)?;
@@ -334,14 +370,29 @@ impl Engine {
                 self.schema_row_of(database, &t.name)
             }
             TableCommand::AlterColumnType { columns, ty } => {
-                let new_type = type_of(&ty.name, &columns.first().map(|c| c.last().name.clone()).unwrap_or_default())?;
+                let new_type = type_of(
+                    &ty.name,
+                    &columns
+                        .first()
+                        .map(|c| c.last().name.clone())
+                        .unwrap_or_default(),
+                )?;
                 let mut refs = Vec::new();
                 for c in columns {
                     refs.push(column_ref(database, c)?);
                 }
                 let entries: Vec<_> = refs
                     .iter()
-                    .map(|(d, t, c)| ddl.entry("ALTER-COLUMN-TYPE", d, &format!("{t}.{c}"), &format!("{t}.{c}"), String::new(), new_type.name().into()))
+                    .map(|(d, t, c)| {
+                        ddl.entry(
+                            "ALTER-COLUMN-TYPE",
+                            d,
+                            &format!("{t}.{c}"),
+                            &format!("{t}.{c}"),
+                            String::new(),
+                            new_type.name().into(),
+                        )
+                    })
                     .collect();
                 let r2 = refs.clone();
                 self.storage
@@ -370,7 +421,13 @@ impl Engine {
                     .await?;
                 let rows = refs
                     .iter()
-                    .map(|(d, t, c)| vec![format!("[{d}].[{t}].[{c}]").into(), new_type.name().into(), Cell::Null])
+                    .map(|(d, t, c)| {
+                        vec![
+                            format!("[{d}].[{t}].[{c}]").into(),
+                            new_type.name().into(),
+                            Cell::Null,
+                        ]
+                    })
                     .collect();
                 table(COLUMN_RESULT_COLS, rows)
             }
@@ -382,7 +439,16 @@ impl Engine {
                 }
                 let entries: Vec<_> = refs
                     .iter()
-                    .map(|(d, t, o, n)| ddl.entry("RENAME-COLUMN", d, &format!("{t}.{o}"), &format!("{t}.{n}"), String::new(), String::new()))
+                    .map(|(d, t, o, n)| {
+                        ddl.entry(
+                            "RENAME-COLUMN",
+                            d,
+                            &format!("{t}.{o}"),
+                            &format!("{t}.{n}"),
+                            String::new(),
+                            String::new(),
+                        )
+                    })
                     .collect();
                 let r2 = refs.clone();
                 self.storage
@@ -418,14 +484,25 @@ impl Engine {
                         .and_then(|t| t.column(new))
                         .map(|c| c.kql_type.name())
                         .unwrap_or_default();
-                    rows.push(vec![format!("[{d}].[{t}].[{new}]").into(), c.into(), Cell::Null]);
+                    rows.push(vec![
+                        format!("[{d}].[{t}].[{new}]").into(),
+                        c.into(),
+                        Cell::Null,
+                    ]);
                 }
                 table(COLUMN_RESULT_COLS, rows)
             }
             TableCommand::DropColumns { table: t, columns } => {
                 let tn = t.name.clone();
                 let cols: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-                let entry = ddl.entry("DROP-COLUMNS", database, &tn, &tn, cols.join(", "), String::new());
+                let entry = ddl.entry(
+                    "DROP-COLUMNS",
+                    database,
+                    &tn,
+                    &tn,
+                    cols.join(", "),
+                    String::new(),
+                );
                 self.storage
                     .commit(move |cat| {
                         let t = cat.require_table_mut(&db, &tn)?;
@@ -461,18 +538,31 @@ impl Engine {
                     None => d.tables.values().collect(),
                 };
                 if *details {
-                    table(TABLE_DETAILS_COLS, list.iter().map(|t| details_row(d, t)).collect())
+                    table(
+                        TABLE_DETAILS_COLS,
+                        list.iter().map(|t| details_row(d, t)).collect(),
+                    )
                 } else {
                     table(TABLES_COLS, list.iter().map(|t| tables_row(d, t)).collect())
                 }
             }
-            TableCommand::Show { table: name, flavor } => {
+            TableCommand::Show {
+                table: name,
+                flavor,
+            } => {
                 let cat = self.storage.catalog();
                 show_table(&cat, database, &name.name, *flavor)
             }
             TableCommand::ClearData { table: t } => {
                 let tn = t.name.clone();
-                let entry = ddl.entry("CLEAR-TABLE-DATA", database, &tn, &tn, String::new(), String::new());
+                let entry = ddl.entry(
+                    "CLEAR-TABLE-DATA",
+                    database,
+                    &tn,
+                    &tn,
+                    String::new(),
+                    String::new(),
+                );
                 self.storage
                     .commit(move |cat| {
                         cat.require_table_mut(&db, &tn)?.extents.clear();
@@ -617,7 +707,12 @@ impl Engine {
 }
 
 /// `.show table T [details | cslschema | schema as json]`.
-fn show_table(cat: &Catalog, database: &str, name: &str, flavor: TableFlavor) -> Result<ResultTable> {
+fn show_table(
+    cat: &Catalog,
+    database: &str,
+    name: &str,
+    flavor: TableFlavor,
+) -> Result<ResultTable> {
     let d = db_of(cat, database)?;
     let t = table_of(d, name)?;
     match flavor {

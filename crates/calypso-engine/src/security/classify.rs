@@ -125,7 +125,9 @@ pub(crate) fn command_actions(cat: &Catalog, database: &str, cmd: &Command) -> V
         CommandKind::Ingest(c) => ingest_actions(cat, database, c),
         CommandKind::Operations(c) => vec![operations_action(database, c)],
         CommandKind::Extents(ExtentsCommand::Show { scope }) => match scope {
-            ExtentsScope::Cluster => vec![Action::new("ClusterExtentsShowCommand", Need::ClusterRole)],
+            ExtentsScope::Cluster => {
+                vec![Action::new("ClusterExtentsShowCommand", Need::ClusterRole)]
+            }
             ExtentsScope::Database(d) => vec![metadata(
                 "DatabaseExtentsShowCommand",
                 d.as_ref().map_or(database, |d| d.name.as_str()),
@@ -158,7 +160,9 @@ fn database_actions(database: &str, c: &DatabaseCommand) -> Vec<Action> {
         DatabaseCommand::Create { .. } => {
             vec![Action::new("DatabaseCreateCommand", Need::ClusterAdmin)]
         }
-        DatabaseCommand::Drop { .. } => vec![Action::new("DatabaseDropCommand", Need::ClusterAdmin)],
+        DatabaseCommand::Drop { .. } => {
+            vec![Action::new("DatabaseDropCommand", Need::ClusterAdmin)]
+        }
         DatabaseCommand::PrettyName { name, .. } => vec![Action::new(
             "DatabaseSetPrettyNameCommand",
             Need::DatabaseAdmin {
@@ -191,7 +195,14 @@ fn table_actions(cat: &Catalog, database: &str, c: &TableCommand) -> Vec<Action>
             table,
             columns,
             ..
-        } => vec![table_schema_action(cat, database, *verb, &table.name, columns, false)],
+        } => vec![table_schema_action(
+            cat,
+            database,
+            *verb,
+            &table.name,
+            columns,
+            false,
+        )],
         TableCommand::CreateTables { merge, tables, .. } => {
             let verb = if *merge {
                 SchemaVerb::CreateMerge
@@ -243,7 +254,12 @@ fn table_actions(cat: &Catalog, database: &str, c: &TableCommand) -> Vec<Action>
             vec![table_metadata("TableShowCommand", database, &table.name)]
         }
         TableCommand::ClearData { table } => {
-            vec![table_admin("TableDataClearCommand", cat, database, &table.name)]
+            vec![table_admin(
+                "TableDataClearCommand",
+                cat,
+                database,
+                &table.name,
+            )]
         }
     }
 }
@@ -257,13 +273,21 @@ fn function_actions(cat: &Catalog, database: &str, c: &FunctionCommand) -> Vec<A
                     database: database.to_string(),
                 },
             ),
-            FunctionVerb::Alter => function_admin("FunctionAlterCommand", cat, database, &name.name),
+            FunctionVerb::Alter => {
+                function_admin("FunctionAlterCommand", cat, database, &name.name)
+            }
             FunctionVerb::CreateOrAlter => {
                 function_admin("FunctionCreateOrAlterCommand", cat, database, &name.name)
             }
         }],
-        FunctionCommand::AlterDocString { name, .. } | FunctionCommand::AlterFolder { name, .. } => {
-            vec![function_admin("FunctionAlterCommand", cat, database, &name.name)]
+        FunctionCommand::AlterDocString { name, .. }
+        | FunctionCommand::AlterFolder { name, .. } => {
+            vec![function_admin(
+                "FunctionAlterCommand",
+                cat,
+                database,
+                &name.name,
+            )]
         }
         FunctionCommand::Drop { names, .. } => names
             .iter()
@@ -400,7 +424,9 @@ fn security_action(cat: &Catalog, database: &str, c: &SecurityCommand) -> Action
             }
         }
         SecurityCommand::ShowPrincipals(scope) => match scope {
-            SecurityScope::Cluster => Action::new("ClusterPrincipalsShowCommand", Need::ClusterRole),
+            SecurityScope::Cluster => {
+                Action::new("ClusterPrincipalsShowCommand", Need::ClusterRole)
+            }
             SecurityScope::Database(d) => metadata("DatabasePrincipalsShowCommand", &db_or(d)),
             SecurityScope::Table(t) => {
                 table_metadata("TablePrincipalsShowCommand", database, &t.name)

@@ -169,6 +169,8 @@ pub enum DatabaseSet {
     Some(Vec<(Ident, Option<String>)>),
     /// `.show databases ...` / `.show schema ...`: all the caller may see.
     All,
+    /// `.show database schema ...`: the request's database.
+    Current,
 }
 
 /// Database commands.
@@ -196,8 +198,8 @@ pub enum DatabaseCommand {
     },
     /// `.alter database D prettyname 'x'` (`Some`), `.drop database D prettyname` (`None`).
     PrettyName {
-        /// Database.
-        name: Ident,
+        /// Database (the request's when `None`).
+        name: Option<Ident>,
         /// The new pretty name.
         pretty: Option<String>,
     },
@@ -425,10 +427,12 @@ pub enum FunctionCommand {
         /// The plural form.
         plural: bool,
     },
-    /// `.show functions` (`None`), `.show function F`.
+    /// `.show functions` (`None`), `.show function F [with (...)]`.
     Show {
         /// The function.
         name: Option<Ident>,
+        /// Properties (`ShowObfuscatedStrings`).
+        with: Vec<Property>,
     },
 }
 
@@ -458,6 +462,8 @@ pub enum PolicyScope {
     Tables(Vec<QName>),
     /// Every table: `.show table * policy ...`.
     AllTables,
+    /// Every database: `.show database * policy ...`.
+    AllDatabases,
     /// A column: `T.c` or `D.T.c`.
     Column(QName),
     /// A materialized view.
@@ -512,6 +518,8 @@ pub enum MappingScope {
     Table(Ident),
     /// `database D`.
     Database(Ident),
+    /// `database` alone: the request's database.
+    CurrentDatabase,
 }
 
 /// `.create`, `.create-or-alter`, `.alter`, `.alter-merge` or `.drop` of a mapping.
@@ -606,8 +614,14 @@ pub enum SecurityCommand {
     },
     /// `.show <scope> principals`.
     ShowPrincipals(SecurityScope),
-    /// `.show [<scope>] principal roles`.
-    ShowOwnRoles(Option<SecurityScope>),
+    /// `.show [<scope>] principal ['name'] roles [with (...)]`: the roles of the caller, or
+    /// of the principal named.
+    ShowRoles {
+        /// Where (all scopes when `None`).
+        scope: Option<SecurityScope>,
+        /// Another principal.
+        principal: Option<String>,
+    },
 }
 
 /// `.set`, `.append`, `.set-or-append`, `.set-or-replace`.
@@ -705,8 +719,10 @@ pub enum OperationsCommand {
 pub enum ExtentsScope {
     /// `.show cluster extents`.
     Cluster,
-    /// `.show database [D] extents`, `.show extents`.
+    /// `.show database [D] extents`.
     Database(Option<Ident>),
+    /// `.show databases (A, B) extents`.
+    Databases(Vec<Ident>),
     /// `.show table T extents`, `.show tables (A, B) extents`.
     Tables(Vec<Ident>),
 }

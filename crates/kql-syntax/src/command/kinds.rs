@@ -205,7 +205,10 @@ fn parse_seq(words: &[&str], pos: &mut usize, stop: &[&str]) -> Result<Vec<El>, 
             p if p.starts_with('<') && p.ends_with('>') && p.len() > 2 && p != "<|" => {
                 return Err(format!("unknown placeholder `{p}`"));
             }
-            p if p.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') => {
+            p if p
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-') =>
+            {
                 El::Word(p.to_string())
             }
             p => El::Punct(p.to_string()),
@@ -269,10 +272,7 @@ fn one(el: &El, toks: &[CTok], at: usize, lits: u32) -> Vec<(usize, u32)> {
             out.extend(ends(inner, toks, at, lits));
             out
         }
-        El::Alt(alts) => alts
-            .iter()
-            .flat_map(|a| ends(a, toks, at, lits))
-            .collect(),
+        El::Alt(alts) => alts.iter().flat_map(|a| ends(a, toks, at, lits)).collect(),
         El::Name => single(matches!(t, Some(CTok::Word(_) | CTok::Quoted(_)))),
         El::QName => qname(toks, at).map_or(Vec::new(), |e| vec![(e, lits)]),
         El::Names => list(toks, at, qname).map_or(Vec::new(), |e| vec![(e, lits)]),
@@ -362,9 +362,9 @@ fn balanced(toks: &[CTok], at: usize, open: &str, close: &str) -> Option<usize> 
 }
 
 /// The command tokens of lexer tokens, with the index of the lexer token each starts at.
-/// Touching `a-b` identifiers become one word, `['x']` one quoted name, and a bare guid
-/// (`0b1e6b5e-1c2d-...`) one literal.
-pub(crate) fn command_tokens(text: &str, tokens: &[Token]) -> Vec<(CTok, usize)> {
+/// Touching `a-b` identifiers become one word and `['x']` one quoted name (the lexer reads a
+/// command's bare guids as `guid(...)` literals).
+pub(crate) fn command_tokens(tokens: &[Token]) -> Vec<(CTok, usize)> {
     let mut out = Vec::new();
     let mut i = 0;
     let touching = |a: usize, b: usize| tokens[a].span.end == tokens[b].span.start;
@@ -373,10 +373,6 @@ pub(crate) fn command_tokens(text: &str, tokens: &[Token]) -> Vec<(CTok, usize)>
         let t = &tokens[i];
         let tok = match &t.kind {
             TokenKind::Eof => break,
-            _ if guid_len(text, tokens, i).is_some() => {
-                i += guid_len(text, tokens, i).unwrap_or(1) - 1;
-                CTok::Literal
-            }
             TokenKind::Ident(s) => {
                 let mut word = s.clone();
                 while i + 2 < tokens.len()
@@ -391,13 +387,15 @@ pub(crate) fn command_tokens(text: &str, tokens: &[Token]) -> Vec<(CTok, usize)>
                 }
                 CTok::Word(word)
             }
-            TokenKind::Punct("[") => match (tokens.get(i + 1).map(|t| &t.kind), tokens.get(i + 2)) {
-                (Some(TokenKind::Str { value, .. }), Some(close)) if close.is_punct("]") => {
-                    i += 2;
-                    CTok::Quoted(value.clone())
+            TokenKind::Punct("[") => {
+                match (tokens.get(i + 1).map(|t| &t.kind), tokens.get(i + 2)) {
+                    (Some(TokenKind::Str { value, .. }), Some(close)) if close.is_punct("]") => {
+                        i += 2;
+                        CTok::Quoted(value.clone())
+                    }
+                    _ => CTok::Punct("["),
                 }
-                _ => CTok::Punct("["),
-            },
+            }
             TokenKind::Str { .. } => CTok::Str,
             TokenKind::Long(_) | TokenKind::Real(_) => CTok::Number,
             TokenKind::TimeSpan(_) | TokenKind::TypedRaw { .. } => CTok::Literal,
@@ -410,40 +408,12 @@ pub(crate) fn command_tokens(text: &str, tokens: &[Token]) -> Vec<(CTok, usize)>
     out
 }
 
-/// The number of touching lexer tokens at `i` that spell a guid (8-4-4-4-12 hex digits).
-fn guid_len(source: &str, tokens: &[Token], i: usize) -> Option<usize> {
-    let mut j = i;
-    while j < tokens.len() {
-        if j > i && tokens[j - 1].span.end != tokens[j].span.start {
-            break;
-        }
-        match &tokens[j].kind {
-            TokenKind::Ident(_)
-            | TokenKind::Long(_)
-            | TokenKind::Real(_)
-            | TokenKind::TimeSpan(_)
-            | TokenKind::Punct("-") => {}
-            _ => break,
-        }
-        j += 1;
-        let len = tokens[j - 1].span.end - tokens[i].span.start;
-        if len >= 36 {
-            break;
-        }
-    }
-    let text = source.get(tokens[i].span.start as usize..tokens.get(j.checked_sub(1)?)?.span.end as usize)?;
-    let groups: Vec<&str> = text.split('-').collect();
-    let shape = groups.iter().map(|g| g.len()).collect::<Vec<_>>() == [8, 4, 4, 4, 12];
-    (text.len() == 36 && shape && groups.iter().all(|g| g.chars().all(|c| c.is_ascii_hexdigit())))
-        .then_some(j - i)
-}
-
 /// The official kind of a command text (`.show tables` → `ShowTables`), or `None` when the
 /// text is not a command the table knows. Only the kind: [`crate::parse`] checks the rest.
 pub fn command_kind(text: &str) -> Option<&'static str> {
     let (head, data) = crate::parser::split_inline_data(text);
     let (tokens, _) = tokenize(head);
-    let mut ctoks: Vec<CTok> = command_tokens(head, &tokens)
+    let mut ctoks: Vec<CTok> = command_tokens(&tokens)
         .into_iter()
         .map(|(t, _)| t)
         .collect();

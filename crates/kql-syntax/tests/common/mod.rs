@@ -79,11 +79,11 @@ pub fn allowlist() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Microsoft's parser's answers (tools/kql-oracle) for `texts`, in order.
+/// Microsoft's parser's answers (tools/kql-oracle) for `texts`, in order. Kusto.Language
+/// takes 100-300 ms per command in JavaScript, so the texts are split over one process per
+/// core.
 #[allow(dead_code)]
 pub fn run_oracle(texts: &[&str], mode: &str) -> Vec<serde_json::Value> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
     let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/kql-oracle");
     assert!(
         oracle
@@ -91,13 +91,34 @@ pub fn run_oracle(texts: &[&str], mode: &str) -> Vec<serde_json::Value> {
             .exists(),
         "the KQL oracle is not installed: run `npm ci --prefix tools/kql-oracle` (the test command does)"
     );
-    let mut input = String::new();
-    for (i, t) in texts.iter().enumerate() {
-        input.push_str(&serde_json::json!({"id": i, "query": t, "mode": mode}).to_string());
-        input.push('\n');
-    }
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    let chunk = texts.len().div_ceil(workers).max(1);
+    let script = oracle.join("oracle.js");
+    let handles: Vec<_> = texts
+        .chunks(chunk)
+        .map(|part| {
+            let mut input = String::new();
+            for (i, t) in part.iter().enumerate() {
+                input.push_str(&serde_json::json!({"id": i, "query": t, "mode": mode}).to_string());
+                input.push('\n');
+            }
+            let script = script.clone();
+            std::thread::spawn(move || oracle_process(&script, input))
+        })
+        .collect();
+    let answers: Vec<serde_json::Value> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("oracle thread"))
+        .collect();
+    assert_eq!(answers.len(), texts.len(), "the oracle answered every text");
+    answers
+}
+
+fn oracle_process(script: &Path, input: String) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
     let mut child = Command::new("node")
-        .arg(oracle.join("oracle.js"))
+        .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -106,11 +127,9 @@ pub fn run_oracle(texts: &[&str], mode: &str) -> Vec<serde_json::Value> {
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let out = child.wait_with_output().expect("oracle output");
     writer.join().expect("writer").expect("write to oracle");
-    let answers: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("oracle JSON"))
-        .collect();
-    assert_eq!(answers.len(), texts.len(), "the oracle answered every text");
-    answers
+        .collect()
 }

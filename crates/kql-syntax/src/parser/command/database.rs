@@ -16,7 +16,11 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, _verb: &str) -> Option<PResu
         })(),
         "AlterDatabasePrettyName" | "DropDatabasePrettyName" => (|| {
             expect_word(p, "database")?;
-            let name = name(p)?;
+            let name = if super::at_word(p, "prettyname") {
+                None
+            } else {
+                Some(name(p)?)
+            };
             expect_word(p, "prettyname")?;
             let pretty = if kind == "AlterDatabasePrettyName" {
                 Some(string(p)?)
@@ -25,8 +29,12 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, _verb: &str) -> Option<PResu
             };
             Ok(DatabaseCommand::PrettyName { name, pretty })
         })(),
-        "ShowDatabase" | "ShowDatabaseDetails" | "ShowDatabaseIdentity"
-        | "ShowDatabasePolicies" | "ShowDatabaseDataStats" | "ShowDatabaseMetadata" => (|| {
+        "ShowDatabase"
+        | "ShowDatabaseDetails"
+        | "ShowDatabaseIdentity"
+        | "ShowDatabasePolicies"
+        | "ShowDatabaseDataStats"
+        | "ShowDatabaseMetadata" => (|| {
             expect_word(p, "database")?;
             let flavor = flavor(p);
             Ok(DatabaseCommand::Show { name: None, flavor })
@@ -100,6 +108,7 @@ fn later_than(p: &mut Parser<'_>) -> PResult<Option<String>> {
 fn flavor(p: &mut Parser<'_>) -> DatabaseFlavor {
     for (w, f) in [
         ("details", DatabaseFlavor::Details),
+        ("verbose", DatabaseFlavor::Details),
         ("identity", DatabaseFlavor::Identity),
         ("policies", DatabaseFlavor::Policies),
         ("datastats", DatabaseFlavor::DataStats),
@@ -116,9 +125,16 @@ fn flavor(p: &mut Parser<'_>) -> DatabaseFlavor {
 /// cslschema [script]`, `.show databases [(A, B)] schema [details] [as json]`, `.show schema
 /// [details] [as json]`, each with `with (...)`.
 fn schema(p: &mut Parser<'_>) -> PResult<DatabaseCommand> {
+    eat_word(p, "cluster");
     let databases = if eat_word(p, "database") {
-        let n = name(p)?;
-        DatabaseSet::One(n, None)
+        if ["schema", "cslschema", "kqlschema"]
+            .iter()
+            .any(|w| super::at_word(p, w))
+        {
+            DatabaseSet::Current
+        } else {
+            DatabaseSet::One(name(p)?, None)
+        }
     } else if eat_word(p, "databases") {
         if p.eat_punct("(") {
             DatabaseSet::Some(comma_list_until(p, ")", |p| {
@@ -131,7 +147,7 @@ fn schema(p: &mut Parser<'_>) -> PResult<DatabaseCommand> {
     } else {
         DatabaseSet::All
     };
-    if eat_word(p, "cslschema") {
+    if eat_word(p, "cslschema") || eat_word(p, "kqlschema") {
         eat_word(p, "script");
         return Ok(DatabaseCommand::ShowSchema {
             databases,
@@ -151,7 +167,9 @@ fn schema(p: &mut Parser<'_>) -> PResult<DatabaseCommand> {
         if eat_word(p, "json") {
             SchemaFormat::Json
         } else {
-            expect_word(p, "csl")?;
+            if !eat_word(p, "kql") {
+                expect_word(p, "csl")?;
+            }
             expect_word(p, "script")?;
             SchemaFormat::CslScript
         }

@@ -40,11 +40,19 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, verb: &str) -> Option<PResul
                 plural,
             })
         })(),
-        "ShowFunctions" => expect_word(p, "functions").map(|_| FunctionCommand::Show { name: None }),
+        "ShowFunctions" => (|| {
+            expect_word(p, "functions")?;
+            Ok(FunctionCommand::Show {
+                name: None,
+                with: with_props(p)?,
+            })
+        })(),
         "ShowFunction" => (|| {
             expect_word(p, "function")?;
+            let name = Some(name(p)?);
             Ok(FunctionCommand::Show {
-                name: Some(name(p)?),
+                name,
+                with: with_props(p)?,
             })
         })(),
         _ => return None,

@@ -16,7 +16,11 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, verb: &str) -> Option<PResul
             MappingScope::Table(name(p)?)
         } else {
             expect_word(p, "database")?;
-            MappingScope::Database(name(p)?)
+            if super::at_word(p, "ingestion") {
+                MappingScope::CurrentDatabase
+            } else {
+                MappingScope::Database(name(p)?)
+            }
         };
         expect_word(p, "ingestion")?;
         if verb == "show" {
@@ -30,7 +34,11 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, verb: &str) -> Option<PResul
             if !eat_word(p, "mappings") {
                 expect_word(p, "mapping")?;
             }
-            let name = if at_string(p) { Some(string(p)?) } else { None };
+            let name = if at_string(p) {
+                Some(super::single_string(p)?)
+            } else {
+                None
+            };
             return Ok(MappingCommand::Show {
                 scope,
                 mapping_kind,
@@ -50,7 +58,8 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, verb: &str) -> Option<PResul
         })?;
         p.pos += n;
         expect_word(p, "mapping")?;
-        let name = string(p)?;
+        // The name is one literal; the mapping may be several adjacent ones.
+        let name = super::single_string(p)?;
         let mapping = if verb == MappingVerb::Drop {
             None
         } else {

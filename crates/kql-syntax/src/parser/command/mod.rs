@@ -88,7 +88,7 @@ fn command_text(p: &Parser<'_>, start_tok: usize) -> String {
 /// `|`, or the end of the text).
 fn recognize(p: &Parser<'_>) -> PResult<(&'static str, usize)> {
     let rest = &p.tokens[p.pos..];
-    let ctoks = command_tokens(p.text, rest);
+    let ctoks = command_tokens(rest);
     let mut seen: Vec<CTok> = ctoks.iter().map(|(t, _)| t.clone()).collect();
     let inline = p.inline_data.is_some();
     if inline {
@@ -195,6 +195,19 @@ pub(super) fn string(p: &mut Parser<'_>) -> PResult<String> {
     Ok(out)
 }
 
+/// Exactly one string literal (a name followed by another literal, as in `mapping "name"
+/// '[...]'`).
+pub(super) fn single_string(p: &mut Parser<'_>) -> PResult<String> {
+    let t = p.peek().clone();
+    match &t.kind {
+        TokenKind::Str { value, .. } => {
+            p.bump();
+            Ok(value.clone())
+        }
+        _ => Err(p.unexpected(&t, "a string literal")),
+    }
+}
+
 /// Whether a string literal is at the cursor.
 pub(super) fn at_string(p: &Parser<'_>) -> bool {
     matches!(p.peek().kind, TokenKind::Str { .. })
@@ -214,7 +227,9 @@ pub(super) fn value(p: &mut Parser<'_>) -> PResult<PropValue> {
     let v = match &t.kind {
         TokenKind::Str { .. } => return Ok(PropValue::Str(string(p)?)),
         TokenKind::Ident(w) => PropValue::Word(w.clone()),
-        TokenKind::Punct("-") if matches!(p.peek_at(1).kind, TokenKind::Long(_) | TokenKind::Real(_)) => {
+        TokenKind::Punct("-")
+            if matches!(p.peek_at(1).kind, TokenKind::Long(_) | TokenKind::Real(_)) =>
+        {
             p.bump();
             let n = p.bump();
             return Ok(PropValue::Literal(format!(
@@ -222,12 +237,15 @@ pub(super) fn value(p: &mut Parser<'_>) -> PResult<PropValue> {
                 &p.text[n.span.start as usize..n.span.end as usize]
             )));
         }
-        TokenKind::Long(_) | TokenKind::Real(_) | TokenKind::TimeSpan(_) | TokenKind::TypedRaw { .. } => {
-            PropValue::Literal(raw(p))
-        }
+        TokenKind::Long(_)
+        | TokenKind::Real(_)
+        | TokenKind::TimeSpan(_)
+        | TokenKind::TypedRaw { .. } => PropValue::Literal(raw(p)),
         TokenKind::Punct("(") => {
             p.bump();
-            return Ok(PropValue::List(super::expr::comma_list_until(p, ")", value)?));
+            return Ok(PropValue::List(super::expr::comma_list_until(
+                p, ")", value,
+            )?));
         }
         TokenKind::Punct("[") if p.at_ident() => return Ok(PropValue::Word(p.ident()?.name)),
         _ => return Err(p.unexpected(&t, "a value")),
@@ -270,7 +288,11 @@ pub(super) fn sub_query(p: &mut Parser<'_>) -> PResult<Query> {
         if p.at_eof() {
             break;
         }
-        if statements.is_empty() {
+        if statements.is_empty()
+            && !p.peek().is_kw("let")
+            && !p.peek().is_kw("declare")
+            && !p.peek().is_kw("set")
+        {
             let start = p.peek().span;
             let e = super::operator::subquery_body(p)?;
             statements.push(Statement {

@@ -115,7 +115,9 @@ fn guid(p: &mut Parser<'_>) -> PResult<String> {
             }
             let text = &p.text[start as usize..end as usize];
             let groups: Vec<usize> = text.split('-').map(str::len).collect();
-            if groups != [8, 4, 4, 4, 12] || !text.chars().all(|c| c == '-' || c.is_ascii_hexdigit()) {
+            if groups != [8, 4, 4, 4, 12]
+                || !text.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
+            {
                 return Err(crate::Diagnostic::syntax(
                     "KS002",
                     crate::Span::new(start as usize, end as usize),
@@ -132,6 +134,8 @@ fn guid(p: &mut Parser<'_>) -> PResult<String> {
 fn extents(p: &mut Parser<'_>) -> PResult<ExtentsCommand> {
     let scope = if eat_word(p, "cluster") {
         ExtentsScope::Cluster
+    } else if eat_word(p, "databases") {
+        ExtentsScope::Databases(name_list(p)?)
     } else if eat_word(p, "database") {
         if peek_word(p).is_some_and(|(w, _)| w == "extents") {
             ExtentsScope::Database(None)
@@ -162,13 +166,21 @@ fn cache(p: &mut Parser<'_>, kind: &str) -> PResult<CacheCommand> {
     expect_word(p, "cache")?;
     let mut what = Vec::new();
     while let Some((w, n)) = peek_word(p) {
+        if w == "with" {
+            break;
+        }
         what.push(w);
         p.pos += n;
     }
+    // `external-artifacts ('uri', ...)`, `with (...)`: arguments of caches Calypso does not
+    // have.
+    if p.peek().is_punct("(") {
+        super::string_list(p)?;
+    }
+    with_props(p)?;
     Ok(match kind {
-        "ClearDatabaseCacheStreamingIngestionSchema" | "ClearTableCacheStreamingIngestionSchema" => {
-            CacheCommand::StreamingIngestionSchema
-        }
+        "ClearDatabaseCacheStreamingIngestionSchema"
+        | "ClearTableCacheStreamingIngestionSchema" => CacheCommand::StreamingIngestionSchema,
         "ClearDatabaseCacheQueryResults" => CacheCommand::QueryResults,
         _ => CacheCommand::Other { scope, what },
     })

@@ -2,7 +2,9 @@
 //! cluster, databases, tables (`T`, `D.T`, `*`, `(A, B)`), columns and materialized views.
 
 use super::super::{PResult, Parser};
-use super::{at_string, at_word, eat_word, expect_word, name, peek_word, qname, string, value, with_props};
+use super::{
+    at_string, at_word, eat_word, expect_word, name, peek_word, qname, string, value, with_props,
+};
 use crate::ast::*;
 use crate::token::TokenKind;
 
@@ -60,6 +62,9 @@ fn scope(p: &mut Parser<'_>) -> PResult<PolicyScope> {
     if eat_word(p, "database") {
         if at_word(p, "policy") {
             return Ok(PolicyScope::Database(None));
+        }
+        if p.eat_punct("*") {
+            return Ok(PolicyScope::AllDatabases);
         }
         return Ok(PolicyScope::Database(Some(name(p)?)));
     }
@@ -136,7 +141,10 @@ fn policy_value(p: &mut Parser<'_>, policy: &str) -> PResult<PolicyValue> {
             let hi = value(p)?;
             v = PropValue::Literal(format!("{} .. {}", v.text(), hi.text()));
         }
-        assignments.push(Property { name: word, value: v });
+        assignments.push(Property {
+            name: word,
+            value: v,
+        });
         p.eat_punct(",");
     }
     if assignments.is_empty() {

@@ -2,7 +2,9 @@
 //! `.show [<entity>] principal roles`.
 
 use super::super::{PResult, Parser};
-use super::{at_string, at_word, eat_word, name, peek_word, string, string_list};
+use super::{
+    at_string, at_word, eat_word, expect_word, name, peek_word, string, string_list, with_props,
+};
 use crate::ast::*;
 
 pub(super) fn parse(p: &mut Parser<'_>, kind: &str, verb: &str) -> Option<PResult<CommandKind>> {
@@ -12,8 +14,11 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, verb: &str) -> Option<PResul
         | "SetTableRole" | "AddFunctionRole" | "DropFunctionRole" | "SetFunctionRole" => {
             change(p, verb)
         }
-        "ShowClusterPrincipals" | "ShowDatabasePrincipals" | "ShowTablePrincipals"
-        | "ShowFunctionPrincipals" | "ShowMaterializedViewPrincipals" => (|| {
+        "ShowClusterPrincipals"
+        | "ShowDatabasePrincipals"
+        | "ShowTablePrincipals"
+        | "ShowFunctionPrincipals"
+        | "ShowMaterializedViewPrincipals" => (|| {
             let scope = scope(p, true)?;
             if !eat_word(p, "principals") {
                 let t = p.peek().clone();
@@ -21,18 +26,21 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, verb: &str) -> Option<PResul
             }
             Ok(SecurityCommand::ShowPrincipals(scope))
         })(),
-        "ShowPrincipalRoles" | "ShowDatabasePrincipalRoles" | "ShowTablePrincipalRoles"
-        | "ShowFunctionPrincipalRoles" | "ShowClusterPrincipalRoles" => (|| {
+        "ShowPrincipalRoles"
+        | "ShowDatabasePrincipalRoles"
+        | "ShowTablePrincipalRoles"
+        | "ShowFunctionPrincipalRoles"
+        | "ShowClusterPrincipalRoles" => (|| {
             let scope = if at_word(p, "principal") {
                 None
             } else {
                 Some(scope(p, true)?)
             };
-            if !(eat_word(p, "principal") && eat_word(p, "roles")) {
-                let t = p.peek().clone();
-                return Err(p.unexpected(&t, "'principal roles'"));
-            }
-            Ok(SecurityCommand::ShowOwnRoles(scope))
+            expect_word(p, "principal")?;
+            let principal = if at_string(p) { Some(string(p)?) } else { None };
+            expect_word(p, "roles")?;
+            with_props(p)?;
+            Ok(SecurityCommand::ShowRoles { scope, principal })
         })(),
         _ => return None,
     };

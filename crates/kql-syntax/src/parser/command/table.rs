@@ -209,7 +209,9 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, verb: &str) -> Option<PResul
                         TableFlavor::Details
                     }
                     "ShowTableCslSchema" => {
-                        expect_word(p, "cslschema")?;
+                        if !eat_word(p, "kqlschema") {
+                            expect_word(p, "cslschema")?;
+                        }
                         TableFlavor::CslSchema
                     }
                     "ShowTableSchemaAsJson" => {
@@ -224,6 +226,8 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, verb: &str) -> Option<PResul
             })()
         }
         "ClearTableData" => (|| {
+            // `async`: Calypso clears at once either way.
+            eat_word(p, "async");
             expect_word(p, "table")?;
             let table = name(p)?;
             expect_word(p, "data")?;
