@@ -42,13 +42,14 @@ fn needs_request_database(cmd: &kql_syntax::ast::Command) -> bool {
         CommandKind::Extents(ExtentsCommand::Show { scope }) => {
             !matches!(scope, ExtentsScope::Cluster)
         }
-        CommandKind::Security(SecurityCommand::ShowOwnRoles(None)) => false,
+        CommandKind::Security(SecurityCommand::ShowRoles { scope: None, .. }) => false,
         CommandKind::Security(
-            SecurityCommand::ChangeRoles { scope, .. } | SecurityCommand::ShowPrincipals(scope),
+            SecurityCommand::ChangeRoles { scope, .. }
+            | SecurityCommand::ShowPrincipals(scope)
+            | SecurityCommand::ShowRoles {
+                scope: Some(scope), ..
+            },
         ) => !matches!(scope, SecurityScope::Cluster),
-        CommandKind::Security(SecurityCommand::ShowOwnRoles(Some(scope))) => {
-            !matches!(scope, SecurityScope::Cluster)
-        }
         CommandKind::Table(_)
         | CommandKind::Function(_)
         | CommandKind::Mapping(_)

@@ -97,8 +97,10 @@ pub(crate) fn table(columns: &[(&str, KqlType)], rows: Vec<Vec<Cell>>) -> Result
         };
         arrays.push(Arc::clone(&a));
     }
-    let batch =
-        RecordBatch::try_new(schema, arrays).map_err(|e| EngineError::Execution(e.to_string()))?;
+    // A command without result columns (`.clear database cache ...`) has no rows either.
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
+    let batch = RecordBatch::try_new_with_options(schema, arrays, &options)
+        .map_err(|e| EngineError::Execution(e.to_string()))?;
     Ok(ResultTable {
         name: "Table_0".into(),
         columns: cols,

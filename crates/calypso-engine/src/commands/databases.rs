@@ -345,7 +345,10 @@ impl Engine {
                 )
             }
             DatabaseCommand::PrettyName { name, pretty } => {
-                let (db, p) = (name.name.clone(), pretty.clone());
+                let db = name
+                    .as_ref()
+                    .map_or_else(|| database.to_string(), |n| n.name.clone());
+                let p = pretty.clone();
                 let entry = ddl.entry(
                     "ALTER-DATABASE-PRETTY-NAME",
                     &db,

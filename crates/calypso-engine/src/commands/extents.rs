@@ -75,6 +75,13 @@ impl Engine {
                 let tables: Vec<&Table> = d.tables.values().collect();
                 extent_rows(d, &tables, &mut rows);
             }
+            ExtentsScope::Databases(names) => {
+                for n in names {
+                    let d = db_of(&cat, &n.name)?;
+                    let tables: Vec<&Table> = d.tables.values().collect();
+                    extent_rows(d, &tables, &mut rows);
+                }
+            }
             ExtentsScope::Tables(names) => {
                 let d = db_of(&cat, database)?;
                 let mut tables = Vec::new();

@@ -26,20 +26,14 @@ impl Engine {
                 if_not_exists,
                 with,
                 name,
-                params,
+                params: _,
+                params_text,
                 body,
             } => {
                 let bool_prop = |k: &str| prop(with, k).and_then(|v| v.as_bool()).unwrap_or(false);
                 let f = Function {
                     name: name.name.clone(),
-                    parameters: format!(
-                        "({})",
-                        params
-                            .iter()
-                            .map(|p| p.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    parameters: params_text.clone(),
                     body: format!("{{ {body} }}"),
                     folder: prop(with, "folder").map(|v| v.text()),
                     docstring: prop(with, "docstring").map(|v| v.text()),
@@ -201,7 +195,7 @@ impl Engine {
                     )
                 }
             }
-            FunctionCommand::Show { name } => {
+            FunctionCommand::Show { name, with: _ } => {
                 let cat = self.storage.catalog();
                 let d = db_of(&cat, database)?;
                 match name {
@@ -245,22 +239,37 @@ impl Engine {
             }
         }
         let inner = f.body.trim().trim_start_matches('{').trim_end_matches('}');
-        text.push_str(inner);
-        let Ok(query) = Self::parse(&text) else {
-            return Ok(());
-        };
         let options = RequestOptions::default();
         let ctx = self.context(caller, database, &options)?;
-        match crate::plan(&ctx, &query, &text) {
-            Err(EngineError::Plan { error, message })
-                if error.kind == kql_planner::PlanErrorKind::Semantic =>
-            {
-                Err(EngineError::BadRequest(format!(
-                    "Function '{}' does not validate: {message} (use with (skipvalidation=true) to store it anyway)",
-                    f.name
-                )))
+        let attempt = |body: &str| -> std::result::Result<(), String> {
+            let full = format!("{text}{body}");
+            let Ok(query) = Self::parse(&full) else {
+                return Ok(());
+            };
+            match crate::plan(&ctx, &query, &full) {
+                Err(EngineError::Plan { error, message })
+                    if error.kind == kql_planner::PlanErrorKind::Semantic =>
+                {
+                    Err(message)
+                }
+                _ => Ok(()),
             }
-            _ => Ok(()),
+        };
+        let Err(message) = attempt(inner) else {
+            return Ok(());
+        };
+        // A scalar function's body ends with an expression: check it as `print`.
+        let parsed = kql_syntax::parse(inner);
+        if let Some((last, rest)) = parsed.query.statements.split_last() {
+            let mut body: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+            body.push(format!("print __result = ({last})"));
+            if attempt(&body.join(";\n")).is_ok() {
+                return Ok(());
+            }
         }
+        Err(EngineError::BadRequest(format!(
+            "Function '{}' does not validate: {message} (use with (skipvalidation=true) to store it anyway)",
+            f.name
+        )))
     }
 }

@@ -61,6 +61,7 @@ fn list_of<'a>(
     Ok(match scope {
         MappingScope::Table(t) => &table_of(db_of(cat, database)?, &t.name)?.ingestion_mappings,
         MappingScope::Database(d) => &db_of(cat, &d.name)?.ingestion_mappings,
+        MappingScope::CurrentDatabase => &db_of(cat, database)?.ingestion_mappings,
     })
 }
 
@@ -72,6 +73,9 @@ fn list_of_mut<'a>(
     Ok(match scope {
         MappingScope::Table(t) => &mut cat.require_table_mut(database, &t.name)?.ingestion_mappings,
         MappingScope::Database(d) => &mut cat.require_database_mut(&d.name)?.ingestion_mappings,
+        MappingScope::CurrentDatabase => {
+            &mut cat.require_database_mut(database)?.ingestion_mappings
+        }
     })
 }
 
@@ -129,6 +133,10 @@ impl Engine {
                     ),
                     MappingScope::Database(d) => {
                         db_of(&cat, &d.name)?;
+                        None
+                    }
+                    MappingScope::CurrentDatabase => {
+                        db_of(&cat, database)?;
                         None
                     }
                 };
@@ -226,6 +234,7 @@ fn owner_names(database: &str, scope: &MappingScope) -> (String, Option<String>)
     match scope {
         MappingScope::Table(t) => (database.to_string(), Some(t.name.clone())),
         MappingScope::Database(d) => (d.name.clone(), None),
+        MappingScope::CurrentDatabase => (database.to_string(), None),
     }
 }
 
@@ -233,6 +242,6 @@ fn owner_names(database: &str, scope: &MappingScope) -> (String, Option<String>)
 fn cols(scope: &MappingScope) -> &'static [(&'static str, KqlType)] {
     match scope {
         MappingScope::Table(_) => MAPPING_COLS,
-        MappingScope::Database(_) => &MAPPING_COLS[..5],
+        MappingScope::Database(_) | MappingScope::CurrentDatabase => &MAPPING_COLS[..5],
     }
 }

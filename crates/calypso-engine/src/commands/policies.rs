@@ -134,6 +134,11 @@ fn targets(cat: &Catalog, database: &str, scope: &PolicyScope) -> Result<Vec<Tar
         )],
         PolicyScope::Table(q) => vec![table_target(database, q)],
         PolicyScope::Tables(qs) => qs.iter().map(|q| table_target(database, q)).collect(),
+        PolicyScope::AllDatabases => cat
+            .databases
+            .keys()
+            .map(|d| Target::Database(d.clone()))
+            .collect(),
         PolicyScope::AllTables => db_of(cat, database)?
             .tables
             .keys()
@@ -346,7 +351,7 @@ fn row(cat: &Catalog, target: &Target, policy: &str) -> Result<Vec<Cell>> {
 impl Engine {
     pub(crate) async fn policy_command(
         &self,
-        _caller: &Caller,
+        caller: &Caller,
         database: &str,
         cmd: &PolicyCommand,
         ddl: &Ddl,
@@ -356,7 +361,23 @@ impl Engine {
         };
         info(&policy)?;
         let cat = self.storage.catalog();
-        let targets = targets(&cat, database, &cmd.scope)?;
+        let mut targets = targets(&cat, database, &cmd.scope)?;
+        if matches!(cmd.scope, PolicyScope::AllDatabases) {
+            // Only the databases the caller may read the metadata of.
+            targets.retain(|t| match t {
+                Target::Database(d) => crate::security::access::allowed(
+                    caller,
+                    &cat,
+                    &crate::security::access::Action::new(
+                        "DatabasePolicyShowCommand",
+                        crate::security::access::Need::DatabaseMetadata {
+                            database: d.clone(),
+                        },
+                    ),
+                ),
+                _ => true,
+            });
+        }
         drop(cat);
         if cmd.verb != PolicyVerb::Show {
             let new = match cmd.verb {

@@ -90,8 +90,12 @@ pub(crate) enum SecurityCommand {
     },
     /// `.show <scope> principals`.
     ShowPrincipals(Scope),
-    /// `.show [<scope>] principal roles`: the caller's roles (all of them without a scope).
-    ShowOwnRoles(Option<Scope>),
+    /// `.show [<scope>] principal ['name'] roles`: the caller's roles, or those of the
+    /// principal named (all of them without a scope).
+    ShowOwnRoles {
+        scope: Option<Scope>,
+        principal: Option<PrincipalName>,
+    },
 }
 
 fn scope_of(s: &ast::SecurityScope) -> Result<Scope> {
@@ -145,9 +149,14 @@ pub(crate) fn from_ast(c: &ast::SecurityCommand) -> Result<SecurityCommand> {
             }
         }
         ast::SecurityCommand::ShowPrincipals(s) => SecurityCommand::ShowPrincipals(scope_of(s)?),
-        ast::SecurityCommand::ShowOwnRoles(s) => {
-            SecurityCommand::ShowOwnRoles(s.as_ref().map(scope_of).transpose()?)
-        }
+        ast::SecurityCommand::ShowRoles { scope, principal } => SecurityCommand::ShowOwnRoles {
+            scope: scope.as_ref().map(scope_of).transpose()?,
+            principal: principal
+                .as_deref()
+                .map(PrincipalName::parse)
+                .transpose()
+                .map_err(|e| EngineError::BadRequest(e.to_string()))?,
+        },
     })
 }
 
@@ -238,9 +247,13 @@ impl Engine {
             SecurityCommand::ShowPrincipals(scope) => {
                 self.principals_table(&self.storage.catalog(), database, &scope)
             }
-            SecurityCommand::ShowOwnRoles(scope) => {
-                own_roles(caller, &self.storage.catalog(), database, scope.as_ref())
-            }
+            SecurityCommand::ShowOwnRoles { scope, principal } => own_roles(
+                caller,
+                principal.as_ref(),
+                &self.storage.catalog(),
+                database,
+                scope.as_ref(),
+            ),
         }
     }
 
@@ -372,22 +385,41 @@ impl Engine {
 /// them without one, or for `cluster`). The unauthenticated caller has no assignments.
 fn own_roles(
     caller: &Caller,
+    other: Option<&PrincipalName>,
     cat: &Catalog,
     database: &str,
     scope: Option<&Scope>,
 ) -> Result<ResultTable> {
-    let Caller::Principal(identity) = caller else {
-        return table(PRINCIPAL_ROLES_COLS, Vec::new());
-    };
-    let display = crate::security::access::display_name(identity);
+    // The principal named, matched by its canonical name (its groups are not known), or
+    // the caller with its groups.
+    let (display, object_id, matches): (String, String, Box<dyn Fn(&str) -> bool>) =
+        match (other, caller) {
+            (Some(name), _) => {
+                let canonical = name.to_string();
+                (
+                    name.id().to_string(),
+                    name.id().to_string(),
+                    Box::new(move |p: &str| {
+                        PrincipalName::parse(p)
+                            .is_ok_and(|n| n.to_string().eq_ignore_ascii_case(&canonical))
+                    }),
+                )
+            }
+            (None, Caller::Principal(identity)) => (
+                crate::security::access::display_name(identity),
+                identity.object_id().to_string(),
+                Box::new(move |p: &str| caller.matches(p)),
+            ),
+            (None, Caller::Unauthenticated) => return table(PRINCIPAL_ROLES_COLS, Vec::new()),
+        };
     let mut rows = Vec::new();
     let mut add = |scope: String, roles: &[RoleAssignment]| {
-        for a in roles.iter().filter(|a| caller.matches(&a.principal)) {
+        for a in roles.iter().filter(|a| matches(&a.principal)) {
             let role = role_display(&a.role);
             rows.push(vec![
                 Cell::from(scope.as_str()),
                 display.clone().into(),
-                identity.object_id().into(),
+                object_id.clone().into(),
                 role.into(),
             ]);
         }

@@ -36,9 +36,15 @@ fn later_than(cat: &Catalog, v: &Option<String>) -> bool {
 
 /// The parameters of a stored function, parsed back from their text.
 pub(crate) fn function_params(f: &Function) -> Vec<Param> {
-    let text = format!(".create function __f{} {{ print 1 }}", f.parameters);
+    params_of(&f.parameters).0
+}
+
+/// The parameters of a parameter list's text, and the text they were parsed from (for the
+/// spans of their defaults).
+fn params_of(parameters: &str) -> (Vec<Param>, String) {
+    let text = format!(".create function __f{parameters} {{ print 1 }}");
     let parsed = kql_syntax::parse(&text);
-    parsed
+    let params = parsed
         .query
         .statements
         .into_iter()
@@ -49,13 +55,21 @@ pub(crate) fn function_params(f: &Function) -> Vec<Param> {
             },
             _ => None,
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    (params, text)
 }
 
 /// `InputParameters` of `.show ... schema as json`: scalar parameters with their .NET and
 /// Kusto types and default, tabular ones with their columns.
 pub(crate) fn input_parameters(f: &Function) -> serde_json::Value {
-    let params: Vec<serde_json::Value> = function_params(f)
+    let (params, text) = params_of(&f.parameters);
+    // A default as written (`'d1'`), from its span in the parsed text.
+    let written = |e: &kql_syntax::ast::Expr| {
+        let s = e.span.0;
+        text.get(s.start as usize..s.end as usize)
+            .map_or_else(|| e.to_string(), str::to_string)
+    };
+    let params: Vec<serde_json::Value> = params
         .into_iter()
         .map(|p| match &p.ty {
             ParamType::Scalar(t) => {
@@ -64,7 +78,7 @@ pub(crate) fn input_parameters(f: &Function) -> serde_json::Value {
                     "Name": p.name.name,
                     "Type": kt.map_or("System.Object", schema_type_name),
                     "CslType": kt.map_or(t.name.clone(), |k| k.name().to_string()),
-                    "CslDefaultValue": p.default.as_ref().map(|d| d.to_string()),
+                    "CslDefaultValue": p.default.as_ref().map(written),
                 })
             }
             ParamType::Tabular { columns: cols, .. } => {
@@ -240,8 +254,8 @@ impl Engine {
                 out
             }
             DatabaseSet::All => cat.databases.values().filter(|d| may_read(d)).collect(),
+            DatabaseSet::Current => vec![db_of(&cat, database)?],
         };
-        let _ = database;
         match format {
             SchemaFormat::Json => {
                 let mut out = serde_json::Map::new();

@@ -132,6 +132,10 @@ pub(crate) fn command_actions(cat: &Catalog, database: &str, cmd: &Command) -> V
                 "DatabaseExtentsShowCommand",
                 d.as_ref().map_or(database, |d| d.name.as_str()),
             )],
+            ExtentsScope::Databases(ds) => ds
+                .iter()
+                .map(|d| metadata("DatabaseExtentsShowCommand", &d.name))
+                .collect(),
             ExtentsScope::Tables(ts) => ts
                 .iter()
                 .map(|t| table_metadata("TableExtentsShowCommand", database, &t.name))
@@ -166,7 +170,9 @@ fn database_actions(database: &str, c: &DatabaseCommand) -> Vec<Action> {
         DatabaseCommand::PrettyName { name, .. } => vec![Action::new(
             "DatabaseSetPrettyNameCommand",
             Need::DatabaseAdmin {
-                database: name.name.clone(),
+                database: name
+                    .as_ref()
+                    .map_or_else(|| database.to_string(), |n| n.name.clone()),
             },
         )],
         DatabaseCommand::Show { name, .. } => vec![metadata(
@@ -184,6 +190,7 @@ fn database_actions(database: &str, c: &DatabaseCommand) -> Vec<Action> {
                 .map(|(d, _)| metadata("DatabaseSchemaShowCommand", &d.name))
                 .collect(),
             DatabaseSet::All => vec![Action::new("SchemaShowCommand", Need::Authenticated)],
+            DatabaseSet::Current => vec![metadata("DatabaseSchemaShowCommand", database)],
         },
     }
 }
@@ -340,6 +347,8 @@ fn policy_actions(cat: &Catalog, database: &str, c: &PolicyCommand) -> Vec<Actio
             })
             .collect(),
         PolicyScope::AllTables => vec![metadata(show_op, database)],
+        // Filtered to the databases the caller may read when shown.
+        PolicyScope::AllDatabases => vec![Action::new(show_op, Need::Authenticated)],
         PolicyScope::Column(q) => {
             let t = q.parent().map_or("", |t| t.name.as_str());
             let d = q.grandparent().map_or(database, |d| d.name.as_str());
@@ -361,6 +370,16 @@ fn mapping_actions(database: &str, c: &MappingCommand) -> Vec<Action> {
         (MappingScope::Database(d), true) => {
             metadata("DatabaseIngestionMappingShowCommand", &d.name)
         }
+        (MappingScope::CurrentDatabase, true) => {
+            metadata("DatabaseIngestionMappingShowCommand", database)
+        }
+        (MappingScope::CurrentDatabase, false) => Action::new(
+            "DatabaseIngestionMappingCommand",
+            Need::Ingest {
+                database: database.to_string(),
+                table: String::new(),
+            },
+        ),
         // "at least Table Ingestor permissions are required to create a table ingestion
         // mapping" (and Database Ingestor for a database mapping).
         (MappingScope::Table(t), false) => Action::new(
@@ -435,9 +454,35 @@ fn security_action(cat: &Catalog, database: &str, c: &SecurityCommand) -> Action
                 metadata("FunctionPrincipalsShowCommand", database)
             }
         },
-        SecurityCommand::ShowOwnRoles(_) => {
-            Action::new("PrincipalRolesShowCommand", Need::Authenticated)
-        }
+        SecurityCommand::ShowRoles {
+            principal: None, ..
+        } => Action::new("PrincipalRolesShowCommand", Need::Authenticated),
+        // Another principal's roles: its database's Admins and Monitors, or cluster roles.
+        SecurityCommand::ShowRoles {
+            scope: Some(SecurityScope::Database(d)),
+            principal: Some(_),
+        } => Action::new(
+            "PrincipalRolesShowCommand",
+            Need::DatabaseMonitor { database: db_or(d) },
+        ),
+        SecurityCommand::ShowRoles {
+            scope:
+                Some(
+                    SecurityScope::Table(_)
+                    | SecurityScope::Function(_)
+                    | SecurityScope::MaterializedView(_),
+                ),
+            principal: Some(_),
+        } => Action::new(
+            "PrincipalRolesShowCommand",
+            Need::DatabaseMonitor {
+                database: database.to_string(),
+            },
+        ),
+        SecurityCommand::ShowRoles {
+            scope: None | Some(SecurityScope::Cluster),
+            principal: Some(_),
+        } => Action::new("PrincipalRolesShowCommand", Need::ClusterRole),
     }
 }
 

@@ -401,6 +401,8 @@ pub enum FunctionCommand {
         name: Ident,
         /// Parameters.
         params: Vec<Param>,
+        /// The parameter list as written, with its parentheses.
+        params_text: String,
         /// Body text, as written between the braces.
         body: String,
     },

@@ -71,8 +71,9 @@ fn define(p: &mut Parser<'_>, verb: &str) -> PResult<FunctionCommand> {
     let if_not_exists = eat_word(p, "ifnotexists");
     let with = with_props(p)?;
     let name = name(p)?;
-    p.expect_punct("(")?;
+    let open_paren = p.expect_punct("(")?;
     let params = params_until_close(p)?;
+    let params_text = p.text[open_paren.start as usize..p.prev_span().end as usize].to_string();
     let open = p.expect_punct("{")?;
     let (from, to) = p.skip_balanced(|t| t.is_punct("}"))?;
     let close = p.expect_punct("}")?;
@@ -99,6 +100,7 @@ fn define(p: &mut Parser<'_>, verb: &str) -> PResult<FunctionCommand> {
         with,
         name,
         params,
+        params_text,
         body,
     })
 }
