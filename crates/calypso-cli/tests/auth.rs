@@ -320,10 +320,13 @@ async fn https_with_a_certificate_file() {
 /// Y = 200, N = 403 `Forbidden` naming the principal.
 const HTTP_MATRIX: [(&str, &str); 12] = [
     // grant                                 v2 v1 si st sc ct at ar sp ii sa dt
-    (".add cluster AllDatabasesAdmin", "Y Y Y Y Y Y Y Y Y Y Y Y"),
-    (".add cluster AllDatabasesViewer", "Y Y N Y Y N N N Y N N N"),
+    (".add cluster alldatabasesadmins", "Y Y Y Y Y Y Y Y Y Y Y Y"),
     (
-        ".add cluster AllDatabasesMonitor",
+        ".add cluster alldatabasesviewers",
+        "Y Y N Y Y N N N Y N N N",
+    ),
+    (
+        ".add cluster alldatabasesmonitors",
         "N N N Y Y N N N Y N N N",
     ),
     (

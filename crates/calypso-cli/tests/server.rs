@@ -82,7 +82,7 @@ async fn errors_are_oneapi_json_with_kusto_statuses() {
         (
             "/v1/rest/mgmt",
             "NetDefaultDB",
-            ".show cluster extents hot",
+            ".show cluster blockedprincipals",
             400,
             "unsupported_command",
         ),

@@ -122,9 +122,9 @@ const OPS: [&str; 11] = [
 /// Y = allowed, N = denied.
 const MATRIX: [(&str, &str); 12] = [
     // role                         q  st sc ct at ar sp ii sa si dt
-    (".add cluster AllDatabasesAdmin", "Y Y Y Y Y Y Y Y Y Y Y"),
-    (".add cluster AllDatabasesViewer", "Y Y Y N N N Y N N N N"),
-    (".add cluster AllDatabasesMonitor", "N Y Y N N N Y N N N N"),
+    (".add cluster alldatabasesadmins", "Y Y Y Y Y Y Y Y Y Y Y"),
+    (".add cluster alldatabasesviewers", "Y Y Y N N N Y N N N N"),
+    (".add cluster alldatabasesmonitors", "N Y Y N N N Y N N N N"),
     (".add database db admins", "Y Y Y Y Y Y Y Y Y Y Y"),
     (".add database db users", "Y Y Y Y N N Y N N N N"),
     (".add database db viewers", "Y Y Y N N N Y N N N N"),
@@ -417,7 +417,7 @@ async fn unknown_databases_and_database_lists() {
     admin_run(&e, ".add database db viewers ('aaduser=v@contoso.com')").await;
     admin_run(
         &e,
-        ".add cluster AllDatabasesViewer ('aaduser=all@contoso.com')",
+        ".add cluster alldatabasesviewers ('aaduser=all@contoso.com')",
     )
     .await;
     let (v, all, nobody) = (user("v", &[]), user("all", &[]), user("nobody", &[]));
@@ -460,7 +460,8 @@ async fn role_commands_validate_and_cluster_admin_is_seeded_once() {
         assert!(
             matches!(
                 e.execute(DB, bad, &RequestOptions::default()).await,
-                Err(EngineError::BadRequest(_))
+                // table viewers: Kusto's grammar has no such role (a syntax error)
+                Err(EngineError::BadRequest(_) | EngineError::Syntax(_))
             ),
             "{bad}"
         );

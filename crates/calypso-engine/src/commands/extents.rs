@@ -179,7 +179,8 @@ pub(crate) fn capacity(_e: &Engine) -> Result<ResultTable> {
     )
 }
 
-/// The columns of `.show diagnostics`, as ADX's result schema has them (one name twice).
+/// The columns of `.show diagnostics`, as Kusto's result schema has them (its list names
+/// `DataPartitioningOperationsInProgress` twice; the binder keeps the first).
 const DIAGNOSTICS_COLS: &[(&str, KqlType)] = {
     use KqlType::*;
     &[
@@ -233,7 +234,6 @@ const DIAGNOSTICS_COLS: &[(&str, KqlType)] = {
         ("TableWithMinPartitioningPercentage", String),
         ("V3DataCapacityFactor", Real),
         ("MaterializedViewsInProgress", Long),
-        ("DataPartitioningOperationsInProgress", Real),
         ("IngestionCapacityUtilization", Real),
         ("ShardsWarmingStatus", String),
         ("ShardsWarmingTemperature", Real),

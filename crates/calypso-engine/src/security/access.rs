@@ -39,7 +39,7 @@ pub(crate) enum Role {
 /// Where a role assignment lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ScopeKind {
-    /// `.add cluster AllDatabasesAdmin (...)`.
+    /// `.add cluster alldatabasesadmins (...)`.
     Cluster,
     /// `.add database D viewers (...)`.
     Database,

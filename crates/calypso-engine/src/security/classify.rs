@@ -145,7 +145,10 @@ pub(crate) fn command_actions(cat: &Catalog, database: &str, cmd: &Command) -> V
             CacheCommand::Other { scope, .. } if scope == "cluster" => {
                 Action::new("ClusterCacheClearCommand", Need::ClusterAdmin)
             }
-            CacheCommand::StreamingIngestionSchema
+            CacheCommand::StreamingIngestionSchema { table: Some(t) } => {
+                table_admin("TableCacheClearCommand", cat, database, &t.name)
+            }
+            CacheCommand::StreamingIngestionSchema { table: None }
             | CacheCommand::QueryResults
             | CacheCommand::Other { .. } => Action::new(
                 "DatabaseCacheClearCommand",

@@ -742,8 +742,12 @@ pub enum ExtentsCommand {
 /// The caches `.clear ... cache` empties.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CacheCommand {
-    /// `.clear database cache streamingingestion schema`.
-    StreamingIngestionSchema,
+    /// `.clear database cache streamingingestion schema`, `.clear table T cache
+    /// streamingingestion schema` (`Some`).
+    StreamingIngestionSchema {
+        /// The table of the table form.
+        table: Option<Ident>,
+    },
     /// `.clear database cache query_results`.
     QueryResults,
     /// `.clear database cache query_weak_consistency` and the other forms, by words.

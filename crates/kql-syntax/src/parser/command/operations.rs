@@ -160,9 +160,11 @@ fn cache(p: &mut Parser<'_>, kind: &str) -> PResult<CacheCommand> {
         scope = w;
         p.pos += n;
     }
-    if scope == "table" {
-        name(p)?;
-    }
+    let table = if scope == "table" {
+        Some(name(p)?)
+    } else {
+        None
+    };
     expect_word(p, "cache")?;
     let mut what = Vec::new();
     while let Some((w, n)) = peek_word(p) {
@@ -180,7 +182,9 @@ fn cache(p: &mut Parser<'_>, kind: &str) -> PResult<CacheCommand> {
     with_props(p)?;
     Ok(match kind {
         "ClearDatabaseCacheStreamingIngestionSchema"
-        | "ClearTableCacheStreamingIngestionSchema" => CacheCommand::StreamingIngestionSchema,
+        | "ClearTableCacheStreamingIngestionSchema" => {
+            CacheCommand::StreamingIngestionSchema { table }
+        }
         "ClearDatabaseCacheQueryResults" => CacheCommand::QueryResults,
         _ => CacheCommand::Other { scope, what },
     })
