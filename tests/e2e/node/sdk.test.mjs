@@ -55,3 +55,22 @@ test("a syntax error arrives as an error with Kusto's code", async () => {
     return e?.response?.status === 400 && body.includes("BadRequest_SyntaxError") && body.includes("Syntax error");
   });
 });
+
+test("bracketed names, adjacent string literals and the SDK's test setup commands", async () => {
+  const client = new Client(url);
+  const table = `node_e2e_${Date.now()}`;
+  await client.executeMgmt(DB, `.drop table ['${table}'] ifexists`);
+  await client.executeMgmt(DB, `.create table ['${table}'] (rownumber:int, rowguid:string)`);
+  await client.executeMgmt(DB, ".clear database cache streamingingestion schema");
+  await client.executeMgmt(
+    DB,
+    `.create table ['${table}'] ingestion csv mapping 'CsvMapping' '[' '{"Column":"rownumber","Properties":{"Ordinal":"0"}},' '{"Column":"rowguid","Properties":{"Ordinal":"1"}}' ']'`,
+  );
+  await client.executeMgmt(DB, `.ingest inline into table ['${table}'] with (format='csv', ingestionMappingReference='CsvMapping') <| 7,abc`);
+  const res = await client.execute(DB, `['${table}'] | project rownumber, rowguid`);
+  const rows = [...res.primaryResults[0].rows()].map((r) => r.toJSON());
+  assert.deepEqual(rows, [{ rownumber: 7, rowguid: "abc" }]);
+  await client.executeMgmt(DB, `.drop table ['${table}'] ifexists`);
+  const tables = await client.executeMgmt(DB, ".show tables");
+  assert.ok(![...tables.primaryResults[0].rows()].some((r) => r.TableName === table));
+});
