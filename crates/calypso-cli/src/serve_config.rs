@@ -23,10 +23,13 @@
 //!
 //! [limits]
 //! max_concurrent_queries = 40
+//! max_queued_queries = 1000    # requests waiting for a slot, per workload
+//! queue_timeout_secs = 30      # the longest wait before 429
 //! ```
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use calypso_auth::{IssuerConfig, JwtConfig};
 use calypso_server::{AadMetadata, AuthMode, Limits, ServeOptions, TlsFiles};
@@ -72,15 +75,28 @@ pub struct ServeArgs {
     /// TLS private key (PEM).
     #[arg(long, env = "CALYPSO_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Queries running at once; more are refused with 429 (default: 10 per core).
+    /// Queries running at once; more wait in the queue (default: 10 per core).
     #[arg(long, env = "CALYPSO_MAX_CONCURRENT_QUERIES")]
     pub max_concurrent_queries: Option<usize>,
-    /// Management commands running at once; more are refused with 429 (default: 80).
+    /// Management commands running at once; more wait in the queue (default: 80).
     #[arg(long, env = "CALYPSO_MAX_CONCURRENT_COMMANDS")]
     pub max_concurrent_commands: Option<usize>,
-    /// Streaming ingestions running at once; more are refused with 429 (default: 10 per core).
+    /// Streaming ingestions running at once; more wait in the queue (default: 10 per core).
     #[arg(long, env = "CALYPSO_MAX_CONCURRENT_INGESTIONS")]
     pub max_concurrent_ingestions: Option<usize>,
+    /// Queries that may wait for a slot; beyond them, 429 at once (default: 500).
+    #[arg(long, env = "CALYPSO_MAX_QUEUED_QUERIES")]
+    pub max_queued_queries: Option<usize>,
+    /// Management commands that may wait for a slot; beyond them, 429 at once (default: 500).
+    #[arg(long, env = "CALYPSO_MAX_QUEUED_COMMANDS")]
+    pub max_queued_commands: Option<usize>,
+    /// Streaming ingestions that may wait for a slot; beyond them, 429 at once (default: 500).
+    #[arg(long, env = "CALYPSO_MAX_QUEUED_INGESTIONS")]
+    pub max_queued_ingestions: Option<usize>,
+    /// Seconds a queued request waits for a slot before it gets 429; 0: no waiting
+    /// (default: 30).
+    #[arg(long, env = "CALYPSO_QUEUE_TIMEOUT_SECS")]
+    pub queue_timeout_secs: Option<u64>,
 }
 
 /// The config file.
@@ -117,6 +133,10 @@ struct FileLimits {
     max_concurrent_queries: Option<usize>,
     max_concurrent_commands: Option<usize>,
     max_concurrent_ingestions: Option<usize>,
+    max_queued_queries: Option<usize>,
+    max_queued_commands: Option<usize>,
+    max_queued_ingestions: Option<usize>,
+    queue_timeout_secs: Option<u64>,
 }
 
 /// The server options from `args` (and the config file it names).
@@ -202,6 +222,22 @@ pub fn options(args: ServeArgs) -> Result<ServeOptions, String> {
             .max_concurrent_ingestions
             .or(file.limits.max_concurrent_ingestions)
             .unwrap_or(defaults.max_concurrent_ingestions),
+        max_queued_queries: args
+            .max_queued_queries
+            .or(file.limits.max_queued_queries)
+            .unwrap_or(defaults.max_queued_queries),
+        max_queued_commands: args
+            .max_queued_commands
+            .or(file.limits.max_queued_commands)
+            .unwrap_or(defaults.max_queued_commands),
+        max_queued_ingestions: args
+            .max_queued_ingestions
+            .or(file.limits.max_queued_ingestions)
+            .unwrap_or(defaults.max_queued_ingestions),
+        queue_timeout: args
+            .queue_timeout_secs
+            .or(file.limits.queue_timeout_secs)
+            .map_or(defaults.queue_timeout, Duration::from_secs),
     };
     let mut cluster_admins = file.cluster_admins;
     cluster_admins.extend(args.cluster_admins);
@@ -270,18 +306,27 @@ cert = "c.pem"
 key = "k.pem"
 [limits]
 max_concurrent_queries = 3
+max_queued_commands = 7
+queue_timeout_secs = 5
 "#,
         )
         .unwrap();
         let args = ServeArgs {
             config: Some(path.clone()),
             listen: Some("127.0.0.1:9001".parse().unwrap()),
+            queue_timeout_secs: Some(9),
             ..ServeArgs::default()
         };
         let o = options(args).unwrap();
         assert_eq!(o.listen.port(), 9001);
         assert_eq!(o.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(o.limits.max_concurrent_queries, 3);
+        assert_eq!(o.limits.max_queued_commands, 7);
+        assert_eq!(
+            o.limits.max_queued_queries,
+            Limits::default().max_queued_queries
+        );
+        assert_eq!(o.limits.queue_timeout, Duration::from_secs(9));
         assert_eq!(o.tls.unwrap().cert, PathBuf::from("c.pem"));
         let AuthMode::Jwt { config, metadata } = o.auth else {
             panic!("jwt expected")

@@ -368,7 +368,7 @@ async fn query_common(
         let msg = "Control commands (starting with a dot '.') are not supported on the query endpoint: use /v1/rest/mgmt";
         return error_response(&OneApiError::bad_request(msg, &ctx), &ctx);
     }
-    let _permit = match state.admission.admit(Workload::Query, &ctx) {
+    let _permit = match state.admission.admit(Workload::Query, &ctx).await {
         Ok(p) => p,
         Err(e) => return error_response(&e, &ctx),
     };
@@ -476,7 +476,7 @@ async fn v1_mgmt(
         .db
         .clone()
         .unwrap_or_else(|| DEFAULT_DATABASE.to_string());
-    let _permit = match state.admission.admit(Workload::Command, &ctx) {
+    let _permit = match state.admission.admit(Workload::Command, &ctx).await {
         Ok(p) => p,
         Err(e) => return error_response(&e, &ctx),
     };
@@ -528,7 +528,7 @@ async fn ingest(
         Some(name) => calypso_engine::MappingSpec::Reference(name),
         None => calypso_engine::MappingSpec::Identity,
     };
-    let _permit = match state.admission.admit(Workload::Ingestion, &ctx) {
+    let _permit = match state.admission.admit(Workload::Ingestion, &ctx).await {
         Ok(p) => p,
         Err(e) => return error_response(&e, &ctx),
     };

@@ -6,7 +6,8 @@
 //!   knows it.
 //! * [`limits`]: result truncation (500,000 records / 64 MB unless `notruncation`).
 //! * [`auth`]: bearer-token authentication (`none` or `jwt` mode) and the auth metadata.
-//! * [`admission`]: concurrency limits (429 `TooManyRequests` beyond them).
+//! * [`admission`]: concurrency limits with a bounded, timed queue in front of them (429
+//!   `TooManyRequests` when it is full or the wait times out).
 //! * [`serve`]: binding, shutdown on SIGINT/SIGTERM after in-flight requests.
 
 pub mod admission;
