@@ -14,6 +14,18 @@ use crate::expr::{NotExt, Row, call_udf, cast_to, comparable, kql_type, type_of}
 use crate::scope::Binding;
 use crate::tabular::Planner;
 
+/// A window function over rows in `order`. Serialized input without sort keys (`serialize`
+/// of an unsorted table) gives no ORDER BY at all: the rows are taken as they come, in one
+/// partition. (An empty ORDER BY would make DataFusion pick a RANGE frame, which needs a
+/// sort key: "ORDER BY column cannot be empty".)
+fn in_order(w: Expr, order: Vec<datafusion_expr::SortExpr>, span: Span) -> Result<Expr> {
+    if order.is_empty() {
+        Ok(w)
+    } else {
+        w.order_by(order).build().map_err(df(span))
+    }
+}
+
 /// Aggregate functions (only valid in summarize).
 pub(crate) const AGGREGATES: &[&str] = &[
     "count",
@@ -348,12 +360,12 @@ impl Planner<'_> {
                         ));
                     }
                     let restart = self.predicate(&args[1], row)?;
-                    let w = kql_functions::window::row_number_restart()
-                        .call(vec![cast_to(s, st, KqlType::Long), restart])
-                        .order_by(order)
-                        .build()
-                        .map_err(df(span))?;
-                    return Ok(w);
+                    return in_order(
+                        kql_functions::window::row_number_restart()
+                            .call(vec![cast_to(s, st, KqlType::Long), restart]),
+                        order,
+                        span,
+                    );
                 }
                 let start = match args.first() {
                     Some(a) => {
@@ -369,10 +381,11 @@ impl Planner<'_> {
                     None => None,
                 };
                 let order = self.require_serialized(row, span)?;
-                let w = datafusion_functions_window::expr_fn::row_number()
-                    .order_by(order)
-                    .build()
-                    .map_err(df(span))?;
+                let w = in_order(
+                    datafusion_functions_window::expr_fn::row_number(),
+                    order,
+                    span,
+                )?;
                 let w = Expr::Cast(datafusion_expr::Cast::new(
                     Box::new(w),
                     arrow::datatypes::DataType::Int64,
@@ -416,7 +429,7 @@ impl Planner<'_> {
                 } else {
                     datafusion_functions_window::expr_fn::lead(x, Some(offset), default)
                 };
-                w.order_by(order).build().map_err(df(span))
+                in_order(w, order, span)
             }
             "materialize" => Err(semantic(
                 span,

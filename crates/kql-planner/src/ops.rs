@@ -488,7 +488,12 @@ impl Planner<'_> {
                 .collect();
             exprs.push(x.alias(name.clone()));
             let plan = build(LogicalPlanBuilder::from(plan).project(exprs), span)?;
+            let numbered = in_arrival_order(&t) && numbers_rows(&item.expr);
             t = t.with_plan(plan);
+            if numbered {
+                t.order = Some(vec![SortExpr::new(column(&name), true, false)]);
+                t.resort = true;
+            }
         }
         Ok(t)
     }
@@ -526,8 +531,32 @@ impl Planner<'_> {
             names.push(name.clone());
             exprs.push(x.alias(name));
         }
+        let numbered = items
+            .iter()
+            .zip(&names)
+            .find(|(item, _)| in_arrival_order(&t) && numbers_rows(&item.expr))
+            .map(|(_, name)| name.clone());
         let (plan, exprs) = apply_windows(t.plan.clone(), exprs, span)?;
         let plan = build(LogicalPlanBuilder::from(plan).project(exprs), span)?;
-        Ok(t.with_plan(plan))
+        let mut t = t.with_plan(plan);
+        if let Some(name) = numbered {
+            t.order = Some(vec![SortExpr::new(column(&name), true, false)]);
+            t.resort = true;
+        }
+        Ok(t)
     }
+}
+
+/// Serialized rows without sort keys (`serialize` of a stored table): their order is the
+/// order they arrive in.
+fn in_arrival_order(t: &Tab) -> bool {
+    t.order.as_ref().is_some_and(Vec::is_empty)
+}
+
+/// `row_number()` or `row_number(start)`: a column that grows with the row's position. Once
+/// computed over rows in arrival order, it is their order: later operators (and the
+/// result) keep it by sorting on it, and later `prev()`/`next()` follow it.
+fn numbers_rows(e: &ast::Expr) -> bool {
+    matches!(&e.kind, ast::ExprKind::Call { name, args }
+        if name.name == "row_number" && args.len() <= 1)
 }
