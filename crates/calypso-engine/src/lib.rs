@@ -207,14 +207,7 @@ impl KqlContext for Ctx<'_> {
 
 /// True when the text is a control command (starts with `.` after blanks and comments).
 pub fn is_command(text: &str) -> bool {
-    let mut rest = text.trim_start();
-    while let Some(r) = rest.strip_prefix("//") {
-        rest = r
-            .split_once('\n')
-            .map_or("", |(_, after)| after)
-            .trim_start();
-    }
-    rest.starts_with('.')
+    kql_syntax::lexer::is_command_text(text)
 }
 
 impl Engine {

@@ -102,16 +102,14 @@ impl Engine {
             {
                 return Err(EngineError::UnknownDatabase(database.to_string()));
             }
-            let (running, _cancel) = self.activity.start(Start {
-                kind: RecordKind::Command,
-                command_type: cmd.name,
+            let (running, _cancel) = self.activity.start(Start::new(
+                RecordKind::Command,
+                cmd.name,
                 text,
                 database,
                 caller,
-                client_activity_id: options.client_request_id.as_deref(),
-                user: options.user.as_deref(),
-                application: options.application.as_deref(),
-            });
+                options,
+            ));
             let r = self.command(caller, database, cmd, options).await;
             running.finish(&r);
             return Ok(QueryResult {
@@ -130,16 +128,14 @@ impl Engine {
                 },
             ),
         )?;
-        let (running, mut cancel) = self.activity.start(Start {
-            kind: RecordKind::Query,
-            command_type: "Query",
+        let (running, mut cancel) = self.activity.start(Start::new(
+            RecordKind::Query,
+            "Query",
             text,
             database,
             caller,
-            client_activity_id: options.client_request_id.as_deref(),
-            user: options.user.as_deref(),
-            application: options.application.as_deref(),
-        });
+            options,
+        ));
         let run = async {
             let ctx = self.context(caller, database, options)?;
             let planned = plan(&ctx, &query, text)?;

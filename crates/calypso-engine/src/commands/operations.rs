@@ -127,6 +127,29 @@ pub(crate) struct Start<'a> {
     pub(crate) application: Option<&'a str>,
 }
 
+impl<'a> Start<'a> {
+    /// What a request of `caller` records, with the client's ids from its options.
+    pub(crate) fn new(
+        kind: RecordKind,
+        command_type: &'a str,
+        text: &'a str,
+        database: &'a str,
+        caller: &'a Caller,
+        options: &'a crate::RequestOptions,
+    ) -> Start<'a> {
+        Start {
+            kind,
+            command_type,
+            text,
+            database,
+            caller,
+            client_activity_id: options.client_request_id.as_deref(),
+            user: options.user.as_deref(),
+            application: options.application.as_deref(),
+        }
+    }
+}
+
 impl Activity {
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Record>> {
         self.records.lock().unwrap_or_else(|e| e.into_inner())

@@ -383,6 +383,9 @@ impl Engine {
 
 /// `.show [<scope>] principal roles`: the caller's roles that apply to the scope (all of
 /// them without one, or for `cluster`). The unauthenticated caller has no assignments.
+/// Whether an assignment's principal text is the principal asked about.
+type Matcher<'a> = Box<dyn Fn(&str) -> bool + 'a>;
+
 fn own_roles(
     caller: &Caller,
     other: Option<&PrincipalName>,
@@ -392,7 +395,7 @@ fn own_roles(
 ) -> Result<ResultTable> {
     // The principal named, matched by its canonical name (its groups are not known), or
     // the caller with its groups.
-    let (display, object_id, matches): (String, String, Box<dyn Fn(&str) -> bool>) =
+    let (display, object_id, matches): (String, String, Matcher<'_>) =
         match (other, caller) {
             (Some(name), _) => {
                 let canonical = name.to_string();
