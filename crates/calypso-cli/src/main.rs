@@ -4,7 +4,9 @@
 //! * `calypso explain --tokens|--ast|--plan '<kql>'` shows a pipeline stage.
 //! * `calypso bench plan` times parsing and planning of a 20-line query.
 //! * `calypso bench ingest` measures streaming ingestion over HTTP (MiB/s, ack to queryable).
+//! * `calypso bench admission` sends a burst of commands and queries beyond the limits.
 
+mod bench_admission;
 mod bench_ingest;
 mod serve_config;
 
@@ -104,6 +106,17 @@ enum Bench {
         /// Small (100-row) ingestions for the ack-to-queryable latency.
         #[arg(long, default_value_t = 50)]
         small: usize,
+    },
+    /// A burst of concurrent `.create-merge table` commands and small queries beyond the
+    /// default limits, against an in-process server: successes, 429s, latency per kind.
+    /// Fails if any request failed.
+    Admission {
+        /// Commands sent at once.
+        #[arg(long, default_value_t = 300)]
+        commands: usize,
+        /// Queries sent at once (with the commands).
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
     },
 }
 
@@ -299,6 +312,12 @@ fn run(cli: Cli) -> Result<(), String> {
             which: Bench::Ingest { mib, rounds, small },
         } => rt.block_on(bench_ingest::run(
             bench_ingest::Options { mib, rounds, small },
+            &mut out,
+        )),
+        Command::Bench {
+            which: Bench::Admission { commands, queries },
+        } => rt.block_on(bench_admission::run(
+            bench_admission::Options { commands, queries },
             &mut out,
         )),
         Command::Bench {

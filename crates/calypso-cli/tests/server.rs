@@ -1,6 +1,6 @@
 //! The real server through HTTP: wire snapshots of v1/v2 responses and OneApi errors,
-//! CORS preflight, gzip both ways, chunked bodies, 413 and 429, and a graceful shutdown
-//! that finishes an in-flight streaming ingestion.
+//! CORS preflight, gzip both ways, chunked bodies, 413, 429, bursts that wait for a slot,
+//! and a graceful shutdown that finishes an in-flight streaming ingestion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -137,6 +137,9 @@ async fn requests_beyond_capacity_get_429() {
         "0",
         "--max-concurrent-ingestions",
         "0",
+        // A limit of 0 refuses at once, whatever room the queue has.
+        "--max-queued-ingestions",
+        "10",
     ]);
     let (status, v) = s.post("/v2/rest/query", "NetDefaultDB", "print 1").await;
     assert_eq!(status, 429, "{v}");
@@ -159,6 +162,62 @@ async fn requests_beyond_capacity_get_429() {
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], "TooManyRequests");
     assert_eq!(v["error"]["@permanent"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_beyond_capacity_wait_for_a_slot() {
+    let s = TestServer::start_with(&[
+        "--max-concurrent-commands",
+        "2",
+        "--max-concurrent-queries",
+        "1",
+        "--max-queued-commands",
+        "100",
+        "--queue-timeout-secs",
+        "600",
+    ]);
+    let client = s.client();
+    let mut tasks = tokio::task::JoinSet::new();
+    // 30 commands at once on 2 slots; 10 tables, each created and merged 3 times.
+    for i in 0..30 {
+        let (client, url) = (client.clone(), s.url.clone());
+        let csl = format!(".create-merge table Burst{} (a:long, b:string)", i % 10);
+        tasks.spawn(async move {
+            let resp = client
+                .post(format!("{url}/v1/rest/mgmt"))
+                .json(&json!({"db": "NetDefaultDB", "csl": csl}))
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        });
+    }
+    // And 20 queries at once on 1 slot.
+    for i in 0..20 {
+        let (client, url) = (client.clone(), s.url.clone());
+        let csl = format!("range x from 1 to {i} step 1 | count");
+        tasks.spawn(async move {
+            let resp = client
+                .post(format!("{url}/v2/rest/query"))
+                .json(&json!({"db": "NetDefaultDB", "csl": csl}))
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        });
+    }
+    let mut answered = 0;
+    while let Some(r) = tasks.join_next().await {
+        let (status, body) = r.unwrap();
+        assert_eq!(status, 200, "{body}");
+        answered += 1;
+    }
+    assert_eq!(answered, 50);
+    let (status, v) = s
+        .post("/v1/rest/mgmt", "NetDefaultDB", ".show tables")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(v["Tables"][0]["Rows"].as_array().unwrap().len(), 10, "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
