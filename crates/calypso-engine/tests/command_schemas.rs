@@ -61,7 +61,10 @@ fn allowlist() -> BTreeMap<String, String> {
 
 /// The oracle's (kind, columns) for each text, one node process per core (Kusto.Language
 /// takes 100-300 ms per command).
-fn oracle(texts: &[&str]) -> Vec<(Option<String>, Option<Vec<(String, String)>>)> {
+/// The oracle's kind and result columns (name, type) of one text.
+type Answer = (Option<String>, Option<Vec<(String, String)>>);
+
+fn oracle(texts: &[&str]) -> Vec<Answer> {
     let dir = root().join("tools/kql-oracle");
     assert!(
         dir.join("node_modules/@kusto/language-service-next")

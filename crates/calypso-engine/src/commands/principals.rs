@@ -395,26 +395,25 @@ fn own_roles(
 ) -> Result<ResultTable> {
     // The principal named, matched by its canonical name (its groups are not known), or
     // the caller with its groups.
-    let (display, object_id, matches): (String, String, Matcher<'_>) =
-        match (other, caller) {
-            (Some(name), _) => {
-                let canonical = name.to_string();
-                (
-                    name.id().to_string(),
-                    name.id().to_string(),
-                    Box::new(move |p: &str| {
-                        PrincipalName::parse(p)
-                            .is_ok_and(|n| n.to_string().eq_ignore_ascii_case(&canonical))
-                    }),
-                )
-            }
-            (None, Caller::Principal(identity)) => (
-                crate::security::access::display_name(identity),
-                identity.object_id().to_string(),
-                Box::new(move |p: &str| caller.matches(p)),
-            ),
-            (None, Caller::Unauthenticated) => return table(PRINCIPAL_ROLES_COLS, Vec::new()),
-        };
+    let (display, object_id, matches): (String, String, Matcher<'_>) = match (other, caller) {
+        (Some(name), _) => {
+            let canonical = name.to_string();
+            (
+                name.id().to_string(),
+                name.id().to_string(),
+                Box::new(move |p: &str| {
+                    PrincipalName::parse(p)
+                        .is_ok_and(|n| n.to_string().eq_ignore_ascii_case(&canonical))
+                }),
+            )
+        }
+        (None, Caller::Principal(identity)) => (
+            crate::security::access::display_name(identity),
+            identity.object_id().to_string(),
+            Box::new(move |p: &str| caller.matches(p)),
+        ),
+        (None, Caller::Unauthenticated) => return table(PRINCIPAL_ROLES_COLS, Vec::new()),
+    };
     let mut rows = Vec::new();
     let mut add = |scope: String, roles: &[RoleAssignment]| {
         for a in roles.iter().filter(|a| matches(&a.principal)) {
