@@ -126,6 +126,15 @@ async fn qualified_tables_in_joins_unions_and_subqueries() {
             "a\nb",
         ),
         (r#"print n = toscalar(database("Other").U | count)"#, "3"),
+        // pykusto's fully qualified form: cluster("<netloc of the client's URL>")
+        (
+            r#"T | join kind=inner (cluster("127.0.0.1:8080").database("Other").table("U") | where w > 0) on k | project k, w"#,
+            "a 10",
+        ),
+        (
+            r#"union cluster("localhost:8080").database("NetDefaultDB").table("T"), cluster("localhost:8080").database("Other").table("U") | count"#,
+            "6",
+        ),
     ];
     for (q, expect) in cases {
         let expect: Vec<Vec<String>> = table(expect)
