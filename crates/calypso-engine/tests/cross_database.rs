@@ -76,6 +76,8 @@ async fn database_names_another_database() {
         r#"cluster("http://127.0.0.1:8080").database("Other").U | count"#,
         r#"let db = "Other"; database(db).U | count"#,
         "let f = (db:string) { database(db).U | count }; f('Other')",
+        r#"let X = database("Other").U; X | count"#,
+        r#"let X = materialize(database("Other").U); X | count"#,
         r#"(database("Other").U) | count"#,
     ] {
         assert_eq!(rows(&e, q).await, table("3"), "{q}");
@@ -177,6 +179,10 @@ async fn functions_of_another_database_resolve_names_there() {
         )
         .await,
         table("2\n4\n6")
+    );
+    assert_eq!(
+        rows(&e, r#"print database("Other").Twice(21)"#).await,
+        table("42")
     );
     // the caller's names are not the function's: its argument is planned where it is called
     assert_eq!(
