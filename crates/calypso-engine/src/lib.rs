@@ -8,6 +8,7 @@
 //! The engine owns the DataFusion `SessionContext` and the databases. Result types are
 //! plain Rust/Arrow values; only the server knows the Kusto wire format.
 
+mod cluster;
 mod commands;
 pub mod display;
 pub mod error;
@@ -91,6 +92,8 @@ pub struct Engine {
     started_nanos: i64,
     /// The record of recent queries and commands (`.show queries`, `.cancel query`).
     activity: commands::operations::Activity,
+    /// What `cluster("...")` may say to mean this cluster.
+    cluster_names: std::sync::RwLock<cluster::ClusterNames>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -106,7 +109,8 @@ impl Default for Engine {
 }
 
 /// The planner's view of one database for one request, on behalf of one caller. It
-/// records the tables the plan reads, to check them afterwards
+/// records the databases the query names and the tables the plan reads (in the request's
+/// database and through `database("D")`), to check them afterwards
 /// ([`security::authorize_reads`]).
 pub(crate) struct Ctx<'a> {
     storage: &'a Storage,
@@ -115,16 +119,54 @@ pub(crate) struct Ctx<'a> {
     options: &'a RequestOptions,
     extra: Option<(&'a str, Arc<dyn TableProvider>)>,
     caller: &'a Caller,
-    reads: std::sync::Mutex<Vec<String>>,
+    cluster_names: cluster::ClusterNames,
+    /// (database, table) pairs read so far.
+    reads: std::sync::Mutex<Vec<(String, String)>>,
+    /// Databases named by `database("D")` so far.
+    databases: std::sync::Mutex<Vec<String>>,
+}
+
+/// Appends `item` to a recording list unless it is there.
+fn record<T: PartialEq>(list: &std::sync::Mutex<Vec<T>>, item: T) {
+    let mut l = list
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !l.contains(&item) {
+        l.push(item);
+    }
 }
 
 impl Ctx<'_> {
-    /// The catalog tables the planner read so far.
-    pub(crate) fn tables_read(&self) -> Vec<String> {
+    /// The catalog tables the planner read so far, as (database, table).
+    pub(crate) fn tables_read(&self) -> Vec<(String, String)> {
         self.reads
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// The databases the query named with `database("D")`.
+    pub(crate) fn databases_named(&self) -> Vec<String> {
+        self.databases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn read_table(&self, database: &str, name: &str) -> Option<TableRef> {
+        self.catalog.table(database, name)?;
+        record(&self.reads, (database.to_string(), name.to_string()));
+        let provider = self.storage.table_provider(database, name).ok()?;
+        Some(TableRef {
+            source: provider_as_source(provider),
+        })
+    }
+
+    fn stored_function(&self, database: &str, name: &str) -> Option<StoredFunction> {
+        let f = self.catalog.databases.get(database)?.functions.get(name)?;
+        Some(StoredFunction {
+            text: format!("{} {}", f.parameters, f.body),
+        })
     }
 }
 
@@ -137,29 +179,28 @@ impl KqlContext for Ctx<'_> {
                 source: provider_as_source(Arc::clone(t)),
             });
         }
-        let db = self.catalog.databases.get(&self.database)?;
-        db.tables.get(name)?;
-        {
-            let mut reads = self
-                .reads
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !reads.iter().any(|r| r == name) {
-                reads.push(name.to_string());
-            }
-        }
-        let provider = self.storage.table_provider(&self.database, name).ok()?;
-        Some(TableRef {
-            source: provider_as_source(provider),
-        })
+        self.read_table(&self.database, name)
     }
     fn has_table(&self, name: &str) -> bool {
         self.extra.as_ref().is_some_and(|(n, _)| *n == name)
-            || self
-                .catalog
-                .databases
-                .get(&self.database)
-                .is_some_and(|d| d.tables.contains_key(name))
+            || self.database_has_table(&self.database, name)
+    }
+    fn database(&self, name: &str) -> Option<String> {
+        self.catalog.databases.get(name)?;
+        record(&self.databases, name.to_string());
+        Some(name.to_string())
+    }
+    fn database_table(&self, database: &str, name: &str) -> Option<TableRef> {
+        self.read_table(database, name)
+    }
+    fn database_has_table(&self, database: &str, name: &str) -> bool {
+        self.catalog.table(database, name).is_some()
+    }
+    fn database_function(&self, database: &str, name: &str) -> Option<StoredFunction> {
+        self.stored_function(database, name)
+    }
+    fn is_this_cluster(&self, name: &str) -> bool {
+        self.cluster_names.is_this(name)
     }
     fn principal(&self) -> PrincipalInfo {
         match self.caller {
@@ -178,15 +219,7 @@ impl KqlContext for Ctx<'_> {
         })
     }
     fn function(&self, name: &str) -> Option<StoredFunction> {
-        let f = self
-            .catalog
-            .databases
-            .get(&self.database)?
-            .functions
-            .get(name)?;
-        Some(StoredFunction {
-            text: format!("{} {}", f.parameters, f.body),
-        })
+        self.stored_function(&self.database, name)
     }
     fn parameter(&self, name: &str) -> Option<String> {
         self.options.parameters.get(name).cloned()
@@ -237,7 +270,21 @@ impl Engine {
             storage,
             started_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
             activity: Default::default(),
+            cluster_names: std::sync::RwLock::new(cluster::ClusterNames::default()),
         }
+    }
+
+    /// Tells the engine its own addresses, so that `cluster("...")` naming one of them reads
+    /// this cluster: the listen address (`http://127.0.0.1:8080`, `127.0.0.1:8080`) and the
+    /// public cluster URL (`https://calypso.contoso.com:8443`). A loopback or unspecified
+    /// listen host also answers to `localhost`, `127.0.0.1` and `::1` on its port. Until
+    /// this is called, `cluster()` naming any local host is this cluster.
+    pub fn set_cluster_names<S: AsRef<str>>(&self, names: impl IntoIterator<Item = S>) {
+        let names = cluster::ClusterNames::new(names);
+        *self
+            .cluster_names
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = names;
     }
 
     /// Creates `NetDefaultDB` when missing.
@@ -289,7 +336,13 @@ impl Engine {
             options,
             extra: None,
             caller,
+            cluster_names: self
+                .cluster_names
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
             reads: std::sync::Mutex::new(Vec::new()),
+            databases: std::sync::Mutex::new(Vec::new()),
         })
     }
 

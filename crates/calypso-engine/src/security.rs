@@ -215,19 +215,22 @@ impl Engine {
     }
 }
 
-/// Checks that the caller may read every table a plan read (RestrictedViewAccess).
+/// Checks that the caller may query every other database the query names
+/// (`database("D")`) and read every table the plan read, in whichever database
+/// (RestrictedViewAccess).
 pub(crate) fn authorize_reads(caller: &Caller, ctx: &Ctx<'_>) -> Result<()> {
-    for table in ctx.tables_read() {
+    for database in ctx.databases_named() {
         authorize(
             caller,
             &ctx.catalog,
-            &Action::new(
-                "Query",
-                Need::ReadTable {
-                    database: ctx.database.clone(),
-                    table,
-                },
-            ),
+            &Action::new("Query", Need::Query { database }),
+        )?;
+    }
+    for (database, table) in ctx.tables_read() {
+        authorize(
+            caller,
+            &ctx.catalog,
+            &Action::new("Query", Need::ReadTable { database, table }),
         )?;
     }
     Ok(())

@@ -546,3 +546,103 @@ async fn function_admins_and_database_admins_manage_functions() {
     ));
     run(&e, &fa, ".drop function G").await.unwrap();
 }
+
+/// Tables read through `database("other")` are checked against `other`'s roles: "you must
+/// have viewer permission to the default database and to every other database referenced
+/// in the query" (`cross-cluster-or-database-queries.md`).
+#[tokio::test]
+async fn qualified_names_need_the_other_databases_roles() {
+    let e = setup().await;
+    admin_run(&e, ".create database other").await;
+    let opts = RequestOptions::default();
+    for cmd in [
+        ".create table V (a:long)",
+        ".ingest inline into table V <| 1\n5",
+        ".create function Constant() { print x = 1 }",
+    ] {
+        e.execute("other", cmd, &opts).await.unwrap();
+    }
+    admin_run(
+        &e,
+        ".add database db viewers ('aaduser=v@contoso.com', 'aaduser=both@contoso.com')",
+    )
+    .await;
+    admin_run(
+        &e,
+        ".add database other viewers ('aaduser=both@contoso.com')",
+    )
+    .await;
+    admin_run(&e, ".add database other viewers ('aaduser=o@contoso.com')").await;
+    let (viewer, both, other_only) = (user("v", &[]), user("both", &[]), user("o", &[]));
+    let reads_other = [
+        r#"database("other").V"#,
+        r#"database('other').V | count"#,
+        r#"cluster("localhost").database("other").V"#,
+        r#"T | join kind=inner (database("other").V) on a"#,
+        r#"T | lookup (database("other").V) on a"#,
+        r#"union T, database("other").V"#,
+        r#"T | where a in (database("other").V | project a)"#,
+        r#"print toscalar(database("other").V | count)"#,
+        r#"database("other").Constant()"#,
+    ];
+    for q in reads_other {
+        match run(&e, &viewer, q).await {
+            Err(EngineError::Forbidden(m)) => {
+                assert!(m.contains(&viewer.fqn()), "{q}: {m}");
+                assert!(
+                    m.ends_with("is not authorized to read database 'other'."),
+                    "{q}: {m}"
+                );
+            }
+            other => panic!("{q}: expected 403, got {other:?}"),
+        }
+        run(&e, &both, q)
+            .await
+            .unwrap_or_else(|err| panic!("{q}: {err}"));
+    }
+    // a stored function of db reading other is checked the same way
+    admin_run(
+        &e,
+        r#".create function ReadsOther() { database("other").V | count }"#,
+    )
+    .await;
+    assert!(matches!(
+        run(&e, &viewer, "ReadsOther").await,
+        Err(EngineError::Forbidden(_))
+    ));
+    assert_eq!(first_long(&run(&e, &both, "ReadsOther").await.unwrap()), 2);
+    // a viewer of other alone cannot query db, even to read other
+    assert!(matches!(
+        run(&e, &other_only, r#"database("other").V"#).await,
+        Err(EngineError::Forbidden(m)) if m.ends_with("is not authorized to read database 'db'.")
+    ));
+    assert_eq!(
+        rows(
+            &e.execute_as(&other_only, "other", "V", &opts)
+                .await
+                .unwrap()
+        ),
+        2
+    );
+    // RestrictedViewAccess of the other database's table applies too
+    e.execute(
+        "other",
+        ".alter table V policy restricted_view_access true",
+        &opts,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        run(&e, &both, r#"database("other").V"#).await,
+        Err(EngineError::Forbidden(m)) if m.contains("is not authorized to read table 'other.V'")
+    ));
+}
+
+fn first_long(r: &QueryResult) -> i64 {
+    r.tables[0].batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .expect("a long column")
+        .value(0)
+}

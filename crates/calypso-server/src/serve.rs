@@ -89,6 +89,10 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
             std::io::Error::other(format!("cannot make {admin} a cluster admin: {e}"))
         })?;
     }
+    let cluster_url = match &auth {
+        AuthMode::Jwt { config, .. } => config.cluster_url.clone(),
+        AuthMode::None => None,
+    };
     let auth = Auth::new(auth)
         .map_err(|e| std::io::Error::other(format!("invalid authentication settings: {e}")))?;
     let tls = match tls {
@@ -111,6 +115,11 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
     };
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let local_addr = listener.local_addr()?;
+    // `cluster("...")` naming this server (its URL, host:port, or the configured cluster
+    // URL) resolves locally.
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    engine
+        .set_cluster_names(std::iter::once(format!("{scheme}://{local_addr}")).chain(cluster_url));
     tracing::info!(address = %local_addr, data_dir = %data_dir.display(), tls = tls.is_some(), jwt = auth.is_required(), "Calypso is listening");
     Ok(Server {
         listener,

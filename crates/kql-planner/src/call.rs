@@ -159,7 +159,7 @@ impl Planner<'_> {
         let n = name.name.as_str();
         // User-defined functions shadow built-ins.
         if let Some(Binding::Function(lambda, env)) = self.scope.get(n).cloned() {
-            return self.call_user_scalar(n, &lambda, env, args, span, row);
+            return self.call_user_scalar(n, &lambda, env, args, span, row, None);
         }
         match n {
             "iff" | "iif" => {
@@ -457,7 +457,7 @@ impl Planner<'_> {
                 format!("Function '{n}' is an aggregate and can only be used in summarize"),
             )),
             _ => {
-                if let Some(f) = self.ctx.function(n) {
+                if let Some(f) = self.find_function(n) {
                     let lambda = crate::tabular::parse_stored_function(n, &f.text, span)?;
                     return self.call_user_scalar(
                         n,
@@ -466,10 +466,11 @@ impl Planner<'_> {
                         args,
                         span,
                         row,
+                        None,
                     );
                 }
                 if Registry::global().scalar(n).is_none() {
-                    if self.scope.get(n).is_some() || self.ctx.has_table(n) {
+                    if self.scope.get(n).is_some() || self.has_table(n) {
                         return Err(semantic(span, format!("'{n}' is not a function")));
                     }
                     return Err(semantic(span, format!("Unknown function: '{n}'")));
@@ -531,8 +532,10 @@ impl Planner<'_> {
         }
     }
 
-    /// Inlines a user-defined function with a scalar body.
-    fn call_user_scalar(
+    /// Inlines a user-defined function with a scalar body; the arguments are planned where
+    /// the call is, the body in `home` when it is another database (`database("D").F(x)`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn call_user_scalar(
         &mut self,
         name: &str,
         lambda: &ast::Lambda,
@@ -540,13 +543,14 @@ impl Planner<'_> {
         args: &[ast::Expr],
         span: Span,
         row: Row<'_>,
+        home: Option<String>,
     ) -> Result<Expr> {
         let bound = self.bind_params(name, lambda, args, span, row)?;
         let saved = std::mem::replace(&mut self.scope, env);
         for (pname, b) in bound {
             self.scope.set(&pname, b);
         }
-        let r = self.function_body_scalar(lambda, row);
+        let r = self.in_database(home, |this| this.function_body_scalar(lambda, row));
         self.scope = saved;
         r
     }

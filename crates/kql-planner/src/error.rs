@@ -9,6 +9,8 @@ pub enum PlanErrorKind {
     Semantic,
     /// A KQL feature Calypso does not implement yet.
     NotImplemented,
+    /// Something Calypso does not do by design (cross-cluster queries).
+    NotSupported,
     /// A bug in Calypso.
     Internal,
 }
@@ -30,6 +32,7 @@ impl PlanError {
         match self.kind {
             PlanErrorKind::Semantic => format!("Semantic error: {}", self.message),
             PlanErrorKind::NotImplemented => format!("not implemented: {}", self.message),
+            PlanErrorKind::NotSupported => self.message.clone(),
             PlanErrorKind::Internal => {
                 format!("Internal error (a bug in Calypso): {}", self.message)
             }
@@ -41,6 +44,7 @@ impl PlanError {
         match self.kind {
             PlanErrorKind::Semantic => "BadRequest_SemanticError",
             PlanErrorKind::NotImplemented => "BadRequest_NotImplemented",
+            PlanErrorKind::NotSupported => "BadRequest_NotSupported",
             PlanErrorKind::Internal => "InternalServiceError",
         }
     }
@@ -48,7 +52,9 @@ impl PlanError {
     /// The HTTP status an endpoint should answer with.
     pub fn http_status(&self) -> u16 {
         match self.kind {
-            PlanErrorKind::Semantic | PlanErrorKind::NotImplemented => 400,
+            PlanErrorKind::Semantic
+            | PlanErrorKind::NotImplemented
+            | PlanErrorKind::NotSupported => 400,
             PlanErrorKind::Internal => 500,
         }
     }
@@ -79,6 +85,15 @@ pub fn not_implemented(span: impl Into<Option<Span>>, feature: impl Into<String>
     PlanError {
         kind: PlanErrorKind::NotImplemented,
         message: feature.into(),
+        span: span.into(),
+    }
+}
+
+/// Something Calypso does not do by design.
+pub fn not_supported(span: impl Into<Option<Span>>, message: impl Into<String>) -> PlanError {
+    PlanError {
+        kind: PlanErrorKind::NotSupported,
+        message: message.into(),
         span: span.into(),
     }
 }

@@ -219,10 +219,13 @@ impl Planner<'_> {
                 call_udf("__dyn_get", vec![x, i], span)
             }
             ExprKind::Star => Err(semantic(span, "'*' is not allowed here")),
-            ExprKind::MethodCall { name, .. } => Err(crate::error::not_implemented(
-                span,
-                format!("method call .{}()", name.name),
-            )),
+            ExprKind::MethodCall { name, .. } => match crate::qualified::qualified(e) {
+                Some(q) => self.qualified_scalar(&q, span, row),
+                None => Err(crate::error::not_implemented(
+                    span,
+                    format!("method call .{}()", name.name),
+                )),
+            },
             ExprKind::TypeOf { .. } => Err(semantic(span, "typeof() is not a scalar value")),
             ExprKind::Pipe { .. } | ExprKind::Source(_) => self.tabular_as_scalar(e, span),
         }
@@ -436,8 +439,12 @@ impl Planner<'_> {
             };
             let ct2 = comparable(t, ct)
                 .ok_or_else(|| semantic(span, format!("Cannot compare {t} with {ct}")))?;
+            // A name of its own: the outer query may have a column of the same name, and
+            // DataFusion's decorrelation joins the two (`T | where k in (U | project k)`).
             let sub = datafusion_expr::LogicalPlanBuilder::from(sub)
-                .project(vec![cast_to(column(&c), ct, ct2)])
+                .project(vec![
+                    cast_to(column(&c), ct, ct2).alias(format!("__in_{}", span.start)),
+                ])
                 .and_then(|b| b.build())
                 .map_err(df(span))?;
             let negated = matches!(op, ListOp::NotIn | ListOp::NotInCi);

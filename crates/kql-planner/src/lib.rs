@@ -14,6 +14,7 @@ mod expr;
 mod literal;
 mod naming;
 mod ops;
+mod qualified;
 mod scope;
 mod tabular;
 
@@ -161,6 +162,34 @@ pub trait KqlContext {
     }
     /// A stored function of the current database, by name.
     fn function(&self, name: &str) -> Option<StoredFunction>;
+    /// `database("name")`: the name of that database of this cluster (as the other
+    /// `database_*` methods take it), or `None` when there is none. No other database by
+    /// default.
+    fn database(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
+    /// A table of `database` (a name [`KqlContext::database`] returned): the planner reads it.
+    fn database_table(&self, database: &str, name: &str) -> Option<TableRef> {
+        let _ = (database, name);
+        None
+    }
+    /// Whether `name` is a table of `database` (without reading it).
+    fn database_has_table(&self, database: &str, name: &str) -> bool {
+        self.database_table(database, name).is_some()
+    }
+    /// A stored function of `database`.
+    fn database_function(&self, database: &str, name: &str) -> Option<StoredFunction> {
+        let _ = (database, name);
+        None
+    }
+    /// `cluster("name")`: whether `name` (a host, `host:port` or URL, as a client writes
+    /// it) is this cluster. Only this cluster's tables can be read; any other cluster is a
+    /// cross-cluster query, which is not supported. No cluster is this one by default.
+    fn is_this_cluster(&self, name: &str) -> bool {
+        let _ = name;
+        false
+    }
     /// A request parameter's value as KQL literal text (bound by `declare query_parameters`).
     fn parameter(&self, name: &str) -> Option<String>;
     /// The time `now()` returns, in nanoseconds since the Unix epoch.

@@ -84,6 +84,16 @@ pub(crate) fn parse_stored_function(name: &str, text: &str, span: Span) -> Resul
     }
 }
 
+fn not_tabular(e: &ast::Expr) -> crate::PlanError {
+    semantic(
+        e.span(),
+        format!(
+            "Expected a tabular expression: {}",
+            crate::expr::truncate(&e.to_string())
+        ),
+    )
+}
+
 /// The planner state.
 pub(crate) struct Planner<'a> {
     pub(crate) ctx: &'a dyn KqlContext,
@@ -93,6 +103,9 @@ pub(crate) struct Planner<'a> {
     pub(crate) agg_columns: std::collections::HashMap<(u32, u32), Vec<String>>,
     /// Inside summarize: group keys that are plain column names.
     pub(crate) plain_keys: Vec<String>,
+    /// The database names resolve in, when it is not the request's: the one named by
+    /// `database("D")` while its table or function is planned.
+    pub(crate) database: Option<String>,
     depth: usize,
 }
 
@@ -108,8 +121,8 @@ pub(crate) fn is_tabular_syntax(e: &ast::Expr, p: &Planner<'_>) -> bool {
             Some(Binding::Scalar(_)) => false,
             Some(Binding::Function(l, _)) => l.params.is_empty() && body_is_tabular(l, p),
             None => {
-                p.ctx.has_table(&id.name)
-                    || p.ctx.function(&id.name).is_some_and(|f| {
+                p.has_table(&id.name)
+                    || p.find_function(&id.name).is_some_and(|f| {
                         parse_stored_function(&id.name, &f.text, e.span())
                             .is_ok_and(|l| l.params.is_empty() && body_is_tabular(&l, p))
                     })
@@ -120,17 +133,20 @@ pub(crate) fn is_tabular_syntax(e: &ast::Expr, p: &Planner<'_>) -> bool {
             n => match p.scope.get(n) {
                 Some(Binding::Function(l, _)) => body_is_tabular(l, p),
                 Some(_) => false,
-                None => p.ctx.function(n).is_some_and(|f| {
+                None => p.find_function(n).is_some_and(|f| {
                     parse_stored_function(n, &f.text, e.span())
                         .is_ok_and(|l| body_is_tabular(&l, p))
                 }),
             },
         },
+        ExprKind::Member { .. } | ExprKind::Index { .. } | ExprKind::MethodCall { .. } => {
+            crate::qualified::qualified(e).is_some_and(|q| p.qualified_is_tabular(&q))
+        }
         _ => false,
     }
 }
 
-fn body_is_tabular(l: &ast::Lambda, p: &Planner<'_>) -> bool {
+pub(crate) fn body_is_tabular(l: &ast::Lambda, p: &Planner<'_>) -> bool {
     if l.params
         .iter()
         .any(|x| matches!(x.ty, ast::ParamType::Tabular { .. }))
@@ -164,6 +180,7 @@ impl<'a> Planner<'a> {
             now: ctx.now_nanos(),
             agg_columns: std::collections::HashMap::new(),
             plain_keys: Vec::new(),
+            database: None,
             depth: 0,
         }
     }
@@ -327,13 +344,13 @@ impl<'a> Planner<'a> {
             ExprKind::Source(op) => self.source(op),
             ExprKind::Name(id) => self.named_table(&id.name, span),
             ExprKind::Call { name, args } => self.tabular_call(&name.name, args, span),
-            _ => Err(semantic(
-                span,
-                format!(
-                    "Expected a tabular expression: {}",
-                    crate::expr::truncate(&e.to_string())
-                ),
-            )),
+            ExprKind::Member { .. } | ExprKind::Index { .. } | ExprKind::MethodCall { .. } => {
+                match crate::qualified::qualified(e) {
+                    Some(q) => self.qualified_tab(&q, span),
+                    None => Err(not_tabular(e)),
+                }
+            }
+            _ => Err(not_tabular(e)),
         }
     }
 
@@ -341,27 +358,14 @@ impl<'a> Planner<'a> {
         match self.scope.get(name).cloned() {
             Some(Binding::Tabular(plan)) => return Ok(Tab::new(plan)),
             Some(Binding::Function(l, env)) if l.params.is_empty() => {
-                return self.call_user_tabular(name, &l, env, &[], span);
+                return self.call_user_tabular(name, &l, env, &[], span, None);
             }
             Some(_) => return Err(semantic(span, format!("'{name}' is not a tabular value"))),
             None => {}
         }
-        if let Some(t) = self.ctx.table(name) {
-            let plan = LogicalPlanBuilder::scan(name, t.source, None)
-                .and_then(|b| b.build())
-                .map_err(df(span))?;
-            return Ok(Tab::new(unqualify(plan, span)?));
-        }
-        if let Some(f) = self.ctx.function(name) {
-            let l = parse_stored_function(name, &f.text, span)?;
-            if l.params.is_empty() {
-                return self.call_user_tabular(name, &l, Scope::default(), &[], span);
-            }
-        }
-        Err(semantic(
-            span,
-            format!("Failed to resolve table or column expression named '{name}'"),
-        ))
+        let mut t = self.database_entity(name, span)?;
+        t.name = None;
+        Ok(t)
     }
 
     fn tabular_call(&mut self, name: &str, args: &[ast::Expr], span: Span) -> Result<Tab> {
@@ -397,11 +401,11 @@ impl<'a> Planner<'a> {
             }
             _ => {
                 if let Some(Binding::Function(l, env)) = self.scope.get(name).cloned() {
-                    return self.call_user_tabular(name, &l, env, args, span);
+                    return self.call_user_tabular(name, &l, env, args, span, None);
                 }
-                if let Some(f) = self.ctx.function(name) {
+                if let Some(f) = self.find_function(name) {
                     let l = parse_stored_function(name, &f.text, span)?;
-                    return self.call_user_tabular(name, &l, Scope::default(), args, span);
+                    return self.call_user_tabular(name, &l, Scope::default(), args, span, None);
                 }
                 Err(semantic(
                     span,
@@ -411,13 +415,17 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn call_user_tabular(
+    /// Plans a call of a user function with a tabular body. The arguments are planned where
+    /// the call is; the body in `home`, the function's database when it is not the
+    /// planner's (`database("D").F()`).
+    pub(crate) fn call_user_tabular(
         &mut self,
         name: &str,
         l: &ast::Lambda,
         env: Scope,
         args: &[ast::Expr],
         span: Span,
+        home: Option<String>,
     ) -> Result<Tab> {
         let schema = Self::empty_schema();
         let row = Row {
@@ -429,21 +437,21 @@ impl<'a> Planner<'a> {
         for (n, b) in bound {
             self.scope.set(&n, b);
         }
-        let r = (|| {
+        let r = self.in_database(home, |this| {
             let Some((last, lets)) = l.body.split_last() else {
                 return Err(semantic(span, "Empty function body"));
             };
             for st in lets {
-                self.statement(st)?;
+                this.statement(st)?;
             }
             match &last.kind {
-                StatementKind::Expr(e) => self.tab(e),
+                StatementKind::Expr(e) => this.tab(e),
                 _ => Err(semantic(
                     last.span.0,
                     "A function body must end with an expression",
                 )),
             }
-        })();
+        });
         self.scope = saved;
         r
     }

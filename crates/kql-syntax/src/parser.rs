@@ -228,7 +228,8 @@ impl Parser<'_> {
         Diagnostic::syntax("KS003", self.peek().span, message)
     }
 
-    /// An identifier or `['quoted name']` / `["quoted"]`.
+    /// An identifier or `['quoted name']` / `["quoted"]` (adjacent string literals inside
+    /// the brackets are concatenated: `['a' "b"]` is `ab`).
     pub(crate) fn ident(&mut self) -> PResult<Ident> {
         let t = self.peek().clone();
         match &t.kind {
@@ -236,32 +237,44 @@ impl Parser<'_> {
                 self.bump();
                 Ok(Ident::new(s.clone(), t.span))
             }
-            TokenKind::Punct("[") => {
-                if let TokenKind::Str { value, .. } = &self.peek_at(1).kind
-                    && self.peek_at(2).is_punct("]")
-                {
-                    let name = value.clone();
+            TokenKind::Punct("[") if self.ident_len().is_some() => {
+                self.bump();
+                let mut name = String::new();
+                while let TokenKind::Str { value, .. } = &self.peek().kind {
+                    name.push_str(value);
                     self.bump();
-                    self.bump();
-                    let end = self.bump().span;
-                    return Ok(Ident::new(name, t.span.to(end)));
                 }
-                Err(self.unexpected(&t, "an identifier"))
+                let end = self.bump().span;
+                Ok(Ident::new(name, t.span.to(end)))
             }
             _ => Err(self.unexpected(&t, "an identifier")),
         }
     }
 
+    /// The number of tokens of the identifier at the cursor (1 for a word, 2 + n for
+    /// `[`, n string literals and `]`), or `None` when no identifier starts there.
+    pub(crate) fn ident_len(&self) -> Option<usize> {
+        self.ident_len_at(0)
+    }
+
+    /// [`Parser::ident_len`] of the identifier starting `at` tokens after the cursor.
+    pub(crate) fn ident_len_at(&self, at: usize) -> Option<usize> {
+        match &self.peek_at(at).kind {
+            TokenKind::Ident(_) => Some(1),
+            TokenKind::Punct("[") => {
+                let mut n = 1;
+                while matches!(self.peek_at(at + n).kind, TokenKind::Str { .. }) {
+                    n += 1;
+                }
+                (n > 1 && self.peek_at(at + n).is_punct("]")).then_some(n + 1)
+            }
+            _ => None,
+        }
+    }
+
     /// True if the next token can start an identifier.
     pub(crate) fn at_ident(&self) -> bool {
-        match &self.peek().kind {
-            TokenKind::Ident(_) => true,
-            TokenKind::Punct("[") => {
-                matches!(self.peek_at(1).kind, TokenKind::Str { .. })
-                    && self.peek_at(2).is_punct("]")
-            }
-            _ => false,
-        }
+        self.ident_len().is_some()
     }
 
     /// A hyphenated word (`project-away`) made of adjacent identifiers and `-`.

@@ -51,14 +51,23 @@ impl Planner<'_> {
             inputs.push((name, plan));
         }
         for t in tables {
-            if let ExprKind::Name(id) = &t.kind
-                && id.name.contains('*')
-            {
+            let wildcard = match &t.kind {
+                ExprKind::Name(id) => id.name.contains('*'),
+                ExprKind::Member { name, .. } => name.name.contains('*'),
+                _ => false,
+            };
+            if wildcard {
                 return Err(not_implemented(t.span(), "union with table name wildcards"));
             }
             let tab = self.tab(t)?;
             let name = match (&t.kind, &tab.name) {
                 (ExprKind::Name(id), _) => id.name.clone(),
+                (ExprKind::Member { .. } | ExprKind::Index { .. }, _) => {
+                    match crate::qualified::qualified(t) {
+                        Some(q) => q.name.to_string(),
+                        None => format!("union_arg{}", inputs.len()),
+                    }
+                }
                 (_, Some(n)) => n.clone(),
                 _ => format!("union_arg{}", inputs.len()),
             };

@@ -627,8 +627,24 @@ fn name_or_call(p: &mut Parser<'_>, name: Ident) -> PResult<Expr> {
     }
 }
 
-/// One or more adjacent string literals, concatenated.
+/// One or more adjacent string literals, concatenated ([`string_value`]); obfuscated when
+/// any piece is (`"visible" h'secret'`).
 pub(crate) fn string_literal(p: &mut Parser<'_>) -> PResult<Literal> {
+    let (value, obfuscated, _) = string_pieces(p)?;
+    Ok(Literal::String { value, obfuscated })
+}
+
+/// One or more adjacent string literals at the cursor, concatenated as Kusto does
+/// (`'a' "b"`, `"x" @'y' h'z'`, ```` ```multi``` ````; separated by nothing, blanks, newlines
+/// or comments): the value and the span from the first piece to the last. An error when
+/// the cursor is not at a string literal.
+pub(crate) fn string_value(p: &mut Parser<'_>) -> PResult<(String, Span)> {
+    let (value, _, span) = string_pieces(p)?;
+    Ok((value, span))
+}
+
+fn string_pieces(p: &mut Parser<'_>) -> PResult<(String, bool, Span)> {
+    let start = p.peek().span;
     let mut value = String::new();
     let mut obf = false;
     let mut any = false;
@@ -646,10 +662,7 @@ pub(crate) fn string_literal(p: &mut Parser<'_>) -> PResult<Literal> {
         let t = p.peek().clone();
         return Err(p.unexpected(&t, "a string literal"));
     }
-    Ok(Literal::String {
-        value,
-        obfuscated: obf,
-    })
+    Ok((value, obf, start.to(p.prev_span())))
 }
 
 fn typed_literal(p: &mut Parser<'_>, ty: &str) -> PResult<Expr> {
@@ -762,7 +775,10 @@ pub(crate) fn named_expr(p: &mut Parser<'_>) -> PResult<NamedExpr> {
             expr: e,
         });
     }
-    if p.peek().is_punct("[") && p.at_ident() && p.peek_at(3).is_punct("=") {
+    if p.peek().is_punct("[")
+        && let Some(n) = p.ident_len()
+        && p.peek_at(n).is_punct("=")
+    {
         let name = p.ident()?;
         p.bump();
         let e = expr_no_pipe(p)?;

@@ -530,7 +530,8 @@ fn union_rest(p: &mut Parser<'_>) -> PResult<OperatorKind> {
     Ok(OperatorKind::Union { params, tables })
 }
 
-/// A table reference: a name (with `*` wildcards), a call, `database("x").T`, or `(query)`.
+/// A table reference: a name (with `*` wildcards), a call, `database("x").T`,
+/// `database("x")["T"]`, or `(query)`.
 fn table_ref(p: &mut Parser<'_>) -> PResult<Expr> {
     {
         if p.peek().is_punct("(") {
@@ -548,8 +549,33 @@ fn table_ref(p: &mut Parser<'_>) -> PResult<Expr> {
             let args = comma_list_until(p, ")", call_arg)?;
             e = Expr::new(ExprKind::Call { name: pat, args }, span_from(p, start));
         }
-        while p.peek().is_punct(".") {
-            p.bump();
+        loop {
+            if p.peek().is_punct("[")
+                && matches!(e.kind, ExprKind::Call { .. } | ExprKind::MethodCall { .. })
+                && matches!(p.peek_at(1).kind, TokenKind::Str { .. })
+            {
+                p.bump();
+                let (name, span) = super::expr::string_value(p)?;
+                p.expect_punct("]")?;
+                let index = Expr::new(
+                    ExprKind::Literal(Literal::String {
+                        value: name,
+                        obfuscated: false,
+                    }),
+                    span,
+                );
+                e = Expr::new(
+                    ExprKind::Index {
+                        expr: Box::new(e),
+                        index: Box::new(index),
+                    },
+                    span_from(p, start),
+                );
+                continue;
+            }
+            if !p.eat_punct(".") {
+                break;
+            }
             let name = column_pattern(p)?;
             if p.peek().is_punct("(") {
                 p.bump();
