@@ -13,6 +13,7 @@ mod commands;
 pub mod display;
 pub mod error;
 mod materialize;
+mod rls;
 pub mod security;
 mod table;
 
@@ -124,6 +125,9 @@ pub(crate) struct Ctx<'a> {
     reads: std::sync::Mutex<Vec<(String, String)>>,
     /// Databases named by `database("D")` so far.
     databases: std::sync::Mutex<Vec<String>>,
+    /// Tables read as stored although they have a row-level security policy: inside that
+    /// policy's own query.
+    rls_bypass: Vec<(String, String)>,
 }
 
 /// Appends `item` to a recording list unless it is there.
@@ -136,7 +140,7 @@ fn record<T: PartialEq>(list: &std::sync::Mutex<Vec<T>>, item: T) {
     }
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
     /// The catalog tables the planner read so far, as (database, table).
     pub(crate) fn tables_read(&self) -> Vec<(String, String)> {
         self.reads
@@ -156,10 +160,45 @@ impl Ctx<'_> {
     fn read_table(&self, database: &str, name: &str) -> Option<TableRef> {
         self.catalog.table(database, name)?;
         record(&self.reads, (database.to_string(), name.to_string()));
+        if let Some(view) = rls::view(self, database, name) {
+            return view;
+        }
         let provider = self.storage.table_provider(database, name).ok()?;
         Some(TableRef {
             source: provider_as_source(provider),
         })
+    }
+
+    /// A context for planning a row-level security query of `database`, with `bypass`.
+    pub(crate) fn child(&self, database: &str, bypass: Vec<(String, String)>) -> Ctx<'a> {
+        Ctx {
+            storage: self.storage,
+            catalog: Arc::clone(&self.catalog),
+            database: database.to_string(),
+            options: self.options,
+            extra: None,
+            caller: self.caller,
+            cluster_names: self.cluster_names.clone(),
+            reads: std::sync::Mutex::new(Vec::new()),
+            databases: std::sync::Mutex::new(Vec::new()),
+            rls_bypass: bypass,
+        }
+    }
+
+    /// Takes over what a child context read, for authorization.
+    pub(crate) fn absorb(&self, child: &Ctx<'_>) {
+        let reads = child.reads.lock().map(|r| r.clone()).unwrap_or_default();
+        for r in reads {
+            record(&self.reads, r);
+        }
+        let dbs = child
+            .databases
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default();
+        for d in dbs {
+            record(&self.databases, d);
+        }
     }
 
     fn stored_function(&self, database: &str, name: &str) -> Option<StoredFunction> {
@@ -343,6 +382,7 @@ impl Engine {
                 .clone(),
             reads: std::sync::Mutex::new(Vec::new()),
             databases: std::sync::Mutex::new(Vec::new()),
+            rls_bypass: Vec::new(),
         })
     }
 

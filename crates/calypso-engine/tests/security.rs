@@ -646,3 +646,50 @@ fn first_long(r: &QueryResult) -> i64 {
         .expect("a long column")
         .value(0)
 }
+
+/// Row-level security applies to every caller, database admins included, and the policy's
+/// query sees the caller through `current_principal*()` (row-level-security-policy.md).
+#[tokio::test]
+async fn row_level_security_filters_by_caller_for_everyone() {
+    let e = setup().await;
+    let alice = user("alice", &[]);
+    let bob = user("bob", &[]);
+    for cmd in [
+        ".create table Sales (Seller:string, Amount:long)",
+        ".ingest inline into table Sales <| alice@contoso.com,5\nbob@contoso.com,7\nalice@contoso.com,1",
+        ".add database db viewers ('aaduser=alice@contoso.com')",
+        ".add database db admins ('aaduser=bob@contoso.com')",
+        ".alter table Sales policy row_level_security enable \"Sales | where Seller == tostring(current_principal_details().UserPrincipalName)\"",
+    ] {
+        admin_run(&e, cmd).await;
+    }
+    let total = |r: QueryResult| {
+        let b = &r.tables[0].batches[0];
+        b.column(0)
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap()
+            .value(0)
+    };
+    assert_eq!(
+        total(
+            run(&e, &alice, "Sales | summarize sum(Amount)")
+                .await
+                .unwrap()
+        ),
+        6
+    );
+    // bob is a database admin: the policy applies to him too.
+    assert_eq!(
+        total(
+            run(&e, &bob, "Sales | summarize sum(Amount)")
+                .await
+                .unwrap()
+        ),
+        7
+    );
+    assert_eq!(
+        total(run(&e, &bob, "union Sales, Sales | count").await.unwrap()),
+        2
+    );
+}
