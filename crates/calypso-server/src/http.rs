@@ -546,7 +546,7 @@ async fn ingest(
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "ingested"
             );
-            let body = ingest_result(&summary);
+            let body = crate::wire::v1_ingest_result(summary.extent_id.as_deref(), summary.rows);
             json_response(StatusCode::OK, body.to_string().into_bytes(), &ctx)
         }
         Err(e) => {
@@ -561,16 +561,4 @@ async fn ingest(
 fn mgmt_overrides(command: Option<&str>, columns: usize) -> Option<Vec<ColumnOverride<'static>>> {
     // `.show version` answers with DataType only, as ADX does.
     (command == Some("ShowVersion")).then(|| vec![ColumnOverride::DATA_TYPE_ONLY; columns])
-}
-
-/// The reply to a streaming ingestion: a v1 table (clients need a non-empty JSON body).
-fn ingest_result(summary: &calypso_engine::IngestSummary) -> Value {
-    serde_json::json!({"Tables": [{
-        "TableName": "Table_0",
-        "Columns": [
-            {"ColumnName": "ExtentId", "DataType": "Guid", "ColumnType": "guid"},
-            {"ColumnName": "RowCount", "DataType": "Int64", "ColumnType": "long"}
-        ],
-        "Rows": [[summary.extent_id, summary.rows]]
-    }]})
 }

@@ -235,3 +235,16 @@ fn columns_json<'c>(
             .collect(),
     )
 }
+
+/// The reply to a streaming ingestion: a v1 table with the new extent and its row count
+/// (clients need a non-empty JSON body).
+pub fn v1_ingest_result(extent_id: Option<&str>, rows: u64) -> Value {
+    serde_json::json!({"Tables": [{
+        "TableName": "Table_0",
+        "Columns": [
+            {"ColumnName": "ExtentId", "DataType": "Guid", "ColumnType": "guid"},
+            {"ColumnName": "RowCount", "DataType": "Int64", "ColumnType": "long"}
+        ],
+        "Rows": [[extent_id, rows]]
+    }]})
+}
