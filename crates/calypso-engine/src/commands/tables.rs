@@ -399,19 +399,8 @@ impl Engine {
                     .commit(move |cat| {
                         for (d, t, c) in &r2 {
                             let table = cat.require_table_mut(d, t)?;
-                            if !table.extents.is_empty() {
-                                // Existing extents keep their Parquet types: changing the type
-                                // of a column with data would make them unreadable.
-                                return Err(SErr::invalid(format!(
-                                    "Cannot change the type of column '{t}.{c}': the table has data (clear it first)"
-                                )));
-                            }
-                            let col = table
-                                .columns
-                                .iter_mut()
-                                .find(|x| x.name == *c)
-                                .ok_or_else(|| SErr::not_found(EntityKind::Column, c.clone()))?;
-                            col.kql_type = new_type;
+                            empty_table_column(table, t, c, "change the type of")?.kql_type =
+                                new_type;
                         }
                         for e in entries {
                             cat.record(e);
@@ -458,17 +447,7 @@ impl Engine {
                             if table.column(new).is_some() {
                                 return Err(SErr::already_exists(EntityKind::Column, new.clone()));
                             }
-                            if !table.extents.is_empty() {
-                                return Err(SErr::invalid(format!(
-                                    "Cannot rename column '{t}.{old}': the table has data (clear it first)"
-                                )));
-                            }
-                            let col = table
-                                .columns
-                                .iter_mut()
-                                .find(|x| x.name == *old)
-                                .ok_or_else(|| SErr::not_found(EntityKind::Column, old.clone()))?;
-                            col.name = new.clone();
+                            empty_table_column(table, t, old, "rename")?.name = new.clone();
                         }
                         for e in entries {
                             cat.record(e);
@@ -704,6 +683,26 @@ impl Engine {
             .await?;
         Ok(())
     }
+}
+
+/// Column `c` of table `t`, to rename or retype: only while the table has no data, since
+/// existing extents keep their Parquet column (its name and type).
+fn empty_table_column<'a>(
+    table: &'a mut Table,
+    t: &str,
+    c: &str,
+    what: &str,
+) -> calypso_storage::Result<&'a mut calypso_storage::Column> {
+    if !table.extents.is_empty() {
+        return Err(SErr::invalid(format!(
+            "Cannot {what} column '{t}.{c}': the table has data (clear it first)"
+        )));
+    }
+    table
+        .columns
+        .iter_mut()
+        .find(|x| x.name == c)
+        .ok_or_else(|| SErr::not_found(EntityKind::Column, c.to_string()))
 }
 
 /// `.show table T [details | cslschema | schema as json]`.
