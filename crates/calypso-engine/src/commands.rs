@@ -14,6 +14,7 @@ pub(crate) mod ingest;
 pub(crate) mod mappings;
 pub(crate) mod operations;
 pub(crate) mod policies;
+mod policy_spec;
 pub(crate) mod principals;
 mod schema;
 mod tables;

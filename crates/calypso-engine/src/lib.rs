@@ -128,6 +128,8 @@ pub(crate) struct Ctx<'a> {
     /// Tables read as stored although they have a row-level security policy: inside that
     /// policy's own query.
     rls_bypass: Vec<(String, String)>,
+    /// Why a table's row-level security policy could not be applied, when one could not.
+    failures: std::sync::Mutex<Vec<String>>,
 }
 
 /// Appends `item` to a recording list unless it is there.
@@ -182,11 +184,21 @@ impl<'a> Ctx<'a> {
             reads: std::sync::Mutex::new(Vec::new()),
             databases: std::sync::Mutex::new(Vec::new()),
             rls_bypass: bypass,
+            failures: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Records why planning could not use something it needed (see [`plan`]).
+    pub(crate) fn record_failure(&self, why: String) {
+        record(&self.failures, why);
     }
 
     /// Takes over what a child context read, for authorization.
     pub(crate) fn absorb(&self, child: &Ctx<'_>) {
+        let failures = child.failures.lock().map(|r| r.clone()).unwrap_or_default();
+        for f in failures {
+            record(&self.failures, f);
+        }
         let reads = child.reads.lock().map(|r| r.clone()).unwrap_or_default();
         for r in reads {
             record(&self.reads, r);
@@ -383,6 +395,7 @@ impl Engine {
             reads: std::sync::Mutex::new(Vec::new()),
             databases: std::sync::Mutex::new(Vec::new()),
             rls_bypass: Vec::new(),
+            failures: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -491,10 +504,18 @@ impl Engine {
     }
 }
 
+/// Plans a query; when planning failed because a table's row-level security policy could
+/// not be applied, the error says so rather than calling the table unknown.
 fn plan(ctx: &Ctx<'_>, query: &Query, text: &str) -> Result<PlannedQuery> {
-    kql_planner::plan_query(ctx, query).map_err(|error| EngineError::Plan {
-        message: error.render(text),
-        error,
+    kql_planner::plan_query(ctx, query).map_err(|error| {
+        let failures = ctx.failures.lock().map(|f| f.clone()).unwrap_or_default();
+        match failures.into_iter().next() {
+            Some(why) => EngineError::BadRequest(why),
+            None => EngineError::Plan {
+                message: error.render(text),
+                error,
+            },
+        }
     })
 }
 

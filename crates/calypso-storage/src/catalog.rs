@@ -202,6 +202,40 @@ pub struct IngestionMapping {
 }
 
 impl Table {
+    /// Renames column `from` to `to` in what the existing extents hold: each keeps its data
+    /// under the name it was written with, now read as `to`, and holds nothing for `from`.
+    /// The catalog's column list is the caller's to change.
+    pub fn rename_column_data(&mut self, from: &str, to: &str) {
+        for e in &mut self.extents {
+            let file = e
+                .columns_as
+                .remove(from)
+                .unwrap_or_else(|| from.to_string());
+            e.columns_as.insert(from.to_string(), String::new());
+            if file == to {
+                e.columns_as.remove(to);
+            } else {
+                e.columns_as.insert(to.to_string(), file);
+            }
+            e.column_stats.retain(|c| c.name != to);
+            for c in &mut e.column_stats {
+                if c.name == from {
+                    c.name = to.to_string();
+                }
+            }
+        }
+    }
+
+    /// Detaches column `name` from the data of the existing extents (after `.alter column`
+    /// changed its type, or the column was dropped): it reads as null there, and a column of
+    /// that name added later does not see the old data.
+    pub fn forget_column_data(&mut self, name: &str) {
+        for e in &mut self.extents {
+            e.columns_as.insert(name.to_string(), String::new());
+            e.column_stats.retain(|c| c.name != name);
+        }
+    }
+
     /// The mapping `name` of `kind` (case-insensitive kind, case-sensitive name).
     pub fn ingestion_mapping(&self, kind: &str, name: &str) -> Option<&IngestionMapping> {
         self.ingestion_mappings
@@ -278,6 +312,13 @@ pub struct ExtentMeta {
     pub column_stats: Vec<ColumnStats>,
     /// Extent tags (`drop-by:...`, `ingest-by:...`).
     pub tags: Vec<String>,
+    /// Columns of the table that the file stores under another name, or not at all:
+    /// logical name -> name in the file, `""` when the file has no data for it. Written when a
+    /// column is renamed (its data keeps the old name in files written before), retyped or
+    /// dropped (the old data no longer belongs to a column of that name). Absent: the file's
+    /// column has the table column's name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns_as: BTreeMap<String, String>,
 }
 
 /// Statistics of one column in one extent.
@@ -530,5 +571,15 @@ impl ExtentMeta {
     /// The statistics of column `name`, if the extent has that column.
     pub fn stats(&self, name: &str) -> Option<&ColumnStats> {
         self.column_stats.iter().find(|s| s.name == name)
+    }
+
+    /// The name under which this file stores table column `logical`; `None` when the file
+    /// holds no data for it (the column reads as null in this extent).
+    pub fn file_column<'a>(&'a self, logical: &'a str) -> Option<&'a str> {
+        match self.columns_as.get(logical) {
+            Some(p) if p.is_empty() => None,
+            Some(p) => Some(p),
+            None => Some(logical),
+        }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
@@ -20,9 +20,13 @@ use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column as PhysicalColumn;
 use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::union::UnionExec;
 use object_store::ObjectStore;
 
 use crate::catalog::{Catalog, ExtentMeta, Table};
@@ -203,6 +207,66 @@ impl TableProvider for ExtentTable {
             runtime.register_object_store(self.url.as_ref(), Arc::clone(&self.store));
         }
 
+        // Extents grouped by how their files name the table's columns: as the table does,
+        // except in files written before a column was renamed, retyped or dropped.
+        let mut layouts: Vec<(Vec<Option<&str>>, Vec<&ExtentMeta>)> = Vec::new();
+        for e in extents {
+            let names: Vec<Option<&str>> = self
+                .schema
+                .fields()
+                .iter()
+                .map(|f| e.file_column(f.name()))
+                .collect();
+            match layouts.iter_mut().find(|(n, _)| *n == names) {
+                Some((_, group)) => group.push(e),
+                None => layouts.push((names, vec![e])),
+            }
+        }
+        let mut plans = Vec::with_capacity(layouts.len());
+        for (names, group) in &layouts {
+            plans.push(
+                self.scan_files(state, names, group, projection, limit)
+                    .await?,
+            );
+        }
+        UnionExec::try_new(plans)
+    }
+}
+
+impl ExtentTable {
+    /// A Parquet scan of `extents`, whose files store table column `i` as `names[i]` (`None`:
+    /// not at all, read as null), with the table's column names in its output.
+    async fn scan_files(
+        &self,
+        state: &dyn Session,
+        names: &[Option<&str>],
+        extents: &[&ExtentMeta],
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let fields = self.schema.fields();
+        let as_table = names
+            .iter()
+            .zip(fields.iter())
+            .all(|(n, f)| *n == Some(f.name().as_str()));
+        let file_schema: SchemaRef = if as_table {
+            Arc::clone(&self.schema)
+        } else {
+            let renamed: Vec<Field> = fields
+                .iter()
+                .zip(names)
+                .enumerate()
+                .map(|(i, (f, n))| {
+                    let name = n.map_or_else(|| format!("\u{0}calypso:absent:{i}"), str::to_string);
+                    f.as_ref().clone().with_name(name)
+                })
+                .collect();
+            Arc::new(Schema::new_with_metadata(
+                renamed,
+                self.schema.metadata().clone(),
+            ))
+        };
+
         let groups_count = state.config().target_partitions().clamp(1, extents.len());
         let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); groups_count];
         let mut rows = 0u64;
@@ -210,19 +274,36 @@ impl TableProvider for ExtentTable {
             groups[i % groups_count].push(PartitionedFile::new(e.path.clone(), e.size_bytes));
             rows += e.rows;
         }
-        let mut statistics = Statistics::new_unknown(&self.schema);
+        let mut statistics = Statistics::new_unknown(&file_schema);
         if let Ok(rows) = usize::try_from(rows) {
             statistics.num_rows = Precision::Exact(rows);
         }
 
         let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
-        let source = format.file_source(TableSchema::from(Arc::clone(&self.schema)));
+        let source = format.file_source(TableSchema::from(Arc::clone(&file_schema)));
         let config = FileScanConfigBuilder::new(self.url.clone(), source)
             .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
             .with_statistics(statistics)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
-        format.create_physical_plan(state, config).await
+        let scan = format.create_physical_plan(state, config).await?;
+        if as_table {
+            return Ok(scan);
+        }
+        // Back to the table's names.
+        let wanted = project_schema(&self.schema, projection)?;
+        let scanned = scan.schema();
+        let exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = wanted
+            .fields()
+            .iter()
+            .zip(scanned.fields().iter())
+            .enumerate()
+            .map(|(i, (logical, file))| {
+                let col: Arc<dyn PhysicalExpr> = Arc::new(PhysicalColumn::new(file.name(), i));
+                (col, logical.name().clone())
+            })
+            .collect();
+        Ok(Arc::new(ProjectionExec::try_new(exprs, scan)?))
     }
 }

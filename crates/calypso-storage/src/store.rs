@@ -375,6 +375,7 @@ impl Storage {
             created_on: now_rfc3339(),
             column_stats: encoded.column_stats,
             tags: Vec::new(),
+            columns_as: Default::default(),
         })
     }
 

@@ -10,87 +10,10 @@
 use calypso_storage::{Catalog, EntityKind, Error as SErr};
 use kql_syntax::ast::{PolicyCommand, PolicyScope, PolicyValue, PolicyVerb, PropValue, QName};
 
+use super::policy_spec::{format_ticks, parse_ticks, spec_of};
 use super::{Ddl, POLICY_COLS, db_of, table_of};
 use crate::table::{Cell, table};
 use crate::{Caller, Engine, EngineError, Result, ResultTable};
-
-/// A policy's command word, its `PolicyName` in results, and the entities it applies to.
-struct PolicyInfo {
-    word: &'static str,
-    name: &'static str,
-}
-
-/// The policies Calypso stores (policy-name words of the commands, lower case).
-const POLICIES: &[PolicyInfo] = &[
-    PolicyInfo {
-        word: "retention",
-        name: "RetentionPolicy",
-    },
-    PolicyInfo {
-        word: "caching",
-        name: "CachingPolicy",
-    },
-    PolicyInfo {
-        word: "merge",
-        name: "ExtentsMergePolicy",
-    },
-    PolicyInfo {
-        word: "ingestionbatching",
-        name: "IngestionBatchingPolicy",
-    },
-    PolicyInfo {
-        word: "ingestiontime",
-        name: "IngestionTimePolicy",
-    },
-    PolicyInfo {
-        word: "streamingingestion",
-        name: "StreamingIngestionPolicy",
-    },
-    PolicyInfo {
-        word: "update",
-        name: "UpdatePolicy",
-    },
-    PolicyInfo {
-        word: "partitioning",
-        name: "DataPartitioning",
-    },
-    PolicyInfo {
-        word: "sharding",
-        name: "ExtentsShardingPolicy",
-    },
-    PolicyInfo {
-        word: "restricted_view_access",
-        name: "RestrictedViewAccessPolicy",
-    },
-    PolicyInfo {
-        word: "row_level_security",
-        name: "RowLevelSecurityPolicy",
-    },
-    PolicyInfo {
-        word: "extent_tags_retention",
-        name: "ExtentTagsRetentionPolicy",
-    },
-    PolicyInfo {
-        word: "auto_delete",
-        name: "AutoDeletePolicy",
-    },
-    PolicyInfo {
-        word: "roworder",
-        name: "RowOrderPolicy",
-    },
-    PolicyInfo {
-        word: "encoding",
-        name: "EncodingPolicy",
-    },
-];
-
-fn info(word: &str) -> Result<&'static PolicyInfo> {
-    POLICIES.iter().find(|p| p.word == word).ok_or_else(|| {
-        EngineError::NotImplemented(format!(
-            "The policy '{word}' is not implemented by Calypso yet"
-        ))
-    })
-}
 
 /// The entity of a policy, resolved to names.
 #[derive(Debug, Clone)]
@@ -248,10 +171,9 @@ fn write(
 /// A timespan as policies write it (`7.00:00:00`), from a KQL literal (`7d`) or text.
 fn timespan_text(v: &PropValue) -> Result<String> {
     let text = v.text();
-    let ns = kql_functions::convert::parse_timespan_literal(&text)
-        .or_else(|| kql_functions::convert::parse_timespan(&text))
+    let ticks = parse_ticks(&text)
         .ok_or_else(|| EngineError::BadRequest(format!("'{text}' is not a timespan")))?;
-    Ok(kql_functions::convert::format_timespan_kusto(ns))
+    Ok(format_ticks(ticks))
 }
 
 /// The JSON of an `.alter` value.
@@ -287,9 +209,13 @@ fn value_json(policy: &str, value: &PolicyValue) -> Result<serde_json::Value> {
                 let key = p.name.to_ascii_lowercase();
                 match (policy, key.as_str()) {
                     ("caching", "hot" | "hotdata" | "hotindex") => {
-                        let ts = timespan_text(&p.value)?;
-                        out.insert("DataHotSpan".into(), serde_json::json!({"Value": ts}));
-                        out.insert("IndexHotSpan".into(), serde_json::json!({"Value": ts}));
+                        let ts = serde_json::json!({"Value": timespan_text(&p.value)?});
+                        if key != "hotindex" {
+                            out.insert("DataHotSpan".into(), ts.clone());
+                        }
+                        if key != "hotdata" {
+                            out.insert("IndexHotSpan".into(), ts);
+                        }
                     }
                     ("caching", "hot_window") => {
                         let windows = out
@@ -327,8 +253,13 @@ fn value_json(policy: &str, value: &PolicyValue) -> Result<serde_json::Value> {
 }
 
 fn row(cat: &Catalog, target: &Target, policy: &str) -> Result<Vec<Cell>> {
-    let info = info(policy)?;
-    let value = read(cat, target, policy)?;
+    let spec = spec_of(policy)?;
+    let value = read(cat, target, policy)?.or_else(|| match target {
+        Target::Database(_) => spec
+            .database_default
+            .and_then(|d| serde_json::from_str(d).ok()),
+        _ => None,
+    });
     let children = match target {
         Target::Database(d) => {
             let names: Vec<String> = db_of(cat, d)?.tables.keys().cloned().collect();
@@ -337,7 +268,7 @@ fn row(cat: &Catalog, target: &Target, policy: &str) -> Result<Vec<Cell>> {
         _ => Cell::Null,
     };
     Ok(vec![
-        info.name.into(),
+        spec.name.into(),
         target.entity_name().into(),
         value
             .map(|v| v.to_string())
@@ -359,7 +290,7 @@ impl Engine {
         let Some(policy) = cmd.policy.clone() else {
             return Err(EngineError::BadRequest("A policy name is required".into()));
         };
-        info(&policy)?;
+        let spec = spec_of(&policy)?;
         let cat = self.storage.catalog();
         let mut targets = targets(&cat, database, &cmd.scope)?;
         if matches!(cmd.scope, PolicyScope::AllDatabases) {
@@ -380,10 +311,31 @@ impl Engine {
         }
         drop(cat);
         if cmd.verb != PolicyVerb::Show {
-            let new = match cmd.verb {
-                PolicyVerb::Delete => None,
+            let new = match (cmd.verb, &cmd.value) {
+                (PolicyVerb::Delete, _) => None,
+                // `.alter column T.c policy encoding` without a type resets the profile.
+                (_, PolicyValue::None) if policy == "encoding" => None,
                 _ => Some(value_json(&policy, &cmd.value)?),
             };
+            // `.alter` values are complete policies: check them now. `.alter-merge` values
+            // are checked once merged into each entity's current policy.
+            if cmd.verb == PolicyVerb::Alter
+                && let Some(v) = &new
+            {
+                let v = spec.normalize(v)?;
+                if policy == "row_level_security"
+                    && v.get("IsEnabled") == Some(&serde_json::Value::Bool(true))
+                    && let Some(query) = v.get("Query").and_then(serde_json::Value::as_str)
+                {
+                    let options = crate::RequestOptions::default();
+                    let ctx = self.context(caller, database, &options)?;
+                    for t in &targets {
+                        if let Target::Table(d, name) = t {
+                            crate::rls::check(&ctx, d, name, query)?;
+                        }
+                    }
+                }
+            }
             let merge = cmd.verb == PolicyVerb::AlterMerge;
             let (t2, p2, ddl) = (targets.clone(), policy.clone(), ddl.clone());
             self.storage
@@ -396,11 +348,20 @@ impl Engine {
                                 Some(serde_json::Value::Object(mut o)),
                                 true,
                             ) => {
-                                o.extend(n);
+                                // Keys match case-insensitively: a merged key replaces the
+                                // stored spelling.
+                                for (k, v) in n {
+                                    o.retain(|old, _| !old.eq_ignore_ascii_case(&k));
+                                    o.insert(k, v);
+                                }
                                 Some(serde_json::Value::Object(o))
                             }
                             (v, _, _) => v,
                         };
+                        let value = value
+                            .map(|v| spec.normalize(&v))
+                            .transpose()
+                            .map_err(|e| SErr::invalid(e.to_string()))?;
                         let after = value.as_ref().map(|v| v.to_string()).unwrap_or_default();
                         write(c, t, &p2, value)?;
                         let (db, entity) = match t {

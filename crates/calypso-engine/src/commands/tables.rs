@@ -399,8 +399,12 @@ impl Engine {
                     .commit(move |cat| {
                         for (d, t, c) in &r2 {
                             let table = cat.require_table_mut(d, t)?;
-                            empty_table_column(table, t, c, "change the type of")?.kql_type =
-                                new_type;
+                            let col = table_column(table, c)?;
+                            // alter-column.md: data written before reads as null.
+                            if col.kql_type != new_type {
+                                col.kql_type = new_type;
+                                table.forget_column_data(c);
+                            }
                         }
                         for e in entries {
                             cat.record(e);
@@ -442,12 +446,22 @@ impl Engine {
                 let r2 = refs.clone();
                 self.storage
                     .commit(move |cat| {
-                        for (d, t, old, new) in &r2 {
+                        // Every old name is moved aside first, so that one command can
+                        // swap names (`.rename columns a = b, b = a`).
+                        for (i, (d, t, old, _)) in r2.iter().enumerate() {
+                            let table = cat.require_table_mut(d, t)?;
+                            let aside = format!("\u{0}rename:{i}");
+                            table_column(table, old)?.name = aside.clone();
+                            table.rename_column_data(old, &aside);
+                        }
+                        for (i, (d, t, _, new)) in r2.iter().enumerate() {
                             let table = cat.require_table_mut(d, t)?;
                             if table.column(new).is_some() {
                                 return Err(SErr::already_exists(EntityKind::Column, new.clone()));
                             }
-                            empty_table_column(table, t, old, "rename")?.name = new.clone();
+                            let aside = format!("\u{0}rename:{i}");
+                            table_column(table, &aside)?.name = new.clone();
+                            table.rename_column_data(&aside, new);
                         }
                         for e in entries {
                             cat.record(e);
@@ -495,8 +509,12 @@ impl Engine {
                                 "Cannot drop every column of table '{tn}'"
                             )));
                         }
-                        // Extents keep the column's data; queries see the table's columns only.
+                        // Extents keep the column's data in their files, detached from any
+                        // column: a column of that name added later starts empty.
                         t.columns.retain(|c| !cols.contains(&c.name));
+                        for c in &cols {
+                            t.forget_column_data(c);
+                        }
                         cat.record(entry);
                         Ok(())
                     })
@@ -662,6 +680,11 @@ impl Engine {
                                 )));
                             }
                         }
+                        for gone in existing.columns.clone() {
+                            if !cols.iter().any(|c| c.name == gone.name) {
+                                existing.forget_column_data(&gone.name);
+                            }
+                        }
                         existing.columns = cols;
                         if folder.is_some() {
                             existing.folder = folder;
@@ -685,19 +708,11 @@ impl Engine {
     }
 }
 
-/// Column `c` of table `t`, to rename or retype: only while the table has no data, since
-/// existing extents keep their Parquet column (its name and type).
-fn empty_table_column<'a>(
+/// Column `c` of `table`, to rename or retype.
+fn table_column<'a>(
     table: &'a mut Table,
-    t: &str,
     c: &str,
-    what: &str,
 ) -> calypso_storage::Result<&'a mut calypso_storage::Column> {
-    if !table.extents.is_empty() {
-        return Err(SErr::invalid(format!(
-            "Cannot {what} column '{t}.{c}': the table has data (clear it first)"
-        )));
-    }
     table
         .columns
         .iter_mut()
