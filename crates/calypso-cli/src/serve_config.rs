@@ -5,6 +5,7 @@
 //! listen = "0.0.0.0:8443"
 //! data_dir = "/var/lib/calypso"
 //! cluster_admins = ["aaduser=alice@contoso.com;72f988bf-86f1-41af-91ab-2d7cd011db47"]
+//! cors_origins = ["http://localhost:3000"]   # web pages allowed besides the ADX web UI
 //!
 //! [auth]
 //! mode = "jwt"                 # or "none"
@@ -69,6 +70,10 @@ pub struct ServeArgs {
     /// Serve without authentication on a non-loopback address.
     #[arg(long)]
     pub allow_anonymous: bool,
+    /// A web origin (scheme://host[:port]) whose pages may call the server, besides
+    /// https://dataexplorer.azure.com; repeat for several. Requests from other origins get 403.
+    #[arg(long = "cors-origin", env = "CALYPSO_CORS_ORIGIN")]
+    pub cors_origins: Vec<String>,
     /// TLS certificate chain (PEM); with --tls-key, Calypso serves HTTPS.
     #[arg(long, env = "CALYPSO_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -107,6 +112,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     cluster_admins: Vec<String>,
     allow_anonymous: bool,
+    cors_origins: Vec<String>,
     auth: FileAuth,
     tls: Option<FileTls>,
     limits: FileLimits,
@@ -244,6 +250,15 @@ pub fn options(args: ServeArgs) -> Result<ServeOptions, String> {
     for p in &cluster_admins {
         calypso_auth::PrincipalName::parse(p).map_err(|e| format!("--cluster-admin {p}: {e}"))?;
     }
+    let mut cors_origins = file.cors_origins;
+    cors_origins.extend(args.cors_origins);
+    for o in &cors_origins {
+        if !calypso_server::OriginPolicy::is_valid_origin(o) {
+            return Err(format!(
+                "--cors-origin {o} is not an origin (expected scheme://host[:port], e.g. http://localhost:3000)"
+            ));
+        }
+    }
     Ok(ServeOptions {
         listen,
         data_dir,
@@ -251,6 +266,7 @@ pub fn options(args: ServeArgs) -> Result<ServeOptions, String> {
         auth,
         cluster_admins,
         tls,
+        cors_origins,
     })
 }
 

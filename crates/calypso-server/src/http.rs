@@ -18,6 +18,7 @@ use tower_http::decompression::RequestDecompressionLayer;
 
 use crate::admission::{Admission, Limits, Workload};
 use crate::auth::Auth;
+use crate::origin::OriginPolicy;
 use crate::wire::v1::ColumnOverride;
 use crate::wire::{ErrorPlacement, OneApiError, ResponseContext, V2Options, from_engine_error};
 
@@ -39,6 +40,8 @@ pub struct AppState {
     pub admission: Arc<Admission>,
     /// Authentication.
     pub auth: Auth,
+    /// Which web origins and hosts may call the server.
+    pub origins: Arc<OriginPolicy>,
 }
 
 impl AppState {
@@ -53,12 +56,19 @@ impl AppState {
             engine,
             admission: Arc::new(Admission::new(limits)),
             auth: Auth::none(),
+            origins: Arc::new(OriginPolicy::default()),
         }
     }
 
     /// The same state with `auth`.
     pub fn with_auth(mut self, auth: Auth) -> AppState {
         self.auth = auth;
+        self
+    }
+
+    /// The same state with `origins`.
+    pub fn with_origins(mut self, origins: OriginPolicy) -> AppState {
+        self.origins = Arc::new(origins);
         self
     }
 }
@@ -69,17 +79,23 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// The router, with CORS for the ADX web UI and request/response compression.
+/// The router: the origin guard (see `origin.rs`), CORS for the allowed web origins (the ADX
+/// web UI and `--cors-origin`s), authentication and request/response compression.
 pub fn router(state: AppState) -> Router {
+    let origins = Arc::clone(&state.origins);
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(|origin, _| {
-            let o = origin.as_bytes();
-            o == b"https://dataexplorer.azure.com"
-                || o.starts_with(b"http://localhost")
-                || o.starts_with(b"http://127.0.0.1")
+        .allow_origin(AllowOrigin::predicate(move |origin, parts| {
+            let host = parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok());
+            origin
+                .to_str()
+                .is_ok_and(|o| origins.origin_allowed(o, host) && origins.host_allowed(host))
         }))
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers(AllowHeaders::mirror_request())
+        .allow_credentials(true)
         .allow_private_network(true)
         .expose_headers([
             HeaderName::from_static("x-ms-client-request-id"),
@@ -103,6 +119,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(oneapi_payload_too_large))
         .layer(RequestDecompressionLayer::new())
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.origins),
+            crate::origin::guard,
+        ))
         .layer(cors)
         .with_state(state)
 }

@@ -6,6 +6,8 @@
 //!   knows it.
 //! * [`limits`]: result truncation (500,000 records / 64 MB unless `notruncation`).
 //! * [`auth`]: bearer-token authentication (`none` or `jwt` mode) and the auth metadata.
+//! * [`origin`]: cross-site safety: the exact web-origin allow list and, without
+//!   authentication on loopback, the loopback-only `Host` check (403 before anything runs).
 //! * [`admission`]: concurrency limits with a bounded, timed queue in front of them (429
 //!   `TooManyRequests` when it is full or the wait times out).
 //! * [`serve`]: binding, shutdown on SIGINT/SIGTERM after in-flight requests.
@@ -14,10 +16,12 @@ pub mod admission;
 pub mod auth;
 pub mod http;
 pub mod limits;
+pub mod origin;
 pub mod serve;
 pub mod wire;
 
 pub use admission::Limits;
 pub use auth::{AadMetadata, AuthMode};
 pub use http::{AppState, router};
+pub use origin::OriginPolicy;
 pub use serve::{ServeOptions, Server, TlsFiles, bind, serve};

@@ -9,6 +9,7 @@ use calypso_engine::Engine;
 use crate::admission::Limits;
 use crate::auth::{Auth, AuthMode};
 use crate::http::{AppState, router};
+use crate::origin::OriginPolicy;
 
 /// TLS certificate and key files (PEM).
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub struct ServeOptions {
     pub cluster_admins: Vec<String>,
     /// HTTPS when given; plain HTTP otherwise.
     pub tls: Option<TlsFiles>,
+    /// Web origins allowed besides the ADX web UI (`--cors-origin`).
+    pub cors_origins: Vec<String>,
 }
 
 impl ServeOptions {
@@ -46,6 +49,7 @@ impl ServeOptions {
             auth: AuthMode::None,
             cluster_admins: Vec::new(),
             tls: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -77,7 +81,19 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
         auth,
         cluster_admins,
         tls,
+        cors_origins,
     } = options;
+    if let Some(bad) = cors_origins
+        .iter()
+        .find(|o| !OriginPolicy::is_valid_origin(o))
+    {
+        return Err(std::io::Error::other(format!(
+            "--cors-origin {bad} is not an origin (expected scheme://host[:port], e.g. http://localhost:3000)"
+        )));
+    }
+    // Without authentication on loopback, only loopback Host names (DNS rebinding).
+    let origins = OriginPolicy::new(&cors_origins)
+        .with_loopback_hosts_only(matches!(auth, AuthMode::None) && listen.ip().is_loopback());
     let engine = Engine::open(&data_dir).await.map_err(|e| {
         std::io::Error::other(format!(
             "cannot open the data directory {}: {e}",
@@ -123,7 +139,11 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
     tracing::info!(address = %local_addr, data_dir = %data_dir.display(), tls = tls.is_some(), jwt = auth.is_required(), "Calypso is listening");
     Ok(Server {
         listener,
-        app: router(AppState::with_limits(Arc::new(engine), limits).with_auth(auth)),
+        app: router(
+            AppState::with_limits(Arc::new(engine), limits)
+                .with_auth(auth)
+                .with_origins(origins),
+        ),
         local_addr,
         tls,
     })
