@@ -111,7 +111,22 @@ impl Engine {
                 options,
             ));
             let r = self.command(caller, database, cmd, options).await;
-            running.finish(&r);
+            // An `async` command runs to completion before the reply (Calypso's commands are
+            // quick), and answers, as ADX does, with its OperationId: `.show operations <id>`
+            // tells its state and `.show operation <id> details` its result.
+            let r = if cmd.is_async() {
+                let id = running.id().to_string();
+                running.finish_async(&r);
+                r.and_then(|_| {
+                    crate::table::table(
+                        &[("OperationId", kql_functions::KqlType::Guid)],
+                        vec![vec![crate::table::guid(&id)]],
+                    )
+                })
+            } else {
+                running.finish(&r);
+                r
+            };
             return Ok(QueryResult {
                 tables: vec![r?],
                 options: HashMap::new(),

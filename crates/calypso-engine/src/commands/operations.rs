@@ -72,6 +72,8 @@ pub(crate) struct Record {
     pub(crate) user: String,
     pub(crate) application: String,
     pub(crate) cancel: Option<tokio::sync::watch::Sender<Option<String>>>,
+    /// The result of an `async` command, for `.show operation <id> details`.
+    pub(crate) details: Option<ResultTable>,
 }
 
 /// A running request's record: [`Running::finish`] records its outcome; dropped unfinished
@@ -91,6 +93,23 @@ impl Running<'_> {
             Err(e) => Err(e.to_string()),
         };
         self.activity.finish(&self.id, o);
+    }
+
+    /// The record's id (an `async` command's OperationId).
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Records the outcome of an `async` command, keeping its result for `.show operation
+    /// <id> details`.
+    pub(crate) fn finish_async(self, outcome: &Result<ResultTable>) {
+        if let Ok(t) = outcome {
+            let mut records = self.activity.lock();
+            if let Some(r) = records.iter_mut().find(|r| r.id == self.id) {
+                r.details = Some(t.clone());
+            }
+        }
+        self.finish(outcome);
     }
 }
 
@@ -181,6 +200,7 @@ impl Activity {
             user: s.user.unwrap_or_default().to_string(),
             application: s.application.unwrap_or_default().to_string(),
             cancel: Some(tx),
+            details: None,
         };
         let mut records = self.lock();
         records.push_back(r);
@@ -575,7 +595,17 @@ impl Engine {
                     .ok_or_else(|| {
                         EngineError::NotFound(format!("Operation '{id}' was not found"))
                     })?;
-                // Commands keep no result of their own: the details are their record.
+                // operations.md: the result of the operation as it would have been when run
+                // synchronously. Calypso keeps that for `async` commands; for the others, the
+                // details are the operation's record.
+                if let Some(details) = found.details.clone() {
+                    return Ok(details);
+                }
+                if found.state == State::InProgress {
+                    return Err(EngineError::BadRequest(format!(
+                        "Operation '{id}' is still in progress: its details are known when it completes"
+                    )));
+                }
                 table(
                     &[
                         ("OperationId", KqlType::Guid),

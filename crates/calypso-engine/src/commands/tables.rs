@@ -550,7 +550,7 @@ impl Engine {
                 let cat = self.storage.catalog();
                 show_table(&cat, database, &name.name, *flavor)
             }
-            TableCommand::ClearData { table: t } => {
+            TableCommand::ClearData { table: t, .. } => {
                 let tn = t.name.clone();
                 let entry = ddl.entry(
                     "CLEAR-TABLE-DATA",

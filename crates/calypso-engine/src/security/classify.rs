@@ -263,7 +263,7 @@ fn table_actions(cat: &Catalog, database: &str, c: &TableCommand) -> Vec<Action>
         TableCommand::Show { table, .. } => {
             vec![table_metadata("TableShowCommand", database, &table.name)]
         }
-        TableCommand::ClearData { table } => {
+        TableCommand::ClearData { table, .. } => {
             vec![table_admin(
                 "TableDataClearCommand",
                 cat,

@@ -25,6 +25,16 @@ impl Command {
     pub fn official_kind(&self) -> Option<&'static str> {
         Some(self.name)
     }
+
+    /// Whether the command was written `async` (it then answers with an operation id, and
+    /// `.show operation <id> details` gives its result).
+    pub fn is_async(&self) -> bool {
+        match &self.kind {
+            CommandKind::Ingest(IngestCommand::FromQuery { is_async, .. })
+            | CommandKind::Table(TableCommand::ClearData { is_async, .. }) => *is_async,
+            _ => false,
+        }
+    }
 }
 
 /// A `name = value` property of `with (...)` (`folder = "x"`, `docstring = 'y'`).
@@ -368,8 +378,10 @@ pub enum TableCommand {
         /// What to show.
         flavor: TableFlavor,
     },
-    /// `.clear table T data`.
+    /// `.clear [async] table T data`.
     ClearData {
+        /// `async`.
+        is_async: bool,
         /// Table.
         table: Ident,
     },

@@ -226,12 +226,11 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, verb: &str) -> Option<PResul
             })()
         }
         "ClearTableData" => (|| {
-            // `async`: Calypso clears at once either way.
-            eat_word(p, "async");
+            let is_async = eat_word(p, "async");
             expect_word(p, "table")?;
             let table = name(p)?;
             expect_word(p, "data")?;
-            Ok(TableCommand::ClearData { table })
+            Ok(TableCommand::ClearData { is_async, table })
         })(),
         _ => return None,
     };
