@@ -19,6 +19,16 @@ pub enum EngineError {
     /// DataFusion failed while running the query.
     #[error("Query execution failed: {0}")]
     Execution(String),
+    /// The query failed while running because of what it asked for (an invalid regex, an
+    /// arithmetic overflow, a value or a result over a limit): 400 with Kusto's code.
+    #[error("{message}")]
+    QueryFailed {
+        /// The Kusto code (`General_BadRequest`, `E_RUNAWAY_QUERY`,
+        /// `E_LOW_MEMORY_CONDITION`).
+        code: &'static str,
+        /// What was wrong.
+        message: String,
+    },
     /// No database of that name.
     #[error("Database '{0}' was not found")]
     UnknownDatabase(String),
@@ -62,6 +72,7 @@ impl EngineError {
             EngineError::Syntax(_) => "BadRequest_SyntaxError",
             EngineError::Plan { error, .. } => error.kusto_code(),
             EngineError::Execution(_) => "InternalServiceError",
+            EngineError::QueryFailed { code, .. } => code,
             EngineError::UnknownDatabase(_) | EngineError::NotFound(_) => {
                 "BadRequest_EntityNotFound"
             }
@@ -85,7 +96,8 @@ impl EngineError {
             | EngineError::NotImplemented(_)
             | EngineError::Cancelled(_)
             | EngineError::BadRequest(_)
-            | EngineError::Ingest(_) => 400,
+            | EngineError::Ingest(_)
+            | EngineError::QueryFailed { .. } => 400,
             EngineError::Plan { error, .. } => error.http_status(),
             EngineError::Execution(_) => 500,
             EngineError::UnknownDatabase(_) | EngineError::NotFound(_) => 404,
@@ -112,7 +124,48 @@ impl EngineError {
             | EngineError::Conflict(_)
             | EngineError::Timeout(_)
             | EngineError::Ingest(_)
+            | EngineError::QueryFailed { .. }
             | EngineError::Forbidden(_) => true,
+        }
+    }
+}
+
+impl EngineError {
+    /// A DataFusion error of a running query: a user's mistake or a limit gets its Kusto
+    /// code (400); anything else is an internal error (500).
+    pub fn from_datafusion(e: &datafusion::error::DataFusionError) -> EngineError {
+        use datafusion::arrow::error::ArrowError;
+        use datafusion::error::DataFusionError as D;
+        let failed =
+            |code: &'static str, message: String| EngineError::QueryFailed { code, message };
+        match e.find_root() {
+            D::External(inner) => match inner.downcast_ref::<kql_functions::FunctionError>() {
+                Some(f) => failed(f.kusto_code(), f.to_string()),
+                None => EngineError::Execution(e.strip_backtrace()),
+            },
+            D::ArrowError(a, _) => match a.as_ref() {
+                ArrowError::ArithmeticOverflow(m) => {
+                    failed("General_BadRequest", format!("Arithmetic overflow: {m}"))
+                }
+                ArrowError::DivideByZero => {
+                    failed("General_BadRequest", "Division by zero".to_string())
+                }
+                ArrowError::ComputeError(m) if m.contains("overflow") => {
+                    failed("General_BadRequest", format!("Arithmetic overflow: {m}"))
+                }
+                _ => EngineError::Execution(e.strip_backtrace()),
+            },
+            D::ResourcesExhausted(m) => failed(
+                "E_LOW_MEMORY_CONDITION",
+                format!(
+                    "The query needs more memory than its limit allows (E_LOW_MEMORY_CONDITION): {m}"
+                ),
+            ),
+            D::Execution(m) if m.contains("too large to materialize") => failed(
+                "E_RUNAWAY_QUERY",
+                format!("The query asks for more rows than fit in memory (E_RUNAWAY_QUERY): {m}"),
+            ),
+            _ => EngineError::Execution(e.strip_backtrace()),
         }
     }
 }

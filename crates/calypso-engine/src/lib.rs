@@ -222,6 +222,29 @@ impl<'a> Ctx<'a> {
 }
 
 impl KqlContext for Ctx<'_> {
+    /// DataFusion's `range` table (a lazy generator of batches).
+    fn series(&self, count: i64) -> Option<TableRef> {
+        use datafusion::functions_table::generate_series::{GenSeriesArgs, GenerateSeriesTable};
+        let schema = Arc::new(Schema::new(vec![arrow::datatypes::Field::new(
+            "value",
+            arrow::datatypes::DataType::Int64,
+            false,
+        )]));
+        let table = GenerateSeriesTable::new(
+            schema,
+            GenSeriesArgs::Int64Args {
+                start: 0,
+                end: count.max(0),
+                step: 1,
+                include_end: false,
+                name: "range",
+            },
+        );
+        Some(TableRef {
+            source: provider_as_source(Arc::new(table)),
+        })
+    }
+
     fn table(&self, name: &str) -> Option<TableRef> {
         if let Some((n, t)) = &self.extra
             && *n == name
@@ -484,11 +507,11 @@ impl Engine {
                 .session
                 .execute_logical_plan(r.plan)
                 .await
-                .map_err(|e| EngineError::Execution(e.strip_backtrace()))?;
+                .map_err(|e| EngineError::from_datafusion(&e))?;
             let batches = df
                 .collect()
                 .await
-                .map_err(|e| EngineError::Execution(e.strip_backtrace()))?;
+                .map_err(|e| EngineError::from_datafusion(&e))?;
             let batches = batches
                 .into_iter()
                 .map(|b| normalize_batch(&b, &r.columns))

@@ -9,6 +9,13 @@ pub enum FunctionError {
     /// The function runs but a KQL feature it needs does not exist yet.
     #[error("not implemented: {0}")]
     NotImplemented(String),
+    /// A value the query computed cannot be used (a pattern that is not a regex): the
+    /// query's fault, reported to the user.
+    #[error("{0}")]
+    Runtime(String),
+    /// A value would exceed a limit (a string longer than the per-value limit).
+    #[error("{0}")]
+    LimitExceeded(String),
 }
 
 impl FunctionError {
@@ -17,7 +24,16 @@ impl FunctionError {
         match self {
             FunctionError::InvalidArguments(_) => "BadRequest_SemanticError",
             FunctionError::NotImplemented(_) => "BadRequest_NotImplemented",
+            FunctionError::Runtime(_) => "General_BadRequest",
+            FunctionError::LimitExceeded(_) => "E_RUNAWAY_QUERY",
         }
+    }
+
+    /// As a DataFusion error raised while a query runs: the engine finds it again
+    /// (`DataFusionError::find_root`) and answers with its Kusto code instead of an internal
+    /// error.
+    pub fn into_datafusion(self) -> datafusion_common::DataFusionError {
+        datafusion_common::DataFusionError::External(Box::new(self))
     }
 }
 

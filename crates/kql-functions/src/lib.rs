@@ -20,6 +20,7 @@ pub mod datetime;
 pub mod dynamic;
 pub mod error;
 pub mod hash;
+pub mod integer;
 pub mod math;
 pub mod operators;
 pub mod registry;

@@ -233,6 +233,26 @@ impl ScalarUDFImpl for TemporalOp {
     }
 }
 
+/// Number of values of `range x from a to b step s` over whole numbers (longs, datetimes
+/// and timespans in ticks or nanoseconds): 0 when the range is empty.
+pub fn range_count_whole(a: i64, b: i64, s: i64) -> i64 {
+    let (a, b, s) = (i128::from(a), i128::from(b), i128::from(s));
+    if s == 0 || (b - a) / s < 0 || (b - a).signum() * s.signum() < 0 {
+        0
+    } else {
+        i64::try_from((b - a) / s + 1).unwrap_or(i64::MAX)
+    }
+}
+
+/// Number of values of `range x from a to b step s` over reals: 0 when the range is empty.
+pub fn range_count_real(a: f64, b: f64, s: f64) -> i64 {
+    if s == 0.0 || (b - a) / s < 0.0 || !((b - a) / s).is_finite() {
+        0
+    } else {
+        ((b - a) / s + 1e-9).floor() as i64 + 1
+    }
+}
+
 /// Number of values of `range x from a to b step s` (0 when the range is empty).
 fn range_count(arrays: &[ArrayRef], types: &[DataType], n: usize) -> Result<ArrayRef> {
     let floaty = types.iter().any(|t| matches!(kind(t), Some(K::Num)));
@@ -243,27 +263,17 @@ fn range_count(arrays: &[ArrayRef], types: &[DataType], n: usize) -> Result<Arra
             continue;
         }
         let c = if floaty {
-            let (a, b, s) = (
+            range_count_real(
                 as_f64(&arrays[0])?.value(i),
                 as_f64(&arrays[1])?.value(i),
                 as_f64(&arrays[2])?.value(i),
-            );
-            if s == 0.0 || (b - a) / s < 0.0 {
-                0
-            } else {
-                ((b - a) / s + 1e-9).floor() as i64 + 1
-            }
+            )
         } else {
-            let (a, b, s) = (
-                i128::from(as_i64(&arrays[0])?.value(i)),
-                i128::from(as_i64(&arrays[1])?.value(i)),
-                i128::from(as_i64(&arrays[2])?.value(i)),
-            );
-            if s == 0 || (b - a) / s < 0 || (b - a).signum() * s.signum() < 0 {
-                0
-            } else {
-                i64::try_from((b - a) / s + 1).unwrap_or(i64::MAX)
-            }
+            range_count_whole(
+                as_i64(&arrays[0])?.value(i),
+                as_i64(&arrays[1])?.value(i),
+                as_i64(&arrays[2])?.value(i),
+            )
         };
         out.push(Some(c));
     }

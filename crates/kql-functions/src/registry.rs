@@ -22,6 +22,7 @@ static GLOBAL: LazyLock<Registry> = LazyLock::new(|| {
     crate::hash::register(&mut r);
     crate::aggregate::register(&mut r);
     crate::operators::register(&mut r);
+    crate::integer::register(&mut r);
     crate::operators::register_list(&mut r);
     r
 });

@@ -170,16 +170,26 @@ fn eval_replace_string(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let text = str_col(&args[0]);
     let lookup = str_col(&args[1]);
     let rewrite = str_col(&args[2]);
+    let mut budget = crate::util::StringBudget::new("replace_string");
     let out: StringArray = (0..rows)
         .map(|i| {
-            let (t, l) = (text.get(i), lookup.get(i));
-            Some(if l.is_empty() {
-                t.to_string()
+            let (t, l, r) = (text.get(i), lookup.get(i), rewrite.get(i));
+            if l.is_empty() {
+                return Ok(Some(t.to_string()));
+            }
+            // The output's size, counted before it is built when it can grow.
+            let len = if r.len() > l.len() {
+                t.matches(l)
+                    .count()
+                    .checked_mul(r.len() - l.len())
+                    .and_then(|grow| grow.checked_add(t.len()))
             } else {
-                t.replace(l, rewrite.get(i))
-            })
+                Some(t.len())
+            };
+            budget.take(len)?;
+            Ok(Some(t.replace(l, r)))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(Arc::new(out))
 }
 
@@ -286,19 +296,27 @@ fn eval_countof(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     Ok(Arc::new(Int64Array::from(out)))
 }
 
+/// The length in bytes of `strrep(value, multiplier, delimiter)`, `None` on overflow.
+pub fn strrep_len(value: &str, multiplier: i64, delimiter: &str) -> Option<usize> {
+    if multiplier < 1 {
+        return Some(0);
+    }
+    let m = usize::try_from(multiplier.min(STRREP_MAX)).ok()?;
+    value
+        .len()
+        .checked_mul(m)?
+        .checked_add(delimiter.len().checked_mul(m - 1)?)
+}
+
 /// `strrep(value, multiplier[, delimiter])`: `value` repeated `multiplier` times
-/// (clamped to 1..=67108864; below 1 gives `""`), joined by `delimiter`.
+/// (clamped to 1..=67108864; below 1 gives `""`), joined by `delimiter`. Callers check
+/// [`strrep_len`] against their limit first.
 pub fn strrep(value: &str, multiplier: i64, delimiter: &str) -> String {
     if multiplier < 1 {
         return String::new();
     }
     let m = multiplier.min(STRREP_MAX) as usize;
-    let mut out = String::with_capacity(
-        value
-            .len()
-            .saturating_add(delimiter.len())
-            .saturating_mul(m),
-    );
+    let mut out = String::with_capacity(strrep_len(value, multiplier, delimiter).unwrap_or(0));
     for k in 0..m {
         if k > 0 {
             out.push_str(delimiter);
@@ -312,15 +330,17 @@ fn eval_strrep(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let value = str_col(&args[0]);
     let mult = i64_col(&args[1]);
     let delim = args.get(2).map(str_col);
+    let mut budget = crate::util::StringBudget::new("strrep");
     let out: StringArray = (0..rows)
         .map(|i| {
             if mult.is_null(i) {
-                return Some(String::new());
+                return Ok(Some(String::new()));
             }
             let d = delim.as_ref().map_or("", |d| d.get(i));
-            Some(strrep(value.get(i), mult.value(i), d))
+            budget.take(strrep_len(value.get(i), mult.value(i), d))?;
+            Ok(Some(strrep(value.get(i), mult.value(i), d)))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(Arc::new(out))
 }
 

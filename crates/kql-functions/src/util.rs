@@ -66,3 +66,48 @@ pub fn string_array<I: IntoIterator<Item = Option<String>>>(values: I) -> ArrayR
             .collect::<StringArray>(),
     )
 }
+
+/// The largest string one function call may produce: 64 MiB, Kusto's default result size
+/// limit (`truncationmaxsize`). Beyond it the query fails with `E_RUNAWAY_QUERY` instead of
+/// allocating (`strrep(strrep('a', 67108864), 67108864)` would ask for 4 PiB).
+pub const MAX_STRING_BYTES: usize = 64 << 20;
+
+/// The largest total a string function may produce for one batch of rows (256 MiB).
+pub const MAX_BATCH_STRING_BYTES: usize = 256 << 20;
+
+/// Counts the bytes a string function produces and refuses values and batches over the
+/// limits, before they are allocated.
+#[derive(Debug)]
+pub struct StringBudget {
+    function: &'static str,
+    used: usize,
+}
+
+impl StringBudget {
+    /// A budget for one batch of `function`.
+    pub fn new(function: &'static str) -> StringBudget {
+        StringBudget { function, used: 0 }
+    }
+
+    /// Takes `bytes` (`None`: the size overflowed) for one value.
+    pub fn take(&mut self, bytes: Option<usize>) -> Result<()> {
+        let too_big = |what: String| {
+            crate::FunctionError::LimitExceeded(format!(
+                "{}() would produce {what}, over the limit of {} bytes per value and {} per batch (E_RUNAWAY_QUERY)",
+                self.function, MAX_STRING_BYTES, MAX_BATCH_STRING_BYTES
+            ))
+            .into_datafusion()
+        };
+        let Some(n) = bytes else {
+            return Err(too_big("a string too long to count".into()));
+        };
+        if n > MAX_STRING_BYTES {
+            return Err(too_big(format!("a {n}-byte string")));
+        }
+        self.used = self.used.saturating_add(n);
+        if self.used > MAX_BATCH_STRING_BYTES {
+            return Err(too_big(format!("{} bytes for one batch", self.used)));
+        }
+        Ok(())
+    }
+}

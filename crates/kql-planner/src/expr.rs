@@ -135,8 +135,18 @@ impl Planner<'_> {
                 let (x, t) = self.typed(expr, row)?;
                 match (op, t) {
                     (UnaryOp::Plus, t) if t.is_numeric() || t == KqlType::TimeSpan => Ok(x),
-                    (UnaryOp::Neg, KqlType::Int) => {
-                        Ok(Expr::Negative(Box::new(cast_to(x, t, KqlType::Long))))
+                    // Whole numbers wrap as `+` and `-` do: -long.MinValue is long.MinValue.
+                    (UnaryOp::Neg, KqlType::Int | KqlType::Long) => {
+                        let x = cast_to(x, t, KqlType::Long);
+                        Ok(match x {
+                            // A literal stays a literal (`next(x, 1, -1)` needs constants).
+                            Expr::Literal(ScalarValue::Int64(Some(v)), _) => lit(v.wrapping_neg()),
+                            x => datafusion_expr::binary_expr(
+                                lit(0i64),
+                                datafusion_expr::Operator::Minus,
+                                x,
+                            ),
+                        })
                     }
                     (UnaryOp::Neg, t) if t.is_numeric() => Ok(Expr::Negative(Box::new(x))),
                     (UnaryOp::Neg, KqlType::TimeSpan) => call_udf("__t_neg", vec![x], span),
@@ -374,6 +384,16 @@ impl Planner<'_> {
                 Div => datafusion_expr::Operator::Divide,
                 _ => datafusion_expr::Operator::Modulo,
             };
+            // Whole numbers: Kusto's division and modulo, null where no result exists
+            // (by zero, `long.MinValue / -1`) instead of an error.
+            if nt == KqlType::Long && matches!(op, Div | Mod) {
+                let name = if op == Div {
+                    "__long_div"
+                } else {
+                    "__long_mod"
+                };
+                return call_udf(name, vec![l, r], span);
+            }
             if op == Mod {
                 // Kusto's modulo is never negative: 0 <= N % D < abs(D).
                 let abs_d = datafusion_functions::math::expr_fn::abs(r.clone());

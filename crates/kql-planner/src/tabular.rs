@@ -644,18 +644,46 @@ impl<'a> Planner<'a> {
                 ));
             }
         };
-        let count = call_udf("__range_count", vec![f.clone(), t, s.clone()], span)?;
-        let series = datafusion_functions_nested::expr_fn::gen_series(
-            lit(0i64),
-            datafusion_expr::binary_expr(count, datafusion_expr::Operator::Minus, lit(1i64)),
-            lit(1i64),
-        );
-        let one = LogicalPlanBuilder::empty(true).build().map_err(df(span))?;
-        let plan = LogicalPlanBuilder::from(one)
-            .project(vec![series.alias("__i")])
-            .and_then(|b| b.unnest_column("__i"))
-            .and_then(|b| b.build())
-            .map_err(df(span))?;
+        // Constant bounds (the usual case): the context's streaming series of 0..count,
+        // produced batch by batch, so `range` over billions of rows never sits in memory.
+        // Otherwise a per-query array of indexes (bounded by the memory limits).
+        // A negative step counts down: the rows come in descending order.
+        let descending = matches!(
+            &s,
+            Expr::Literal(
+                ScalarValue::Int64(Some(v))
+                    | ScalarValue::DurationNanosecond(Some(v)),
+                _
+            ) if *v < 0
+        ) || matches!(&s, Expr::Literal(ScalarValue::Float64(Some(v)), _) if *v < 0.0);
+        let streamed = constant_range_count(&f, &t, &s)
+            .and_then(|count| self.ctx.series(count))
+            .map(|series| {
+                LogicalPlanBuilder::scan("__range", series.source, None)
+                    .and_then(|b| b.project(vec![column("value").alias("__i")]))
+                    .and_then(|b| b.build())
+            });
+        let plan = match streamed {
+            Some(plan) => plan.map_err(df(span))?,
+            None => {
+                let count = call_udf("__range_count", vec![f.clone(), t, s.clone()], span)?;
+                let series = datafusion_functions_nested::expr_fn::gen_series(
+                    lit(0i64),
+                    datafusion_expr::binary_expr(
+                        count,
+                        datafusion_expr::Operator::Minus,
+                        lit(1i64),
+                    ),
+                    lit(1i64),
+                );
+                let one = LogicalPlanBuilder::empty(true).build().map_err(df(span))?;
+                LogicalPlanBuilder::from(one)
+                    .project(vec![series.alias("__i")])
+                    .and_then(|b| b.unnest_column("__i"))
+                    .and_then(|b| b.build())
+                    .map_err(df(span))?
+            }
+        };
         let i = column("__i");
         let value = match out_t {
             KqlType::Long => f + i * s,
@@ -685,8 +713,38 @@ impl<'a> Planner<'a> {
             .and_then(|b| b.build())
             .map_err(df(span))?;
         let mut tab = Tab::new(plan);
-        tab.order = Some(vec![SortExpr::new(column(name), true, false)]);
+        tab.order = Some(vec![SortExpr::new(column(name), !descending, false)]);
         Ok(tab)
+    }
+}
+
+/// The number of values of a `range` whose bounds and step are literals, when they are.
+fn constant_range_count(f: &Expr, t: &Expr, s: &Expr) -> Option<i64> {
+    use datafusion_common::ScalarValue as V;
+    fn scalar(e: &Expr) -> Option<&V> {
+        match e {
+            Expr::Literal(v, _) => Some(v),
+            Expr::Alias(a) => scalar(&a.expr),
+            _ => None,
+        }
+    }
+    fn whole(v: &V) -> Option<i64> {
+        match v {
+            V::Int64(x) | V::TimestampNanosecond(x, _) | V::DurationNanosecond(x) => *x,
+            V::Int32(x) => x.map(i64::from),
+            _ => None,
+        }
+    }
+    let (a, b, c) = (scalar(f)?, scalar(t)?, scalar(s)?);
+    match (a, b, c) {
+        (V::Float64(Some(a)), V::Float64(Some(b)), V::Float64(Some(c))) => {
+            Some(kql_functions::operators::range_count_real(*a, *b, *c))
+        }
+        _ => Some(kql_functions::operators::range_count_whole(
+            whole(a)?,
+            whole(b)?,
+            whole(c)?,
+        )),
     }
 }
 

@@ -457,6 +457,16 @@ pub fn from_engine_error(
             context,
         ),
         EngineError::BadRequest(m) => OneApiError::bad_request(m, context),
+        // A query that failed as it ran, by its own fault or over a limit: permanent.
+        EngineError::QueryFailed { code, message } => OneApiError::new(
+            status,
+            *code,
+            message,
+            "Kusto.Data.Exceptions.KustoBadRequestException",
+            message,
+            true,
+            context,
+        ),
         EngineError::Conflict(m) => OneApiError::new(
             status,
             "BadRequest_EntityAlreadyExists",

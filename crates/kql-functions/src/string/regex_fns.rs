@@ -10,7 +10,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use arrow::array::{Array, ArrayRef, BooleanArray, LargeStringArray, StringArray};
 use arrow::datatypes::DataType;
-use datafusion_common::{Result, exec_datafusion_err, exec_err};
+use datafusion_common::{Result, exec_err};
 use regex::{Captures, Regex};
 
 use crate::Registry;
@@ -32,7 +32,10 @@ pub(crate) fn compile(pattern: &str) -> Result<Regex> {
         return Ok(re.clone());
     }
     let re = Regex::new(pattern).map_err(|e| {
-        exec_datafusion_err!("Relop semantic error: invalid regex '{pattern}': {e}")
+        crate::FunctionError::Runtime(format!(
+            "Relop semantic error: '{pattern}' is not a valid regular expression: {e}"
+        ))
+        .into_datafusion()
     })?;
     if let Ok(mut cache) = CACHE.lock() {
         if cache.len() >= CACHE_MAX {
@@ -145,8 +148,9 @@ fn expand(pieces: &[Piece], caps: &Captures<'_>, out: &mut String) {
     }
 }
 
-/// Replaces every non-overlapping match of `re` in `text` by the expanded rewrite.
-pub(crate) fn replace_all(re: &Regex, text: &str, rewrite: &str) -> String {
+/// Replaces every non-overlapping match of `re` in `text` by the expanded rewrite; `None`
+/// when the result would grow past [`crate::util::MAX_STRING_BYTES`].
+pub(crate) fn replace_all(re: &Regex, text: &str, rewrite: &str) -> Option<String> {
     let pieces = parse_rewrite(rewrite);
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
@@ -155,9 +159,12 @@ pub(crate) fn replace_all(re: &Regex, text: &str, rewrite: &str) -> String {
         out.push_str(&text[last..m.start()]);
         expand(&pieces, &caps, &mut out);
         last = m.end();
+        if out.len() > crate::util::MAX_STRING_BYTES {
+            return None;
+        }
     }
     out.push_str(&text[last..]);
-    out
+    Some(out)
 }
 
 /// `replace_regex(source, lookup_regex, rewrite_pattern)`.
@@ -167,9 +174,12 @@ fn eval_replace_regex(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
     let rewrite = str_col(&args[2]);
     let mut memo = RegexMemo::default();
     let mut out = Vec::with_capacity(rows);
+    let mut budget = crate::util::StringBudget::new("replace_regex");
     for i in 0..rows {
         let re = memo.get(pattern.get(i))?;
-        out.push(Some(replace_all(re, text.get(i), rewrite.get(i))));
+        let replaced = replace_all(re, text.get(i), rewrite.get(i));
+        budget.take(replaced.as_ref().map(String::len))?;
+        out.push(replaced);
     }
     Ok(Arc::new(StringArray::from(out)))
 }
