@@ -127,3 +127,37 @@ async fn a_timed_out_query_stops_using_cpu() {
         after - before
     );
 }
+
+/// A query over its memory budget (`max_memory_consumption_per_query_per_node`, as a
+/// request property or a `set` statement) fails with E_LOW_MEMORY_CONDITION instead of
+/// growing; the same query within its budget runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_over_their_memory_budget_fail_with_kusto_errors() {
+    let s = TestServer::start();
+    let q = "range x from 1 to 3000000 step 1 | summarize c = count() by x | count";
+    for (props, text) in [
+        (
+            serde_json::json!({"Options": {"max_memory_consumption_per_query_per_node": 1048576}}),
+            q.to_string(),
+        ),
+        (
+            serde_json::json!({}),
+            format!("set max_memory_consumption_per_query_per_node = 1048576; {q}"),
+        ),
+    ] {
+        let resp = s
+            .client()
+            .post(format!("{}/v2/rest/query", s.url))
+            .json(&serde_json::json!({"db": "NetDefaultDB", "csl": text, "properties": props}))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let v: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(status, 400, "{text}: {v}");
+        assert_eq!(v["error"]["code"], "E_LOW_MEMORY_CONDITION", "{v}");
+        assert_eq!(v["error"]["@permanent"], true, "{v}");
+    }
+    let rows = s.query_rows(q).await;
+    assert_eq!(rows[0][0], 3_000_000);
+}

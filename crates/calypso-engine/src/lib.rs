@@ -13,6 +13,7 @@ mod commands;
 pub mod display;
 pub mod error;
 mod materialize;
+mod memory;
 mod rls;
 pub mod security;
 mod table;
@@ -52,6 +53,9 @@ pub struct RequestOptions {
     pub application: Option<String>,
     /// The client's user name (`x-ms-user`).
     pub user: Option<String>,
+    /// `max_memory_consumption_per_query_per_node`: the most memory the query may hold
+    /// (default [`memory::DEFAULT_QUERY_LIMIT`], 8 GiB).
+    pub max_memory_per_query: Option<u64>,
 }
 
 /// One result table.
@@ -89,6 +93,8 @@ pub struct QueryResult {
 /// The KQL engine: DataFusion for execution, [`Storage`] for tables and the catalog.
 pub struct Engine {
     session: SessionContext,
+    /// The memory all queries together may hold (see `memory.rs`).
+    memory: Arc<dyn datafusion::execution::memory_pool::MemoryPool>,
     storage: Storage,
     started_nanos: i64,
     /// The record of recent queries and commands (`.show queries`, `.cancel query`).
@@ -341,6 +347,7 @@ impl Engine {
             .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
         Engine {
             session: SessionContext::new_with_config(config),
+            memory: memory::default_server_pool(),
             storage,
             started_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
             activity: Default::default(),
@@ -475,7 +482,7 @@ impl Engine {
         let ctx = self.context(caller, database, options)?;
         let planned = plan(&ctx, query, &query.to_string())?;
         security::authorize_reads(caller, &ctx)?;
-        self.run_planned(planned).await
+        self.run_planned(planned, options).await
     }
 
     /// Runs `text` over a command's result (`name`); tables it names besides are read
@@ -493,18 +500,55 @@ impl Engine {
         ctx.extra = Some((name, table));
         let planned = plan(&ctx, &query, text)?;
         security::authorize_reads(caller, &ctx)?;
-        self.run_planned(planned).await
+        self.run_planned(planned, &options).await
     }
 
-    async fn run_planned(&self, planned: PlannedQuery) -> Result<QueryResult> {
+    /// A session for one query: the engine's state with the query's own memory pool (see
+    /// `memory.rs`) and no spilling to disk.
+    fn query_session(
+        &self,
+        options: &RequestOptions,
+        set: &HashMap<String, String>,
+    ) -> Result<SessionContext> {
+        use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+        use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+        let state = self.session.state();
+        // `set max_memory_consumption_per_query_per_node = N;` over the request property.
+        let limit = set
+            .get("max_memory_consumption_per_query_per_node")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .or(options.max_memory_per_query)
+            .and_then(|l| usize::try_from(l).ok())
+            .unwrap_or(memory::DEFAULT_QUERY_LIMIT);
+        let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
+            .with_memory_pool(Arc::new(memory::QueryPool::new(
+                limit,
+                Arc::clone(&self.memory),
+            )))
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+            .build_arc()
+            .map_err(|e| EngineError::Execution(e.strip_backtrace()))?;
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(runtime)
+            .build();
+        Ok(SessionContext::new_with_state(state))
+    }
+
+    async fn run_planned(
+        &self,
+        planned: PlannedQuery,
+        options: &RequestOptions,
+    ) -> Result<QueryResult> {
+        let session = self.query_session(options, &planned.options)?;
         let mut out = QueryResult {
             tables: Vec::new(),
             options: planned.options.clone(),
             command: None,
         };
         for r in planned.results {
-            let df = self
-                .session
+            let df = session
                 .execute_logical_plan(r.plan)
                 .await
                 .map_err(|e| EngineError::from_datafusion(&e))?;

@@ -157,7 +157,7 @@ impl Engine {
             authorize_reads(caller, &ctx)?;
             // `.cancel query` stops the query: the plan's streams are dropped.
             tokio::select! {
-                r = self.run_planned(planned) => r,
+                r = self.run_planned(planned, options) => r,
                 reason = cancel.wait_for(Option::is_some) => {
                     let reason = reason.ok().and_then(|r| r.clone()).unwrap_or_default();
                     Err(EngineError::Cancelled(format!("The query was cancelled: {reason}")))

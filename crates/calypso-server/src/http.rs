@@ -300,6 +300,7 @@ fn request_options(req: &KustoRequest, set_options: &HashMap<String, String>) ->
     if let Some(now) = opt_str(&req.options, "query_now") {
         o.query_now = kql_functions::convert::parse_datetime(now);
     }
+    o.max_memory_per_query = opt_u64(&req.options, "max_memory_consumption_per_query_per_node");
     let _ = set_options;
     o
 }
