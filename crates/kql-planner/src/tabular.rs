@@ -648,14 +648,10 @@ impl<'a> Planner<'a> {
         // produced batch by batch, so `range` over billions of rows never sits in memory.
         // Otherwise a per-query array of indexes (bounded by the memory limits).
         // A negative step counts down: the rows come in descending order.
-        let descending = matches!(
-            &s,
-            Expr::Literal(
-                ScalarValue::Int64(Some(v))
-                    | ScalarValue::DurationNanosecond(Some(v)),
-                _
-            ) if *v < 0
-        ) || matches!(&s, Expr::Literal(ScalarValue::Float64(Some(v)), _) if *v < 0.0);
+        let descending = literal(&s).is_some_and(|v| match v {
+            ScalarValue::Float64(Some(x)) => *x < 0.0,
+            v => whole(v).is_some_and(|x| x < 0),
+        });
         let streamed = constant_range_count(&f, &t, &s)
             .and_then(|count| self.ctx.series(count))
             .map(|series| {
@@ -718,29 +714,35 @@ impl<'a> Planner<'a> {
     }
 }
 
+/// The value of a literal expression.
+fn literal(e: &Expr) -> Option<&ScalarValue> {
+    match e {
+        Expr::Literal(v, _) => Some(v),
+        Expr::Alias(a) => literal(&a.expr),
+        _ => None,
+    }
+}
+
+/// A whole-number literal: a long, an int, a datetime or a timespan (in nanoseconds).
+fn whole(v: &ScalarValue) -> Option<i64> {
+    match v {
+        ScalarValue::Int64(x)
+        | ScalarValue::TimestampNanosecond(x, _)
+        | ScalarValue::DurationNanosecond(x) => *x,
+        ScalarValue::Int32(x) => x.map(i64::from),
+        _ => None,
+    }
+}
+
 /// The number of values of a `range` whose bounds and step are literals, when they are.
 fn constant_range_count(f: &Expr, t: &Expr, s: &Expr) -> Option<i64> {
-    use datafusion_common::ScalarValue as V;
-    fn scalar(e: &Expr) -> Option<&V> {
-        match e {
-            Expr::Literal(v, _) => Some(v),
-            Expr::Alias(a) => scalar(&a.expr),
-            _ => None,
-        }
-    }
-    fn whole(v: &V) -> Option<i64> {
-        match v {
-            V::Int64(x) | V::TimestampNanosecond(x, _) | V::DurationNanosecond(x) => *x,
-            V::Int32(x) => x.map(i64::from),
-            _ => None,
-        }
-    }
-    let (a, b, c) = (scalar(f)?, scalar(t)?, scalar(s)?);
-    match (a, b, c) {
-        (V::Float64(Some(a)), V::Float64(Some(b)), V::Float64(Some(c))) => {
-            Some(kql_functions::operators::range_count_real(*a, *b, *c))
-        }
-        _ => Some(kql_functions::operators::range_count_whole(
+    match (literal(f)?, literal(t)?, literal(s)?) {
+        (
+            ScalarValue::Float64(Some(a)),
+            ScalarValue::Float64(Some(b)),
+            ScalarValue::Float64(Some(c)),
+        ) => Some(kql_functions::operators::range_count_real(*a, *b, *c)),
+        (a, b, c) => Some(kql_functions::operators::range_count_whole(
             whole(a)?,
             whole(b)?,
             whole(c)?,

@@ -311,14 +311,15 @@ impl Engine {
         }
         drop(cat);
         if cmd.verb != PolicyVerb::Show {
-            let new = match (cmd.verb, &cmd.value) {
+            let mut new = match (cmd.verb, &cmd.value) {
                 (PolicyVerb::Delete, _) => None,
                 // `.alter column T.c policy encoding` without a type resets the profile.
                 (_, PolicyValue::None) if policy == "encoding" => None,
                 _ => Some(value_json(&policy, &cmd.value)?),
             };
-            // `.alter` values are complete policies: check them now. `.alter-merge` values
-            // are checked once merged into each entity's current policy.
+            // `.alter` values are complete policies: checked and normalized now, once.
+            // `.alter-merge` values are checked once merged into each entity's policy.
+            let merge = cmd.verb == PolicyVerb::AlterMerge;
             if cmd.verb == PolicyVerb::Alter
                 && let Some(v) = &new
             {
@@ -335,8 +336,8 @@ impl Engine {
                         }
                     }
                 }
+                new = Some(v);
             }
-            let merge = cmd.verb == PolicyVerb::AlterMerge;
             let (t2, p2, ddl) = (targets.clone(), policy.clone(), ddl.clone());
             self.storage
                 .commit(move |c| {
@@ -358,10 +359,13 @@ impl Engine {
                             }
                             (v, _, _) => v,
                         };
-                        let value = value
-                            .map(|v| spec.normalize(&v))
-                            .transpose()
-                            .map_err(|e| SErr::invalid(e.to_string()))?;
+                        let value = match value {
+                            Some(v) if merge => Some(
+                                spec.normalize(&v)
+                                    .map_err(|e| SErr::invalid(e.to_string()))?,
+                            ),
+                            v => v,
+                        };
                         let after = value.as_ref().map(|v| v.to_string()).unwrap_or_default();
                         write(c, t, &p2, value)?;
                         let (db, entity) = match t {
