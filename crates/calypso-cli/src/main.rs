@@ -5,9 +5,12 @@
 //! * `calypso bench plan` times parsing and planning of a 20-line query.
 //! * `calypso bench ingest` measures streaming ingestion over HTTP (MiB/s, ack to queryable).
 //! * `calypso bench admission` sends a burst of commands and queries beyond the limits.
+//! * `calypso bench load` runs concurrent clients mixing queries, ingestions and `.show`
+//!   commands against a server for a set time.
 
 mod bench_admission;
 mod bench_ingest;
+mod bench_load;
 mod serve_config;
 
 use serve_config::ServeArgs;
@@ -118,6 +121,11 @@ enum Bench {
         #[arg(long, default_value_t = 200)]
         queries: usize,
     },
+    /// A load test: concurrent clients mixing queries over a big table (60%), 100-row
+    /// streaming ingestions (25%) and `.show` commands (15%) for a set time, against a
+    /// child `calypso serve` (or `--url`): throughput, p50/p99 per kind, errors by code,
+    /// 429s, the server's peak RSS. Fails on errors other than 429 or on missing rows.
+    Load(bench_load::Options),
 }
 
 /// The 20-line query of `calypso bench plan`.
@@ -320,6 +328,9 @@ fn run(cli: Cli) -> Result<(), String> {
             bench_admission::Options { commands, queries },
             &mut out,
         )),
+        Command::Bench {
+            which: Bench::Load(options),
+        } => rt.block_on(bench_load::run(options, &mut out)),
         Command::Bench {
             which: Bench::Plan { iterations },
         } => {

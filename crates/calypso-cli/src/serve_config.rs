@@ -26,6 +26,7 @@
 //! max_concurrent_queries = 40
 //! max_queued_queries = 1000    # requests waiting for a slot, per workload
 //! queue_timeout_secs = 30      # the longest wait before 429
+//! client_read_timeout_secs = 30 # slow clients: headers, or a pause in the body
 //! ```
 
 use std::net::SocketAddr;
@@ -102,6 +103,10 @@ pub struct ServeArgs {
     /// (default: 30).
     #[arg(long, env = "CALYPSO_QUEUE_TIMEOUT_SECS")]
     pub queue_timeout_secs: Option<u64>,
+    /// Seconds a client may take to send a request's headers, or pause while sending its
+    /// body, before it is cut off (default: 30).
+    #[arg(long, env = "CALYPSO_CLIENT_READ_TIMEOUT_SECS")]
+    pub client_read_timeout_secs: Option<u64>,
 }
 
 /// The config file.
@@ -143,6 +148,7 @@ struct FileLimits {
     max_queued_commands: Option<usize>,
     max_queued_ingestions: Option<usize>,
     queue_timeout_secs: Option<u64>,
+    client_read_timeout_secs: Option<u64>,
 }
 
 /// The server options from `args` (and the config file it names).
@@ -244,6 +250,11 @@ pub fn options(args: ServeArgs) -> Result<ServeOptions, String> {
             .queue_timeout_secs
             .or(file.limits.queue_timeout_secs)
             .map_or(defaults.queue_timeout, Duration::from_secs),
+        client_read_timeout: args
+            .client_read_timeout_secs
+            .or(file.limits.client_read_timeout_secs)
+            .filter(|s| *s > 0)
+            .map_or(defaults.client_read_timeout, Duration::from_secs),
     };
     let mut cluster_admins = file.cluster_admins;
     cluster_admins.extend(args.cluster_admins);

@@ -294,7 +294,7 @@ async fn https_with_a_certificate_file() {
         .json(&json!({"db": "NetDefaultDB", "csl": "print x = 42"}))
         .send()
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", s.log_text()));
     assert_eq!(resp.status().as_u16(), 200);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(support::primary_rows(&v), vec![json!([42])]);

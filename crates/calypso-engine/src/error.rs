@@ -97,7 +97,10 @@ impl EngineError {
             | EngineError::Cancelled(_)
             | EngineError::BadRequest(_)
             | EngineError::Ingest(_)
-            | EngineError::QueryFailed { .. } => 400,
+            | EngineError::QueryFailed { .. } => match self {
+                EngineError::Ingest(e) if e.code == calypso_ingest::codes::PAYLOAD_TOO_LARGE => 413,
+                _ => 400,
+            },
             EngineError::Plan { error, .. } => error.http_status(),
             EngineError::Execution(_) => 500,
             EngineError::UnknownDatabase(_) | EngineError::NotFound(_) => 404,
@@ -155,6 +158,9 @@ impl EngineError {
                 }
                 _ => EngineError::Execution(e.strip_backtrace()),
             },
+            D::ResourcesExhausted(m) if m.contains("(E_RUNAWAY_QUERY)") => {
+                failed("E_RUNAWAY_QUERY", m.clone())
+            }
             D::ResourcesExhausted(m) => failed(
                 "E_LOW_MEMORY_CONDITION",
                 format!(

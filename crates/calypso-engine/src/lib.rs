@@ -16,25 +16,29 @@ mod materialize;
 mod memory;
 mod rls;
 pub mod security;
+mod stream;
 mod table;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
-use arrow::datatypes::Schema;
+use arrow::array::RecordBatch;
 use calypso_storage::{Catalog, Storage};
 use datafusion::datasource::{TableProvider, provider_as_source};
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 use kql_functions::KqlType;
-use kql_planner::{KqlContext, PlannedQuery, PrincipalInfo, Render, StoredFunction, TableRef};
+use kql_planner::{KqlContext, PlannedQuery, PrincipalInfo, StoredFunction, TableRef};
 use kql_syntax::ast::{Query, StatementKind};
 
 pub use commands::ingest::{IngestSummary, MappingSpec};
 pub use error::{EngineError, Result};
+pub use kql_planner::Render;
 pub use security::Caller;
+pub use stream::{
+    DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, QueryStream, ResultLimits, ResultSchema, Truncation,
+};
 
 /// The database every Calypso instance has (as on the ADX emulator).
 pub const DEFAULT_DATABASE: &str = "NetDefaultDB";
@@ -56,6 +60,12 @@ pub struct RequestOptions {
     /// `max_memory_consumption_per_query_per_node`: the most memory the query may hold
     /// (default [`memory::DEFAULT_QUERY_LIMIT`], 8 GiB).
     pub max_memory_per_query: Option<u64>,
+    /// `maxmemoryconsumptionperiterator`: the most memory one operator may hold (default
+    /// [`memory::DEFAULT_ITERATOR_LIMIT`], 5 GiB; at most 30 GiB).
+    pub max_memory_per_iterator: Option<u64>,
+    /// The truncation properties of a client's request; `None` (the engine's own reads,
+    /// `Engine::execute`): results are not truncated.
+    pub truncation: Option<Truncation>,
 }
 
 /// One result table.
@@ -75,6 +85,15 @@ impl ResultTable {
     /// Number of rows.
     pub fn row_count(&self) -> usize {
         self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// What the table is, without its rows.
+    pub fn schema(&self) -> ResultSchema {
+        ResultSchema {
+            name: self.name.clone(),
+            columns: self.columns.clone(),
+            render: self.render.clone(),
+        }
     }
 }
 
@@ -229,20 +248,23 @@ impl<'a> Ctx<'a> {
 
 impl KqlContext for Ctx<'_> {
     /// DataFusion's `range` table (a lazy generator of batches).
-    fn series(&self, count: i64) -> Option<TableRef> {
+    fn series(&self, start: i64, step: i64, count: i64) -> Option<TableRef> {
         use datafusion::functions_table::generate_series::{GenSeriesArgs, GenerateSeriesTable};
-        let schema = Arc::new(Schema::new(vec![arrow::datatypes::Field::new(
-            "value",
-            arrow::datatypes::DataType::Int64,
-            false,
-        )]));
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("value", arrow::datatypes::DataType::Int64, false),
+        ]));
+        // The last value; none when the series is empty (then `start..start` is).
+        let (end, include_end) = match count.checked_sub(1) {
+            Some(last) if last >= 0 => (start.checked_add(last.checked_mul(step)?)?, true),
+            _ => (start, false),
+        };
         let table = GenerateSeriesTable::new(
             schema,
             GenSeriesArgs::Int64Args {
-                start: 0,
-                end: count.max(0),
-                step: 1,
-                include_end: false,
+                start,
+                end,
+                step: if step == 0 { 1 } else { step },
+                include_end,
                 name: "range",
             },
         );
@@ -344,7 +366,11 @@ impl Engine {
                 "datafusion.execution.parquet.schema_force_view_types",
                 false,
             )
-            .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
+            .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false)
+            // Round-robin repartitioning buffers without bound when the consumer (a
+            // client reading a streamed result) is slower than the producer; scans of
+            // stored tables are split into partitions anyway.
+            .set_bool("datafusion.optimizer.enable_round_robin_repartition", false);
         Engine {
             session: SessionContext::new_with_config(config),
             memory: memory::default_server_pool(),
@@ -513,16 +539,11 @@ impl Engine {
         use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
         use datafusion::execution::runtime_env::RuntimeEnvBuilder;
         let state = self.session.state();
-        // `set max_memory_consumption_per_query_per_node = N;` over the request property.
-        let limit = set
-            .get("max_memory_consumption_per_query_per_node")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .or(options.max_memory_per_query)
-            .and_then(|l| usize::try_from(l).ok())
-            .unwrap_or(memory::DEFAULT_QUERY_LIMIT);
+        let (query, iterator) = memory::limits(options, set)?;
         let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
             .with_memory_pool(Arc::new(memory::QueryPool::new(
-                limit,
+                query,
+                iterator,
                 Arc::clone(&self.memory),
             )))
             .with_disk_manager_builder(
@@ -536,38 +557,16 @@ impl Engine {
         Ok(SessionContext::new_with_state(state))
     }
 
+    /// Runs a planned query to the end, without result limits (the query of a command).
     async fn run_planned(
         &self,
         planned: PlannedQuery,
         options: &RequestOptions,
     ) -> Result<QueryResult> {
         let session = self.query_session(options, &planned.options)?;
-        let mut out = QueryResult {
-            tables: Vec::new(),
-            options: planned.options.clone(),
-            command: None,
-        };
-        for r in planned.results {
-            let df = session
-                .execute_logical_plan(r.plan)
-                .await
-                .map_err(|e| EngineError::from_datafusion(&e))?;
-            let batches = df
-                .collect()
-                .await
-                .map_err(|e| EngineError::from_datafusion(&e))?;
-            let batches = batches
-                .into_iter()
-                .map(|b| normalize_batch(&b, &r.columns))
-                .collect::<Result<Vec<_>>>()?;
-            out.tables.push(ResultTable {
-                name: "PrimaryResult".into(),
-                columns: r.columns,
-                batches,
-                render: r.render,
-            });
-        }
-        Ok(out)
+        QueryStream::new(planned, session, ResultLimits::NONE)?
+            .collect()
+            .await
     }
 }
 
@@ -584,35 +583,4 @@ fn plan(ctx: &Ctx<'_>, query: &Query, text: &str) -> Result<PlannedQuery> {
             },
         }
     })
-}
-
-/// Casts every column to its canonical Arrow type and replaces null strings by "".
-fn normalize_batch(b: &RecordBatch, columns: &[(String, KqlType)]) -> Result<RecordBatch> {
-    let schema = kql_functions::types::schema(columns);
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
-    for (i, (_, t)) in columns.iter().enumerate() {
-        let a = b.column(i);
-        let target = t.to_arrow();
-        let a = if a.data_type() == &target {
-            Arc::clone(a)
-        } else {
-            arrow::compute::cast(a, &target).map_err(|e| EngineError::Execution(e.to_string()))?
-        };
-        let a = if *t == KqlType::String && a.null_count() > 0 {
-            let s = a.as_any().downcast_ref::<StringArray>();
-            match s {
-                Some(s) => Arc::new(
-                    s.iter()
-                        .map(|v| Some(v.unwrap_or("")))
-                        .collect::<StringArray>(),
-                ) as ArrayRef,
-                None => a,
-            }
-        } else {
-            a
-        };
-        arrays.push(a);
-    }
-    RecordBatch::try_new(Arc::new(Schema::new(schema.fields().clone())), arrays)
-        .map_err(|e| EngineError::Execution(e.to_string()))
 }

@@ -6,6 +6,7 @@
 //! `EngineError::from_datafusion`) instead of the process growing. Nothing spills to disk:
 //! as in Kusto, a query over its budget fails.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +18,53 @@ use datafusion::execution::memory_pool::{
 
 /// Kusto's default `max_memory_consumption_per_query_per_node` (8 GiB).
 pub const DEFAULT_QUERY_LIMIT: usize = 8 << 30;
+/// Kusto's default `maxmemoryconsumptionperiterator` (5 GiB).
+pub const DEFAULT_ITERATOR_LIMIT: usize = 5 << 30;
+/// The largest `maxmemoryconsumptionperiterator` Kusto supports (30 GiB).
+pub const MAX_ITERATOR_LIMIT: u64 = 30 << 30;
+
+/// A query's limits: (the whole query, one operator), from the request properties and the
+/// query's `set` statements; a limit given both ways takes the lower value
+/// (query-limits.md). A per-operator limit over 30 GiB is refused.
+pub(crate) fn limits(
+    options: &crate::RequestOptions,
+    set: &HashMap<String, String>,
+) -> crate::Result<(usize, usize)> {
+    let read = |name: &str, request: Option<u64>| -> crate::Result<Option<u64>> {
+        let set = match set.get(name) {
+            None => None,
+            Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+                crate::EngineError::BadRequest(format!(
+                    "The option '{name}' must be a number of bytes, not '{v}'"
+                ))
+            })?),
+        };
+        Ok(match (request, set) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    };
+    let query = read(
+        "max_memory_consumption_per_query_per_node",
+        options.max_memory_per_query,
+    )?;
+    let iterator = read(
+        "maxmemoryconsumptionperiterator",
+        options.max_memory_per_iterator,
+    )?;
+    if let Some(i) = iterator.filter(|i| *i > MAX_ITERATOR_LIMIT) {
+        return Err(crate::EngineError::BadRequest(format!(
+            "maxmemoryconsumptionperiterator is {i}, over its maximum of {MAX_ITERATOR_LIMIT} bytes (30 GB)"
+        )));
+    }
+    let size = |v: Option<u64>, default: usize| {
+        v.map_or(default, |v| usize::try_from(v).unwrap_or(usize::MAX))
+    };
+    Ok((
+        size(query, DEFAULT_QUERY_LIMIT),
+        size(iterator, DEFAULT_ITERATOR_LIMIT),
+    ))
+}
 
 /// The server-wide pool of a new engine: half of the machine's memory (from
 /// `/proc/meminfo`), or 4 GiB when that cannot be read.
@@ -33,18 +81,21 @@ pub fn default_server_pool() -> Arc<dyn MemoryPool> {
     Arc::new(GreedyMemoryPool::new(total / 2))
 }
 
-/// One query's pool: at most `limit` bytes, each also taken from `server`.
+/// One query's pool: at most `limit` bytes, at most `per_operator` of them held by one
+/// operator (one reservation), each also taken from `server`.
 #[derive(Debug)]
 pub(crate) struct QueryPool {
     limit: usize,
+    per_operator: usize,
     used: AtomicUsize,
     server: Arc<dyn MemoryPool>,
 }
 
 impl QueryPool {
-    pub(crate) fn new(limit: usize, server: Arc<dyn MemoryPool>) -> QueryPool {
+    pub(crate) fn new(limit: usize, per_operator: usize, server: Arc<dyn MemoryPool>) -> QueryPool {
         QueryPool {
             limit,
+            per_operator,
             used: AtomicUsize::new(0),
             server,
         }
@@ -78,6 +129,16 @@ impl MemoryPool for QueryPool {
     }
 
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
+        let held = reservation.size().saturating_add(additional);
+        if held > self.per_operator {
+            // query-limits.md: "The HashJoin operator has exceeded the memory budget during
+            // evaluation. Results might be incorrect or incomplete (E_RUNAWAY_QUERY)."
+            return Err(DataFusionError::ResourcesExhausted(format!(
+                "The {} operator has exceeded the memory budget ({} bytes, maxmemoryconsumptionperiterator) during evaluation (E_RUNAWAY_QUERY)",
+                reservation.consumer().name(),
+                self.per_operator
+            )));
+        }
         let mut current = self.used.load(Ordering::Relaxed);
         loop {
             let next = current.saturating_add(additional);

@@ -23,7 +23,8 @@ use kql_syntax::ast::StatementKind;
 
 use crate::commands::operations::{RecordKind, Start};
 use crate::{
-    Ctx, EngineError, IngestSummary, MappingSpec, QueryResult, RequestOptions, Result, plan,
+    Ctx, EngineError, IngestSummary, MappingSpec, QueryResult, QueryStream, RequestOptions, Result,
+    ResultLimits, plan,
 };
 use crate::{Engine, commands::now_rfc3339};
 use access::{Action, Need, Role, authorize};
@@ -133,6 +134,44 @@ impl Engine {
                 command: Some(cmd.name),
             });
         }
+        self.start_query(caller, database, &query, text, options)?
+            .collect()
+            .await
+    }
+
+    /// Starts a query (not a command) on behalf of `caller` and returns its result tables
+    /// as a stream: what a server writes to the wire as it is produced. The result limits
+    /// of `options.truncation` (and the query's `set` statements) apply; see
+    /// [`crate::ResultLimits::resolve`].
+    pub fn query_stream_as<'a>(
+        &'a self,
+        caller: &Caller,
+        database: &str,
+        text: &str,
+        options: &RequestOptions,
+    ) -> Result<QueryStream<'a>> {
+        let query = Self::parse(text)?;
+        if query
+            .statements
+            .iter()
+            .any(|s| matches!(s.kind, StatementKind::Command(_)))
+        {
+            return Err(EngineError::BadRequest(
+                "A control command cannot run as a query".into(),
+            ));
+        }
+        self.start_query(caller, database, &query, text, options)
+    }
+
+    /// Authorizes, records (`.show queries`) and plans a query.
+    fn start_query<'a>(
+        &'a self,
+        caller: &Caller,
+        database: &str,
+        query: &kql_syntax::ast::Query,
+        text: &str,
+        options: &RequestOptions,
+    ) -> Result<QueryStream<'a>> {
         authorize(
             caller,
             &self.storage.catalog(),
@@ -143,7 +182,7 @@ impl Engine {
                 },
             ),
         )?;
-        let (running, mut cancel) = self.activity.start(Start::new(
+        let (running, cancel) = self.activity.start(Start::new(
             RecordKind::Query,
             "Query",
             text,
@@ -151,22 +190,23 @@ impl Engine {
             caller,
             options,
         ));
-        let run = async {
+        let started = (|| {
             let ctx = self.context(caller, database, options)?;
-            let planned = plan(&ctx, &query, text)?;
+            let planned = plan(&ctx, query, text)?;
             authorize_reads(caller, &ctx)?;
-            // `.cancel query` stops the query: the plan's streams are dropped.
-            tokio::select! {
-                r = self.run_planned(planned, options) => r,
-                reason = cancel.wait_for(Option::is_some) => {
-                    let reason = reason.ok().and_then(|r| r.clone()).unwrap_or_default();
-                    Err(EngineError::Cancelled(format!("The query was cancelled: {reason}")))
-                }
+            let limits = options.truncation.map_or(ResultLimits::NONE, |t| {
+                ResultLimits::resolve(&t, &planned.options)
+            });
+            let session = self.query_session(options, &planned.options)?;
+            QueryStream::new(planned, session, limits)
+        })();
+        match started {
+            Ok(stream) => Ok(stream.with_activity(running, cancel)),
+            Err(e) => {
+                running.fail(&e);
+                Err(e)
             }
-        };
-        let r = run.await;
-        running.finish(&r);
-        r
+        }
     }
 
     /// [`Engine::ingest_stream`] on behalf of `caller` (needs Ingestor on the table or

@@ -63,7 +63,13 @@ pub mod codes {
     pub const MAPPING_NOT_FOUND: &str = "BadRequest_MappingReferenceWasNotFound";
     /// Both an inline mapping and a mapping reference.
     pub const DUPLICATE_MAPPING: &str = "BadRequest_DuplicateMapping";
+    /// A compressed body whose data is larger than [`super::MAX_DECOMPRESSED_BYTES`].
+    pub const PAYLOAD_TOO_LARGE: &str = "PayloadTooLarge";
 }
+
+/// The most bytes a compressed body may decompress to (1 GiB, the streaming ingestion body
+/// limit): a gzip bomb stops there instead of filling memory.
+pub const MAX_DECOMPRESSED_BYTES: usize = 1 << 30;
 
 /// A streaming-ingestion data format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -197,13 +203,26 @@ impl IngestError {
 /// request's `Content-Encoding` said; concatenated gzip members are all read); otherwise
 /// returns it unchanged.
 pub fn decompress(body: &[u8]) -> Result<Cow<'_, [u8]>, IngestError> {
+    decompress_at_most(body, MAX_DECOMPRESSED_BYTES)
+}
+
+/// [`decompress`] with a limit: data larger than `limit` bytes is refused
+/// ([`codes::PAYLOAD_TOO_LARGE`]) after reading at most one byte past it.
+pub fn decompress_at_most(body: &[u8], limit: usize) -> Result<Cow<'_, [u8]>, IngestError> {
     if !body.starts_with(&[0x1f, 0x8b]) {
         return Ok(Cow::Borrowed(body));
     }
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4));
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
     flate2::read::MultiGzDecoder::new(body)
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
         .read_to_end(&mut out)
         .map_err(|e| IngestError::new(codes::INVALID_BLOB, format!("Invalid gzip stream: {e}")))?;
+    if out.len() > limit {
+        return Err(IngestError::new(
+            codes::PAYLOAD_TOO_LARGE,
+            format!("The compressed body decompresses to more than {limit} bytes"),
+        ));
+    }
     Ok(Cow::Owned(out))
 }
 

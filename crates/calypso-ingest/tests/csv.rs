@@ -6,7 +6,9 @@ mod common;
 use std::borrow::Cow;
 use std::io::Write;
 
-use calypso_ingest::{BATCH_ROWS, Format, MAX_VALUE_BYTES, codes, decompress, read, read_body};
+use calypso_ingest::{
+    BATCH_ROWS, Format, MAX_VALUE_BYTES, codes, decompress, decompress_at_most, read, read_body,
+};
 use common::{cols, err, ok, rows, table};
 
 const SL: &[&str] = &["s:string", "n:long"];
@@ -316,6 +318,17 @@ fn gzip_detection() {
     assert!(e.permanent);
     let e = decompress(&[0x1f, 0x8b, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).unwrap_err();
     assert_eq!(e.code, codes::INVALID_BLOB);
+}
+
+#[test]
+fn a_gzip_bomb_stops_at_the_limit() {
+    // 1 MiB of zeros compresses to about a kilobyte.
+    let bomb = gzip(&vec![0u8; 1 << 20]);
+    assert!(bomb.len() < 8 << 10);
+    let e = decompress_at_most(&bomb, 64 << 10).unwrap_err();
+    assert_eq!(e.code, codes::PAYLOAD_TOO_LARGE);
+    assert!(e.permanent);
+    assert_eq!(decompress_at_most(&bomb, 1 << 20).unwrap().len(), 1 << 20);
 }
 
 #[test]

@@ -47,7 +47,13 @@ pub struct Limits {
     pub max_queued_ingestions: usize,
     /// The longest a request waits for a slot before it is refused.
     pub queue_timeout: Duration,
+    /// The longest a client may take to send a request's headers, or pause while sending
+    /// its body (408 then); default [`DEFAULT_CLIENT_READ_TIMEOUT`].
+    pub client_read_timeout: Duration,
 }
+
+/// The default [`Limits::client_read_timeout`]: 30 seconds.
+pub const DEFAULT_CLIENT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for Limits {
     fn default() -> Limits {
@@ -60,6 +66,7 @@ impl Default for Limits {
             max_queued_commands: DEFAULT_MAX_QUEUED,
             max_queued_ingestions: DEFAULT_MAX_QUEUED,
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+            client_read_timeout: DEFAULT_CLIENT_READ_TIMEOUT,
         }
     }
 }
@@ -227,6 +234,7 @@ mod tests {
             max_queued_commands: queued,
             max_queued_ingestions: 0,
             queue_timeout: timeout,
+            client_read_timeout: DEFAULT_CLIENT_READ_TIMEOUT,
         }
     }
 

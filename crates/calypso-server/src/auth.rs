@@ -16,7 +16,8 @@ use calypso_auth::{Authenticator, JwtConfig};
 use calypso_engine::Caller;
 use serde::{Deserialize, Serialize};
 
-use crate::http::{AppState, context, error_response};
+use crate::reply::{context, error_response};
+use crate::state::AppState;
 use crate::wire::OneApiError;
 
 /// The `AzureAD` block of `/v1/rest/auth/metadata` (field names as the SDKs read them).

@@ -1,126 +1,162 @@
-//! Kusto's result limits: at most 500,000 records or 64 MB per result unless
-//! `notruncation`; a cut result carries the E_QUERY_RESULT_SET_TOO_LARGE partial error.
+//! Kusto's result truncation, applied as rows are written: at most `truncationmaxrecords`
+//! (500,000) records and `truncationmaxsize` (64 MB) of values per table unless
+//! `notruncation`; a cut table carries the E_QUERY_RESULT_SET_TOO_LARGE partial error.
+//! The engine resolves the limits ([`ResultLimits::resolve`]) and puts the record limit
+//! into the plan, so a query never produces more than one row past it.
 
-use calypso_engine::{QueryResult, ResultTable};
+use arrow::array::RecordBatch;
+use calypso_engine::ResultLimits;
+use kql_functions::KqlType;
 
-use crate::wire::errors::{OneApiError, ResponseContext};
+use crate::wire::service::batch_size;
+use crate::wire::{OneApiError, ResponseContext};
 
-/// Cuts every table to the limits; returns the partial errors as `(table index, error)`.
-pub fn truncate(
-    mut result: QueryResult,
-    max_records: Option<u64>,
-    max_bytes: Option<u64>,
-    ctx: &ResponseContext,
-) -> (QueryResult, Vec<(usize, OneApiError)>) {
-    let mut errors = Vec::new();
-    for (i, t) in result.tables.iter_mut().enumerate() {
-        if let Some(limit) = cut(t, max_records, max_bytes) {
-            errors.push((i, OneApiError::result_set_too_large(limit, ctx)));
+/// The limit that cut a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exceeded {
+    /// `truncationmaxrecords`.
+    Records(u64),
+    /// `truncationmaxsize` (bytes).
+    Bytes(u64),
+}
+
+impl Exceeded {
+    /// The partial failure reported for it.
+    pub fn error(self, ctx: &ResponseContext) -> OneApiError {
+        match self {
+            Exceeded::Records(n) => OneApiError::result_set_too_large(n, ctx),
+            Exceeded::Bytes(n) => OneApiError::result_size_too_large(n, ctx),
         }
     }
-    (result, errors)
 }
 
-/// The bytes a batch's values take on the wire, roughly: string bytes plus fixed widths.
-/// (Arrow's memory size would count buffers shared with other batches.)
-fn value_bytes(b: &arrow::array::RecordBatch) -> u64 {
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::DataType;
-    let rows = b.num_rows() as u64;
-    b.columns()
-        .iter()
-        .map(|c| match c.data_type() {
-            DataType::Utf8 => {
-                let s = c.as_string::<i32>();
-                let o = s.value_offsets();
-                (o[o.len() - 1] - o[0]).max(0) as u64 + 4 * rows
-            }
-            DataType::LargeUtf8 => {
-                let s = c.as_string::<i64>();
-                let o = s.value_offsets();
-                (o[o.len() - 1] - o[0]).max(0) as u64 + 4 * rows
-            }
-            other => other.primitive_width().unwrap_or(8) as u64 * rows,
-        })
-        .sum()
+/// One table's truncation, fed its batches in order.
+#[derive(Debug, Clone)]
+pub struct Cut {
+    limits: ResultLimits,
+    rows: u64,
+    bytes: u64,
 }
 
-/// Cuts one table; returns the limit that was hit.
-fn cut(t: &mut ResultTable, max_records: Option<u64>, max_bytes: Option<u64>) -> Option<u64> {
-    let mut kept_rows: u64 = 0;
-    let mut kept_bytes: u64 = 0;
-    let mut out = Vec::new();
-    let mut hit = None;
-    for b in t.batches.drain(..) {
-        if hit.is_some() {
-            break;
+impl Cut {
+    /// A table that obeys `limits`.
+    pub fn new(limits: ResultLimits) -> Cut {
+        Cut {
+            limits,
+            rows: 0,
+            bytes: 0,
         }
-        let rows = b.num_rows() as u64;
-        let per_row = if rows == 0 {
-            0
-        } else {
-            value_bytes(&b).div_ceil(rows)
-        };
+    }
+
+    /// The part of `batch` that fits in the limits, and the limit that cut it when one did
+    /// (the table ends there). Bytes are counted per row as the batch's average.
+    pub fn take(
+        &mut self,
+        batch: RecordBatch,
+        columns: &[(String, KqlType)],
+    ) -> (RecordBatch, Option<Exceeded>) {
+        let rows = batch.num_rows() as u64;
+        if rows == 0 {
+            return (batch, None);
+        }
+        let per_row = batch_size(&batch, columns).div_ceil(rows);
         let mut take = rows;
-        if let Some(m) = max_records.filter(|m| kept_rows + take > *m) {
-            take = m - kept_rows;
-            hit = Some(m);
+        let mut hit = None;
+        if let Some(m) = self
+            .limits
+            .max_records
+            .filter(|m| self.rows.saturating_add(take) > *m)
+        {
+            take = m.saturating_sub(self.rows);
+            hit = Some(Exceeded::Records(m));
         }
-        if let Some(m) = max_bytes.filter(|m| per_row > 0 && kept_bytes + take * per_row > *m) {
-            take = m.saturating_sub(kept_bytes) / per_row;
-            hit = Some(m);
+        if let Some(m) = self
+            .limits
+            .max_bytes
+            .filter(|m| per_row > 0 && self.bytes.saturating_add(take.saturating_mul(per_row)) > *m)
+        {
+            take = m.saturating_sub(self.bytes) / per_row;
+            hit = Some(Exceeded::Bytes(m));
         }
-        kept_rows += take;
-        kept_bytes += take * per_row;
-        out.push(if take == rows {
-            b
+        self.rows += take;
+        self.bytes += take * per_row;
+        let kept = if take == rows {
+            batch
         } else {
-            b.slice(0, take as usize)
-        });
+            batch.slice(0, usize::try_from(take).unwrap_or(0))
+        };
+        (kept, hit)
     }
-    t.batches = out;
-    hit
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use calypso_engine::{Engine, RequestOptions};
+    use std::sync::Arc;
 
-    fn result(n: u64) -> QueryResult {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        rt.block_on(Engine::new().execute(
-            calypso_engine::DEFAULT_DATABASE,
-            &format!("range x from 1 to {n} step 1 | extend s = strcat('v', x)"),
-            &RequestOptions::default(),
-        ))
-        .expect("query")
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    fn columns() -> Vec<(String, KqlType)> {
+        vec![("x".into(), KqlType::Long), ("s".into(), KqlType::String)]
+    }
+
+    /// `n` rows of a long and a 9-byte string: 17 value bytes a row.
+    fn batch(n: i64) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("x", DataType::Int64, true),
+            Field::new("s", DataType::Utf8, true),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..n)),
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("v{i:08}")),
+                )),
+            ],
+        )
+        .expect("batch")
+    }
+
+    fn limits(records: Option<u64>, bytes: Option<u64>) -> ResultLimits {
+        ResultLimits {
+            max_records: records,
+            max_bytes: bytes,
+            take_max_records: None,
+        }
     }
 
     #[test]
-    fn cuts_at_the_record_limit_with_a_partial_error() {
-        let ctx = ResponseContext::new("c", "a");
-        let (r, errors) = truncate(result(1000), Some(100), None, &ctx);
-        assert_eq!(r.tables[0].row_count(), 100);
-        assert_eq!(errors.len(), 1);
-        assert!(errors[0].1.is_limits_exceeded());
+    fn cuts_at_the_record_limit_across_batches() {
+        let mut cut = Cut::new(limits(Some(150), None));
+        let (b, hit) = cut.take(batch(100), &columns());
+        assert_eq!((b.num_rows(), hit), (100, None));
+        let (b, hit) = cut.take(batch(100), &columns());
+        assert_eq!((b.num_rows(), hit), (50, Some(Exceeded::Records(150))));
     }
 
     #[test]
     fn cuts_at_the_size_limit() {
-        let ctx = ResponseContext::new("c", "a");
-        let (r, errors) = truncate(result(1000), None, Some(2_000), &ctx);
-        assert!(r.tables[0].row_count() < 1000 && r.tables[0].row_count() > 0);
-        assert_eq!(errors.len(), 1);
+        let mut cut = Cut::new(limits(None, Some(17 * 10 + 5)));
+        let (b, hit) = cut.take(batch(100), &columns());
+        assert_eq!((b.num_rows(), hit), (10, Some(Exceeded::Bytes(175))));
     }
 
     #[test]
     fn leaves_small_results_alone() {
-        let ctx = ResponseContext::new("c", "a");
-        let (r, errors) = truncate(result(10), Some(500_000), Some(64 << 20), &ctx);
-        assert_eq!(r.tables[0].row_count(), 10);
-        assert!(errors.is_empty());
+        let mut cut = Cut::new(limits(Some(500_000), Some(64 << 20)));
+        let (b, hit) = cut.take(batch(10), &columns());
+        assert_eq!((b.num_rows(), hit), (10, None));
+        let mut none = Cut::new(ResultLimits::NONE);
+        let (b, hit) = none.take(batch(1000), &columns());
+        assert_eq!((b.num_rows(), hit), (1000, None));
+    }
+
+    #[test]
+    fn a_zero_record_limit_keeps_nothing() {
+        let mut cut = Cut::new(limits(Some(0), None));
+        let (b, hit) = cut.take(batch(3), &columns());
+        assert_eq!((b.num_rows(), hit), (0, Some(Exceeded::Records(0))));
     }
 }

@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::http::{context, error_response};
+use crate::reply::{context, error_response};
 use crate::wire::OneApiError;
 
 /// The origin of the Azure Data Explorer web UI, allowed by default.

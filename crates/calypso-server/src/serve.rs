@@ -1,8 +1,10 @@
-//! Running the server: bind, print the address, serve until SIGINT/SIGTERM, then drain.
+//! Running the server: bind, print the address, serve until SIGINT/SIGTERM, then drain
+//! (for at most [`SHUTDOWN_DEADLINE`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use calypso_engine::Engine;
 
@@ -60,6 +62,7 @@ pub struct Server {
     app: axum::Router,
     local_addr: SocketAddr,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    client_read_timeout: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -137,7 +140,9 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
     engine
         .set_cluster_names(std::iter::once(format!("{scheme}://{local_addr}")).chain(cluster_url));
     tracing::info!(address = %local_addr, data_dir = %data_dir.display(), tls = tls.is_some(), jwt = auth.is_required(), "Calypso is listening");
+    let client_read_timeout = limits.client_read_timeout;
     Ok(Server {
+        client_read_timeout,
         listener,
         app: router(
             AppState::with_limits(Arc::new(engine), limits)
@@ -161,34 +166,51 @@ impl Server {
         format!("{scheme}://{}", self.local_addr)
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Serves until `shutdown` completes, then finishes in-flight requests for at most
+    /// [`SHUTDOWN_DEADLINE`] (connections still open then are closed). A client that
+    /// takes longer than `Limits::client_read_timeout` to send a request's headers is cut
+    /// off.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let handle = axum_server::Handle::new();
+        let h = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            h.graceful_shutdown(Some(SHUTDOWN_DEADLINE));
+        });
+        let std_listener = self.listener.into_std()?;
+        let app = self.app.into_make_service();
         match self.tls {
             None => {
-                axum::serve(self.listener, self.app)
-                    .with_graceful_shutdown(shutdown)
-                    .await?
+                let mut server = axum_server::from_tcp(std_listener).handle(handle);
+                limit_slow_clients(server.http_builder(), self.client_read_timeout);
+                server.serve(app).await?;
             }
             Some(config) => {
-                let handle = axum_server::Handle::new();
-                let h = handle.clone();
-                tokio::spawn(async move {
-                    shutdown.await;
-                    h.graceful_shutdown(None);
-                });
-                let std_listener = self.listener.into_std()?;
-                axum_server::from_tcp_rustls(std_listener, config)
-                    .handle(handle)
-                    .serve(self.app.into_make_service())
-                    .await?
+                let mut server = axum_server::from_tcp_rustls(std_listener, config).handle(handle);
+                limit_slow_clients(server.http_builder(), self.client_read_timeout);
+                server.serve(app).await?;
             }
         }
         tracing::info!("Calypso stopped");
         Ok(())
     }
+}
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
+/// HTTP/1 connections whose client takes longer than `timeout` to send a request's
+/// headers are closed.
+fn limit_slow_clients(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    timeout: Duration,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(timeout);
 }
 
 /// Starts Calypso as `options` say; returns when a shutdown signal (SIGINT, SIGTERM)

@@ -25,8 +25,8 @@ pub use format::{
     kql_to_string,
 };
 pub use parse::{
-    parse_datetime, parse_decimal, parse_guid, parse_long, parse_real, parse_timespan,
-    parse_timespan_literal,
+    DATETIME_RANGE, is_datetime_beyond_range, parse_datetime, parse_decimal, parse_guid,
+    parse_long, parse_real, parse_timespan, parse_timespan_literal,
 };
 pub(crate) use parse::{ticks_to_unix_nanos, unix_nanos_to_ticks};
 

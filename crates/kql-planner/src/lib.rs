@@ -194,11 +194,11 @@ pub trait KqlContext {
     fn parameter(&self, name: &str) -> Option<String>;
     /// The time `now()` returns, in nanoseconds since the Unix epoch.
     fn now_nanos(&self) -> i64;
-    /// A table of one `Int64` column `value` holding `0..count`, produced in batches as it
-    /// is read (the `range` operator with constant bounds). `None`: `range` builds its rows
-    /// in one array.
-    fn series(&self, count: i64) -> Option<TableRef> {
-        let _ = count;
+    /// A table of one `Int64` column `value` holding `start, start + step, ...` (`count`
+    /// values), produced in batches as it is read and declared ordered (the `range`
+    /// operator with constant bounds). `None`: `range` builds its rows in one array.
+    fn series(&self, start: i64, step: i64, count: i64) -> Option<TableRef> {
+        let _ = (start, step, count);
         None
     }
     /// `materialize(plan)`: a table that computes `plan` once per query and caches it.

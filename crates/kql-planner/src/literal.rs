@@ -73,9 +73,19 @@ pub fn literal_to_scalar(lit: &Literal, span: Span) -> Result<ScalarValue> {
                     if is_null {
                         datetime(None)
                     } else {
-                        datetime(Some(
-                            parse_datetime(raw).ok_or_else(|| bad("datetime", raw))?,
-                        ))
+                        datetime(Some(parse_datetime(raw).ok_or_else(|| {
+                            if kql_functions::convert::is_datetime_beyond_range(raw) {
+                                let (first, last) = kql_functions::convert::DATETIME_RANGE;
+                                semantic(
+                                    span,
+                                    format!(
+                                        "datetime({raw}) is outside the datetime range Calypso supports, {first} to {last} (nanoseconds since 1970); ADX's reaches 9999-12-31"
+                                    ),
+                                )
+                            } else {
+                                bad("datetime", raw)
+                            }
+                        })?))
                     }
                 }
                 "timespan" | "time" => {

@@ -652,8 +652,31 @@ impl<'a> Planner<'a> {
             ScalarValue::Float64(Some(x)) => *x < 0.0,
             v => whole(v).is_some_and(|x| x < 0),
         });
-        let streamed = constant_range_count(&f, &t, &s)
-            .and_then(|count| self.ctx.series(count))
+        let count = constant_range_count(&f, &t, &s);
+        let order = vec![SortExpr::new(column(name), !descending, false)];
+        // A long range with constant bounds is the series itself: DataFusion then knows
+        // its order, and nothing after it needs to sort (or hold) its rows again.
+        let direct = match (
+            out_t,
+            literal(&f).and_then(whole),
+            literal(&s).and_then(whole),
+        ) {
+            (KqlType::Long, Some(start), Some(step)) => {
+                count.and_then(|n| self.ctx.series(start, step, n))
+            }
+            _ => None,
+        };
+        if let Some(series) = direct {
+            let plan = LogicalPlanBuilder::scan("__range", series.source, None)
+                .and_then(|b| b.project(vec![column("value").alias(name.to_string())]))
+                .and_then(|b| b.build())
+                .map_err(df(span))?;
+            let mut tab = Tab::new(plan);
+            tab.order = Some(order);
+            return Ok(tab);
+        }
+        let streamed = count
+            .and_then(|count| self.ctx.series(0, 1, count))
             .map(|series| {
                 LogicalPlanBuilder::scan("__range", series.source, None)
                     .and_then(|b| b.project(vec![column("value").alias("__i")]))
@@ -709,7 +732,7 @@ impl<'a> Planner<'a> {
             .and_then(|b| b.build())
             .map_err(df(span))?;
         let mut tab = Tab::new(plan);
-        tab.order = Some(vec![SortExpr::new(column(name), !descending, false)]);
+        tab.order = Some(order);
         Ok(tab)
     }
 }

@@ -95,6 +95,12 @@ impl Running<'_> {
         self.activity.finish(&self.id, o);
     }
 
+    /// Records that the request failed with `error`.
+    pub(crate) fn fail(mut self, error: &EngineError) {
+        self.done = true;
+        self.activity.finish(&self.id, Err(error.to_string()));
+    }
+
     /// The record's id (an `async` command's OperationId).
     pub(crate) fn id(&self) -> &str {
         &self.id

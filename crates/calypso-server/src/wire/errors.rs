@@ -316,6 +316,19 @@ impl OneApiError {
         )
     }
 
+    /// A client too slow to send its request (408).
+    pub fn request_timeout(detail: &str, context: &ResponseContext) -> Self {
+        OneApiError::new(
+            408,
+            "RequestTimeout",
+            "Request timed out.",
+            "Kusto.Data.Exceptions.KustoRequestTimeoutException",
+            detail,
+            false,
+            context,
+        )
+    }
+
     /// A request body above the size limit (413).
     pub fn payload_too_large(detail: &str, context: &ResponseContext) -> Self {
         OneApiError::new(
@@ -347,6 +360,24 @@ impl OneApiError {
             "Kusto.DataNode.Exceptions.StreamingIngestionException",
             detail,
             permanent,
+            context,
+        )
+    }
+
+    /// The partial failure of a result set cut at `limit` bytes of values
+    /// (`truncationmaxsize`; the text of `concepts/query-limits.md`).
+    pub fn result_size_too_large(limit: u64, context: &ResponseContext) -> Self {
+        OneApiError::new(
+            200,
+            "LimitsExceeded",
+            BAD_REQUEST_MESSAGE,
+            "Kusto.Data.Exceptions.KustoServicePartialQueryFailureLimitsExceededException",
+            format!(
+                "Query execution has exceeded the allowed limits (80DA0003): Query result set \
+                 has exceeded the internal data size limit {limit} (E_QUERY_RESULT_SET_TOO_LARGE). \
+                 See https://aka.ms/kustoquerylimits for more information and possible solutions."
+            ),
+            true,
             context,
         )
     }

@@ -18,6 +18,6 @@ pub mod v2;
 pub mod values;
 
 pub use errors::{InnerError, OneApiError, ResponseContext, from_engine_error};
-pub use v1::{ColumnOverride, v1_ingest_result, v1_mgmt, v1_query, v1_query_with_errors};
-pub use v2::{ErrorPlacement, V2Options, join_frames, v2_frame_list, v2_frames};
+pub use v1::{ColumnOverride, V1Writer, v1_ingest_result, v1_mgmt, v1_query, v1_query_with_errors};
+pub use v2::{ErrorPlacement, V2Options, V2Writer, v2_frames};
 pub use values::{dotnet_type, value_json};

@@ -1,8 +1,8 @@
 //! Contents shared by v1 and v2 replies: the `Visualization` property of each result
 //! (`@ExtendedProperties`) and the `QueryResourceConsumption` statistics.
 
-use arrow::array::Array;
-use calypso_engine::{QueryResult, ResultTable};
+use arrow::array::{Array, RecordBatch};
+use calypso_engine::{Render, ResultTable};
 use kql_functions::KqlType;
 use serde_json::{Map, Value, json};
 
@@ -33,7 +33,7 @@ pub const VISUALIZATION_KEYS: [&str; 19] = [
 
 /// The `Visualization` object of a result: every key null except `Accumulate` and
 /// `IsQuerySorted` (false) and `Ymin`/`Ymax` (`"NaN"`), then what `render` set.
-pub fn visualization(table: &ResultTable) -> Value {
+pub fn visualization(render: Option<&Render>) -> Value {
     let mut m = Map::new();
     for k in VISUALIZATION_KEYS {
         let v = match k {
@@ -43,7 +43,7 @@ pub fn visualization(table: &ResultTable) -> Value {
         };
         m.insert(k.to_string(), v);
     }
-    if let Some(render) = &table.render {
+    if let Some(render) = render {
         m.insert(
             "Visualization".into(),
             Value::String(render.visualization.clone()),
@@ -62,8 +62,8 @@ pub fn visualization(table: &ResultTable) -> Value {
 }
 
 /// The `Visualization` object as the JSON text `@ExtendedProperties` carries.
-pub fn visualization_text(table: &ResultTable) -> String {
-    visualization(table).to_string()
+pub fn visualization_text(render: Option<&Render>) -> String {
+    visualization(render).to_string()
 }
 
 fn property_value(key: &str, text: &str) -> Value {
@@ -91,53 +91,77 @@ fn property_value(key: &str, text: &str) -> Value {
     }
 }
 
-/// An estimate of the bytes of a result (`dataset_statistics.table_size`): fixed widths
-/// per type plus the bytes of string and dynamic values.
-pub fn table_size(table: &ResultTable) -> u64 {
-    let mut size = 0u64;
-    for b in &table.batches {
-        for (i, (_, t)) in table.columns.iter().enumerate() {
-            let Some(a) = b.columns().get(i) else {
-                continue;
-            };
-            let rows = a.len() as u64;
-            size += match t {
-                KqlType::Bool => rows,
-                KqlType::Int => 4 * rows,
-                KqlType::Long | KqlType::Real | KqlType::DateTime | KqlType::TimeSpan => 8 * rows,
-                KqlType::Decimal | KqlType::Guid => 16 * rows,
-                KqlType::String => string_bytes(a.as_ref()),
-                KqlType::Dynamic => string_bytes(a.as_ref()),
-            };
-        }
-    }
-    size
+/// The rows and value bytes of one result table as written (`dataset_statistics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableStats {
+    /// Rows written.
+    pub rows: u64,
+    /// Their value bytes ([`batch_size`]).
+    pub bytes: u64,
 }
 
+impl TableStats {
+    /// The statistics of a whole table.
+    pub fn of(table: &ResultTable) -> TableStats {
+        let mut s = TableStats::default();
+        for b in &table.batches {
+            s.add(b, &table.columns);
+        }
+        s
+    }
+
+    /// Counts `batch` in.
+    pub fn add(&mut self, batch: &RecordBatch, columns: &[(String, KqlType)]) {
+        self.rows += batch.num_rows() as u64;
+        self.bytes += batch_size(batch, columns);
+    }
+}
+
+/// An estimate of the bytes of a batch's values, as the result size limit
+/// (`truncationmaxsize`) and `dataset_statistics.table_size` count them: fixed widths per
+/// type plus the bytes of string and dynamic values.
+pub fn batch_size(batch: &RecordBatch, columns: &[(String, KqlType)]) -> u64 {
+    let rows = batch.num_rows() as u64;
+    columns
+        .iter()
+        .zip(batch.columns())
+        .map(|((_, t), a)| match t {
+            KqlType::Bool => rows,
+            KqlType::Int => 4 * rows,
+            KqlType::Long | KqlType::Real | KqlType::DateTime | KqlType::TimeSpan => 8 * rows,
+            KqlType::Decimal | KqlType::Guid => 16 * rows,
+            KqlType::String | KqlType::Dynamic => string_bytes(a.as_ref()),
+        })
+        .sum()
+}
+
+/// The bytes of the values of a (possibly sliced) string array.
 fn string_bytes(a: &dyn Array) -> u64 {
     use arrow::array::AsArray;
+    let span = |first: i64, last: i64| u64::try_from(last - first).unwrap_or(0);
     if let Some(s) = a.as_string_opt::<i32>() {
-        return s.value_data().len() as u64;
+        let o = s.value_offsets();
+        return span(i64::from(o[0]), i64::from(o[o.len() - 1]));
     }
     if let Some(s) = a.as_string_opt::<i64>() {
-        return s.value_data().len() as u64;
+        let o = s.value_offsets();
+        return span(o[0], o[o.len() - 1]);
     }
     0
 }
 
 /// The `QueryResourceConsumption` payload (the 2023 shape of `go/v2/twoTables.json`).
 /// Calypso has no cache, shards or extents: those counters are 0.
-pub fn resource_consumption(result: &QueryResult, ctx: &ResponseContext) -> Value {
+pub fn resource_consumption(tables: &[TableStats], ctx: &ResponseContext) -> Value {
     let zero_hits = json!({"hits": 0, "misses": 0, "total": 0});
     let zero_shard = json!({"hitbytes": 0, "missbytes": 0, "retrievebytes": 0});
     let epoch = "0001-01-01T00:00:00.0000000Z";
     let cpu = kql_functions::convert::format_timespan_kusto(
         i64::try_from(ctx.execution_time.as_nanos()).unwrap_or(i64::MAX),
     );
-    let datasets: Vec<Value> = result
-        .tables
+    let datasets: Vec<Value> = tables
         .iter()
-        .map(|t| json!({"table_row_count": t.row_count(), "table_size": table_size(t)}))
+        .map(|t| json!({"table_row_count": t.rows, "table_size": t.bytes}))
         .collect();
     json!({
         "ExecutionTime": ctx.execution_time.as_secs_f64(),

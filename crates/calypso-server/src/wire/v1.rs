@@ -5,13 +5,14 @@
 //!   TableOfContents (`go/v1/success.json`).
 //! * [`v1_mgmt`]: management commands: a single `Table_0` (`python/versionshowcommandresult.json`).
 
-use calypso_engine::{QueryResult, ResultTable};
+use arrow::array::RecordBatch;
+use calypso_engine::{QueryResult, ResultSchema, ResultTable};
 use kql_functions::KqlType;
 use serde_json::{Map, Value, json};
 
 use super::errors::{OneApiError, ResponseContext};
-use super::service;
-use super::values::{dotnet_type, row_json};
+use super::service::{self, TableStats};
+use super::values::{dotnet_type, row_json, write_rows, write_value};
 
 /// A change to the declared schema of one column of a management-command result.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -83,98 +84,191 @@ pub fn v1_query_with_errors(
     ctx: &ResponseContext,
     partial_errors: &[(usize, OneApiError)],
 ) -> Value {
-    let mut tables = Vec::new();
+    let schemas: Vec<ResultSchema> = result.tables.iter().map(ResultTable::schema).collect();
+    let mut out = Vec::new();
+    let mut w = V1Writer::default();
+    w.begin(&mut out);
+    let mut stats = Vec::with_capacity(result.tables.len());
     for (i, t) in result.tables.iter().enumerate() {
-        let mut rows = table_rows(t);
-        let texts: Vec<Value> = partial_errors
+        let mut table = w.table_begin(&mut out, &schemas[i]);
+        for b in &t.batches {
+            w.rows(&mut out, &mut table, b);
+        }
+        let errors: Vec<&OneApiError> = partial_errors
             .iter()
             .filter(|(ti, _)| *ti == i)
-            .map(|(_, e)| Value::String(e.to_v1_exception_text()))
+            .map(|(_, e)| e)
             .collect();
-        if !texts.is_empty() {
-            rows.push(json!({"Exceptions": texts}));
-        }
-        tables.push(table_json(
-            tables.len(),
-            columns_json(t.columns.iter().map(|(n, k)| (n.as_str(), *k)), None),
-            rows,
-        ));
+        w.table_end(&mut out, table, &errors);
+        stats.push(TableStats::of(t));
     }
-    if !partial_errors.is_empty() {
-        let all: Vec<Value> = partial_errors
-            .iter()
-            .map(|(_, e)| Value::String(e.to_v1_exception_text()))
-            .collect();
-        return json!({"Tables": tables, "Exceptions": all});
+    w.end(&mut out, &schemas, &stats, ctx, partial_errors);
+    serde_json::from_slice(&out).unwrap_or(Value::Null)
+}
+
+/// Writes a v1 query reply as it is produced ([`V1Writer::begin`], per table
+/// [`V1Writer::table_begin`], [`V1Writer::rows`], [`V1Writer::table_end`], then
+/// [`V1Writer::end`]), like `super::v2::V2Writer`.
+#[derive(Debug, Default)]
+pub struct V1Writer {
+    tables: usize,
+}
+
+/// A v1 table being written.
+#[derive(Debug)]
+pub struct V1Table<'t> {
+    columns: &'t [(String, KqlType)],
+    rows: u64,
+}
+
+impl V1Writer {
+    /// `{"Tables":[`.
+    pub fn begin(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"Tables\":[");
     }
 
-    let primaries = result.tables.len();
-    // @ExtendedProperties.
-    let props_rows = result
-        .tables
-        .iter()
-        .map(|t| json!([service::visualization_text(t)]))
-        .collect();
-    tables.push(table_json(
-        tables.len(),
-        columns_json([("Value", KqlType::String)].into_iter(), None),
-        props_rows,
-    ));
-    // QueryStatus.
-    let ts = ctx.timestamp_text();
-    let aid = ctx.activity_id.as_str();
-    let status = |sev: i32, name: &str, desc: String| {
-        json!([
-            ts,
-            sev,
-            name,
-            0,
-            desc,
-            1,
-            aid,
-            aid,
-            aid,
-            ctx.client_request_id
-        ])
-    };
-    let status_rows = vec![
-        status(4, "Info", "Query completed successfully".into()),
-        status(
-            6,
-            "Stats",
-            service::resource_consumption(result, ctx).to_string(),
-        ),
-    ];
-    tables.push(table_json(
-        tables.len(),
-        columns_json(QUERY_STATUS_COLUMNS.into_iter(), None),
-        status_rows,
-    ));
-    // TableOfContents.
-    let mut toc = Vec::new();
-    for t in &result.tables {
-        toc.push(json!([toc.len(), "QueryResult", t.name, new_id(), ""]));
+    fn open_table(&mut self, out: &mut Vec<u8>, columns: Value) {
+        if self.tables > 0 {
+            out.push(b',');
+        }
+        let mut m = Map::new();
+        m.insert(
+            "TableName".into(),
+            Value::String(format!("Table_{}", self.tables)),
+        );
+        m.insert("Columns".into(), columns);
+        write_value(out, &Value::Object(m));
+        // The object's text ends with `}`.
+        out.pop();
+        out.extend_from_slice(b",\"Rows\":[");
+        self.tables += 1;
     }
-    toc.push(json!([
-        primaries,
-        "QueryProperties",
-        "@ExtendedProperties",
-        new_id(),
-        ""
-    ]));
-    toc.push(json!([
-        primaries + 1,
-        "QueryStatus",
-        "QueryStatus",
-        ZERO_GUID,
-        ""
-    ]));
-    tables.push(table_json(
-        tables.len(),
-        columns_json(TOC_COLUMNS.into_iter(), None),
-        toc,
-    ));
-    json!({ "Tables": tables })
+
+    /// Starts a primary result table.
+    pub fn table_begin<'t>(&mut self, out: &mut Vec<u8>, table: &'t ResultSchema) -> V1Table<'t> {
+        self.open_table(
+            out,
+            columns_json(table.columns.iter().map(|(n, k)| (n.as_str(), *k)), None),
+        );
+        V1Table {
+            columns: &table.columns,
+            rows: 0,
+        }
+    }
+
+    /// The rows of `batch`.
+    pub fn rows(&mut self, out: &mut Vec<u8>, table: &mut V1Table<'_>, batch: &RecordBatch) {
+        let first = table.rows == 0;
+        table.rows += write_rows(out, std::slice::from_ref(batch), table.columns, first) as u64;
+    }
+
+    /// Ends a table; a failed one ends with a row `{"Exceptions":[text]}`.
+    pub fn table_end(&mut self, out: &mut Vec<u8>, table: V1Table<'_>, errors: &[&OneApiError]) {
+        if !errors.is_empty() {
+            if table.rows > 0 {
+                out.push(b',');
+            }
+            let texts: Vec<Value> = errors
+                .iter()
+                .map(|e| Value::String(e.to_v1_exception_text()))
+                .collect();
+            write_value(out, &json!({ "Exceptions": texts }));
+        }
+        out.extend_from_slice(b"]}");
+    }
+
+    /// Closes the reply: after partial failures, the top-level `"Exceptions"`; otherwise
+    /// the @ExtendedProperties, QueryStatus and TableOfContents tables.
+    pub fn end(
+        &mut self,
+        out: &mut Vec<u8>,
+        tables: &[ResultSchema],
+        stats: &[TableStats],
+        ctx: &ResponseContext,
+        partial_errors: &[(usize, OneApiError)],
+    ) {
+        if !partial_errors.is_empty() {
+            let all: Vec<Value> = partial_errors
+                .iter()
+                .map(|(_, e)| Value::String(e.to_v1_exception_text()))
+                .collect();
+            out.extend_from_slice(b"],\"Exceptions\":");
+            write_value(out, &Value::Array(all));
+            out.push(b'}');
+            return;
+        }
+        let rows_table = |w: &mut V1Writer, out: &mut Vec<u8>, columns: Value, rows: Vec<Value>| {
+            w.open_table(out, columns);
+            for (i, r) in rows.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, r);
+            }
+            out.extend_from_slice(b"]}");
+        };
+        let primaries = tables.len();
+        let props_rows = tables
+            .iter()
+            .map(|t| json!([service::visualization_text(t.render.as_ref())]))
+            .collect();
+        rows_table(
+            self,
+            out,
+            columns_json([("Value", KqlType::String)].into_iter(), None),
+            props_rows,
+        );
+        let ts = ctx.timestamp_text();
+        let aid = ctx.activity_id.as_str();
+        let status = |sev: i32, name: &str, desc: String| {
+            json!([
+                ts,
+                sev,
+                name,
+                0,
+                desc,
+                1,
+                aid,
+                aid,
+                aid,
+                ctx.client_request_id
+            ])
+        };
+        let status_rows = vec![
+            status(4, "Info", "Query completed successfully".into()),
+            status(
+                6,
+                "Stats",
+                service::resource_consumption(stats, ctx).to_string(),
+            ),
+        ];
+        rows_table(
+            self,
+            out,
+            columns_json(QUERY_STATUS_COLUMNS.into_iter(), None),
+            status_rows,
+        );
+        let mut toc = Vec::new();
+        for t in tables {
+            toc.push(json!([toc.len(), "QueryResult", t.name, new_id(), ""]));
+        }
+        toc.push(json!([
+            primaries,
+            "QueryProperties",
+            "@ExtendedProperties",
+            new_id(),
+            ""
+        ]));
+        toc.push(json!([
+            primaries + 1,
+            "QueryStatus",
+            "QueryStatus",
+            ZERO_GUID,
+            ""
+        ]));
+        rows_table(self, out, columns_json(TOC_COLUMNS.into_iter(), None), toc);
+        out.extend_from_slice(b"]}");
+    }
 }
 
 /// The v1 reply of a management command: one `Table_0`. `schema_overrides` apply by

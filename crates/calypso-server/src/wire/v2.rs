@@ -13,11 +13,12 @@
 //! ```
 
 use arrow::array::RecordBatch;
-use calypso_engine::{QueryResult, ResultTable};
+use calypso_engine::{QueryResult, ResultSchema, ResultTable};
+use kql_functions::KqlType;
 use serde_json::{Map, Value, json};
 
 use super::errors::{OneApiError, ResponseContext};
-use super::service;
+use super::service::{self, TableStats};
 use super::values::{write_rows, write_value};
 
 /// Where partial-failure errors go (`results_error_reporting_placement`).
@@ -75,206 +76,279 @@ pub struct V2Options {
 /// Most rows in one `TableFragment`.
 pub const MAX_FRAGMENT_ROWS: usize = 10_000;
 
-/// The v2 reply body. `partial_errors` are `(index into result.tables, error)` pairs,
-/// e.g. [`OneApiError::result_set_too_large`] for a truncated table.
+/// The v2 reply body of a whole result. `partial_errors` are `(index into result.tables,
+/// error)` pairs, e.g. [`OneApiError::result_set_too_large`] for a truncated table.
 pub fn v2_frames(
     result: &QueryResult,
     opts: &V2Options,
     ctx: &ResponseContext,
     partial_errors: &[(usize, OneApiError)],
 ) -> Vec<u8> {
-    join_frames(
-        &v2_frame_list(result, opts, ctx, partial_errors),
-        opts.newlines_between_frames,
-    )
+    let schemas: Vec<ResultSchema> = result.tables.iter().map(ResultTable::schema).collect();
+    let mut out = Vec::new();
+    let mut w = V2Writer::new(opts);
+    w.begin(&mut out, &schemas);
+    let mut stats = Vec::with_capacity(result.tables.len());
+    for (i, t) in result.tables.iter().enumerate() {
+        let mut table = w.table_begin(&mut out, i, &schemas[i]);
+        let total = t.row_count() as u64;
+        for b in &t.batches {
+            w.rows(&mut out, &mut table, b, Some(total));
+        }
+        let errors: Vec<&OneApiError> = partial_errors
+            .iter()
+            .filter(|(ti, _)| *ti == i)
+            .map(|(_, e)| e)
+            .collect();
+        w.table_end(&mut out, table, &errors);
+        stats.push(TableStats::of(t));
+    }
+    w.end(&mut out, &stats, ctx, partial_errors, false);
+    out
 }
 
-/// Joins frames into the reply array: `[f1,f2]`, or `[f1\n,f2\n]` with newlines.
-pub fn join_frames(frames: &[Vec<u8>], newlines: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(frames.iter().map(|f| f.len() + 2).sum::<usize>() + 2);
-    out.push(b'[');
-    for (i, f) in frames.iter().enumerate() {
-        if i > 0 {
-            if newlines {
+/// Writes a v2 reply as it is produced: [`V2Writer::begin`], then per table
+/// [`V2Writer::table_begin`], [`V2Writer::rows`] for each batch and
+/// [`V2Writer::table_end`], then [`V2Writer::end`]. Each call appends whole frames or, for a
+/// `DataTable`, a piece of one, so the text can go to the wire after every call.
+#[derive(Debug)]
+pub struct V2Writer<'o> {
+    opts: &'o V2Options,
+    frames: usize,
+}
+
+/// A table being written.
+#[derive(Debug)]
+pub struct V2Table<'t> {
+    id: usize,
+    columns: &'t [(String, KqlType)],
+    rows: u64,
+}
+
+impl<'o> V2Writer<'o> {
+    /// A writer for a reply shaped by `opts`.
+    pub fn new(opts: &'o V2Options) -> V2Writer<'o> {
+        V2Writer { opts, frames: 0 }
+    }
+
+    fn fragmented(&self) -> bool {
+        self.opts.fragment_primary_tables || self.opts.progressive
+    }
+
+    /// Starts the next frame: the separator after the previous one.
+    fn frame(&mut self, out: &mut Vec<u8>) {
+        if self.frames == 0 {
+            out.push(b'[');
+        } else {
+            if self.opts.newlines_between_frames {
                 out.push(b'\n');
             }
             out.push(b',');
         }
-        out.extend_from_slice(f);
+        self.frames += 1;
     }
-    if newlines {
-        out.push(b'\n');
+
+    /// DataSetHeader and the `@ExtendedProperties` table of `tables`.
+    pub fn begin(&mut self, out: &mut Vec<u8>, tables: &[ResultSchema]) {
+        self.frame(out);
+        write_value(
+            out,
+            &json!({
+                "FrameType": "DataSetHeader",
+                "IsProgressive": self.opts.progressive,
+                "Version": "v2.0",
+                "IsFragmented": self.fragmented(),
+                "ErrorReportingPlacement": self.opts.error_reporting_placement.name(),
+            }),
+        );
+        self.frame(out);
+        extended_properties(out, tables);
     }
-    out.push(b']');
-    out
-}
 
-/// The frames of the v2 reply, each serialized on its own (for streaming writers).
-pub fn v2_frame_list(
-    result: &QueryResult,
-    opts: &V2Options,
-    ctx: &ResponseContext,
-    partial_errors: &[(usize, OneApiError)],
-) -> Vec<Vec<u8>> {
-    let fragmented = opts.fragment_primary_tables || opts.progressive;
-    let deferred = opts.defer_partial_query_failures;
-    let reported = !deferred && !partial_errors.is_empty();
-    let mut frames = Vec::new();
-
-    frames.push(to_bytes(&json!({
-        "FrameType": "DataSetHeader",
-        "IsProgressive": opts.progressive,
-        "Version": "v2.0",
-        "IsFragmented": fragmented,
-        "ErrorReportingPlacement": opts.error_reporting_placement.name(),
-    })));
-
-    frames.push(extended_properties(result));
-
-    for (i, table) in result.tables.iter().enumerate() {
-        let table_id = i + 1;
-        let errors: Vec<&OneApiError> = if deferred {
-            Vec::new()
+    /// Starts primary result `index` (TableId `index + 1`): a TableHeader frame, or the
+    /// head of a DataTable frame.
+    pub fn table_begin<'t>(
+        &mut self,
+        out: &mut Vec<u8>,
+        index: usize,
+        table: &'t ResultSchema,
+    ) -> V2Table<'t> {
+        let id = index + 1;
+        let columns = columns_json(&table.columns);
+        self.frame(out);
+        if self.fragmented() {
+            write_value(
+                out,
+                &json!({
+                    "FrameType": "TableHeader",
+                    "TableId": id,
+                    "TableKind": "PrimaryResult",
+                    "TableName": table.name,
+                    "Columns": columns,
+                }),
+            );
         } else {
-            partial_errors
-                .iter()
-                .filter(|(t, _)| *t == i)
-                .map(|(_, e)| e)
-                .collect()
-        };
-        if fragmented {
-            fragmented_table(&mut frames, table, table_id, opts, &errors);
-        } else {
-            frames.push(data_table(
-                table_id,
-                "PrimaryResult",
-                &table.name,
-                &columns_json(table),
-                |out| {
-                    let n = write_rows(out, &table.batches, &table.columns, true);
-                    if !errors.is_empty() {
-                        write_error_row(out, &errors, n == 0);
-                    }
-                },
-            ));
+            open_rows(
+                out,
+                &data_table_head(id, "PrimaryResult", &table.name, &columns),
+            );
+        }
+        V2Table {
+            id,
+            columns: &table.columns,
+            rows: 0,
         }
     }
 
-    if !reported {
-        let qci_errors: Vec<&OneApiError> = if deferred {
-            partial_errors.iter().map(|(_, e)| e).collect()
-        } else {
-            Vec::new()
-        };
-        frames.push(query_completion_information(
-            result,
-            ctx,
-            result.tables.len() + 1,
-            &qci_errors,
-        ));
-    }
-
-    let mut completion = Map::new();
-    completion.insert("FrameType".into(), Value::from("DataSetCompletion"));
-    completion.insert("HasErrors".into(), Value::Bool(reported));
-    completion.insert("Cancelled".into(), Value::Bool(false));
-    if reported {
-        completion.insert(
-            "OneApiErrors".into(),
-            Value::Array(partial_errors.iter().map(|(_, e)| e.to_json()).collect()),
-        );
-    }
-    frames.push(to_bytes(&Value::Object(completion)));
-    frames
-}
-
-/// TableHeader, TableFragment(s) (+ TableProgress when progressive), TableCompletion.
-fn fragmented_table(
-    frames: &mut Vec<Vec<u8>>,
-    table: &ResultTable,
-    table_id: usize,
-    opts: &V2Options,
-    errors: &[&OneApiError],
-) {
-    frames.push(to_bytes(&json!({
-        "FrameType": "TableHeader",
-        "TableId": table_id,
-        "TableKind": "PrimaryResult",
-        "TableName": table.name,
-        "Columns": columns_json(table),
-    })));
-    let total = table.row_count();
-    let mut written = 0usize;
-    for batch in &table.batches {
+    /// The rows of `batch`: in the DataTable, or as TableFragment frames of at most
+    /// [`MAX_FRAGMENT_ROWS`] rows (each followed by a TableProgress frame when progressive;
+    /// `total`, the table's row count, gives the percentage).
+    pub fn rows(
+        &mut self,
+        out: &mut Vec<u8>,
+        table: &mut V2Table<'_>,
+        batch: &RecordBatch,
+        total: Option<u64>,
+    ) {
+        if !self.fragmented() {
+            let first = table.rows == 0;
+            table.rows += write_rows(out, std::slice::from_ref(batch), table.columns, first) as u64;
+            return;
+        }
         let mut offset = 0;
         while offset < batch.num_rows() {
             let len = (batch.num_rows() - offset).min(MAX_FRAGMENT_ROWS);
-            let chunk: RecordBatch = batch.slice(offset, len);
-            frames.push(fragment(table_id, |out| {
-                write_rows(out, std::slice::from_ref(&chunk), &table.columns, true);
-            }));
+            let chunk = batch.slice(offset, len);
+            self.frame(out);
+            open_rows(out, &fragment_head(table.id));
+            write_rows(out, std::slice::from_ref(&chunk), table.columns, true);
+            out.extend_from_slice(b"]}");
             offset += len;
-            written += len;
-            if opts.progressive {
-                let pct = if total == 0 {
-                    100.0
-                } else {
-                    written as f64 * 100.0 / total as f64
+            table.rows += len as u64;
+            if self.opts.progressive {
+                let pct = match total {
+                    Some(t) if t > 0 => table.rows as f64 * 100.0 / t as f64,
+                    _ => 100.0,
                 };
-                frames.push(to_bytes(&json!({
-                    "FrameType": "TableProgress",
-                    "TableId": table_id,
-                    "TableProgress": pct,
-                })));
+                self.frame(out);
+                write_value(
+                    out,
+                    &json!({
+                        "FrameType": "TableProgress",
+                        "TableId": table.id,
+                        "TableProgress": pct,
+                    }),
+                );
             }
         }
     }
-    let end_of_table = opts.error_reporting_placement == ErrorPlacement::EndOfTable;
-    if !errors.is_empty() && !end_of_table {
-        frames.push(fragment(table_id, |out| write_error_row(out, errors, true)));
+
+    /// Ends a table, with its partial-failure `errors` (left out when they are deferred):
+    /// an in-data error row, or (fragmented, `EndOfTable`) in the TableCompletion frame.
+    pub fn table_end(&mut self, out: &mut Vec<u8>, table: V2Table<'_>, errors: &[&OneApiError]) {
+        let errors = if self.opts.defer_partial_query_failures {
+            &[]
+        } else {
+            errors
+        };
+        if !self.fragmented() {
+            if !errors.is_empty() {
+                write_error_row(out, errors, table.rows == 0);
+            }
+            out.extend_from_slice(b"]}");
+            return;
+        }
+        let end_of_table = self.opts.error_reporting_placement == ErrorPlacement::EndOfTable;
+        if !errors.is_empty() && !end_of_table {
+            self.frame(out);
+            open_rows(out, &fragment_head(table.id));
+            write_error_row(out, errors, true);
+            out.extend_from_slice(b"]}");
+        }
+        let mut completion = Map::new();
+        completion.insert("FrameType".into(), Value::from("TableCompletion"));
+        completion.insert("TableId".into(), Value::from(table.id));
+        completion.insert("RowCount".into(), Value::from(table.rows));
+        if !errors.is_empty() && end_of_table {
+            completion.insert("OneApiErrors".into(), errors_json(errors));
+        }
+        self.frame(out);
+        write_value(out, &Value::Object(completion));
     }
-    let mut completion = Map::new();
-    completion.insert("FrameType".into(), Value::from("TableCompletion"));
-    completion.insert("TableId".into(), Value::from(table_id));
-    completion.insert("RowCount".into(), Value::from(total));
-    if !errors.is_empty() && end_of_table {
-        completion.insert("OneApiErrors".into(), errors_json(errors));
+
+    /// QueryCompletionInformation (absent after a reported partial failure) and
+    /// DataSetCompletion, closing the reply. `tables` are the written tables' statistics.
+    pub fn end(
+        &mut self,
+        out: &mut Vec<u8>,
+        tables: &[TableStats],
+        ctx: &ResponseContext,
+        partial_errors: &[(usize, OneApiError)],
+        cancelled: bool,
+    ) {
+        let deferred = self.opts.defer_partial_query_failures;
+        let reported = !deferred && !partial_errors.is_empty();
+        if !reported {
+            let qci_errors: Vec<&OneApiError> = if deferred {
+                partial_errors.iter().map(|(_, e)| e).collect()
+            } else {
+                Vec::new()
+            };
+            self.frame(out);
+            query_completion_information(out, tables, ctx, tables.len() + 1, &qci_errors);
+        }
+        let mut completion = Map::new();
+        completion.insert("FrameType".into(), Value::from("DataSetCompletion"));
+        completion.insert("HasErrors".into(), Value::Bool(reported));
+        completion.insert("Cancelled".into(), Value::Bool(cancelled));
+        if reported {
+            completion.insert(
+                "OneApiErrors".into(),
+                Value::Array(partial_errors.iter().map(|(_, e)| e.to_json()).collect()),
+            );
+        }
+        self.frame(out);
+        write_value(out, &Value::Object(completion));
+        if self.opts.newlines_between_frames {
+            out.push(b'\n');
+        }
+        out.push(b']');
     }
-    frames.push(to_bytes(&Value::Object(completion)));
 }
 
-fn fragment(table_id: usize, rows: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+fn fragment_head(table_id: usize) -> Map<String, Value> {
     let mut head = Map::new();
     head.insert("FrameType".into(), Value::from("TableFragment"));
     head.insert("TableFragmentType".into(), Value::from("DataAppend"));
     head.insert("TableId".into(), Value::from(table_id));
-    with_rows(&head, rows)
+    head
 }
 
 /// The `@ExtendedProperties` table: one `Visualization` row per primary result.
-fn extended_properties(result: &QueryResult) -> Vec<u8> {
+fn extended_properties(out: &mut Vec<u8>, tables: &[ResultSchema]) {
     let columns = json!([
         {"ColumnName": "TableId", "ColumnType": "int"},
         {"ColumnName": "Key", "ColumnType": "string"},
         {"ColumnName": "Value", "ColumnType": "dynamic"},
     ]);
-    data_table(
-        0,
-        "QueryProperties",
-        "@ExtendedProperties",
-        &columns,
-        |out| {
-            for (i, t) in result.tables.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(
-                    out,
-                    &json!([i + 1, "Visualization", service::visualization_text(t)]),
-                );
-            }
-        },
-    )
+    open_rows(
+        out,
+        &data_table_head(0, "QueryProperties", "@ExtendedProperties", &columns),
+    );
+    for (i, t) in tables.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_value(
+            out,
+            &json!([
+                i + 1,
+                "Visualization",
+                service::visualization_text(t.render.as_ref())
+            ]),
+        );
+    }
+    out.extend_from_slice(b"]}");
 }
 
 /// The columns of the QueryCompletionInformation table.
@@ -296,11 +370,12 @@ pub const QCI_COLUMNS: [(&str, &str); 12] = [
 /// QueryCompletionInformation: QueryInfo (or the deferred partial-failure errors),
 /// WorkloadGroup, EffectiveRequestOptions and QueryResourceConsumption rows.
 fn query_completion_information(
-    result: &QueryResult,
+    out: &mut Vec<u8>,
+    tables: &[TableStats],
     ctx: &ResponseContext,
     table_id: usize,
     deferred_errors: &[&OneApiError],
-) -> Vec<u8> {
+) {
     let columns = Value::Array(
         QCI_COLUMNS
             .iter()
@@ -391,28 +466,29 @@ fn query_completion_information(
         "S_OK (0)",
         0,
         "QueryResourceConsumption",
-        service::resource_consumption(result, ctx).to_string(),
+        service::resource_consumption(tables, ctx).to_string(),
     ));
-    data_table(
-        table_id,
-        "QueryCompletionInformation",
-        "QueryCompletionInformation",
-        &columns,
-        |out| {
-            for (i, r) in rows.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_value(out, r);
-            }
-        },
-    )
+    open_rows(
+        out,
+        &data_table_head(
+            table_id,
+            "QueryCompletionInformation",
+            "QueryCompletionInformation",
+            &columns,
+        ),
+    );
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_value(out, r);
+    }
+    out.extend_from_slice(b"]}");
 }
 
-fn columns_json(table: &ResultTable) -> Value {
+fn columns_json(columns: &[(String, KqlType)]) -> Value {
     Value::Array(
-        table
-            .columns
+        columns
             .iter()
             .map(|(n, t)| json!({"ColumnName": n, "ColumnType": t.name()}))
             .collect(),
@@ -431,37 +507,23 @@ fn write_error_row(out: &mut Vec<u8>, errors: &[&OneApiError], first: bool) {
     write_value(out, &json!({"OneApiErrors": errors_json(errors)}));
 }
 
-/// A `DataTable` frame whose rows `rows` writes (comma-separated, no brackets).
-fn data_table(
-    table_id: usize,
-    kind: &str,
-    name: &str,
-    columns: &Value,
-    rows: impl FnOnce(&mut Vec<u8>),
-) -> Vec<u8> {
+/// The members of a `DataTable` frame before its rows.
+fn data_table_head(table_id: usize, kind: &str, name: &str, columns: &Value) -> Map<String, Value> {
     let mut head = Map::new();
     head.insert("FrameType".into(), Value::from("DataTable"));
     head.insert("TableId".into(), Value::from(table_id));
     head.insert("TableKind".into(), Value::from(kind));
     head.insert("TableName".into(), Value::from(name));
     head.insert("Columns".into(), columns.clone());
-    with_rows(&head, rows)
+    head
 }
 
-/// Serializes `head` and appends a `"Rows":[...]` member written by `rows`, so that large
-/// tables never exist as one `serde_json::Value`.
-fn with_rows(head: &Map<String, Value>, rows: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
-    let mut out = to_bytes(&Value::Object(head.clone()));
+/// Writes `head` and opens its `"Rows":[` member; the caller writes the rows
+/// (comma-separated) and closes with `]}`. Large tables never exist as one
+/// `serde_json::Value`.
+fn open_rows(out: &mut Vec<u8>, head: &Map<String, Value>) {
+    write_value(out, &Value::Object(head.clone()));
     // `head` is a non-empty object: its text ends with `}`.
     out.pop();
     out.extend_from_slice(b",\"Rows\":[");
-    rows(&mut out);
-    out.extend_from_slice(b"]}");
-    out
-}
-
-fn to_bytes(v: &Value) -> Vec<u8> {
-    let mut out = Vec::new();
-    write_value(&mut out, v);
-    out
 }

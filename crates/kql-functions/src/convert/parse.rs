@@ -355,6 +355,30 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
         .or_else(|| parse_us(s))
 }
 
+/// The first and last instants a datetime can hold: nanoseconds since 1970 in an `i64`.
+pub const DATETIME_RANGE: (&str, &str) = (
+    "1677-09-21T00:12:43.1452241Z",
+    "2262-04-11T23:47:16.8547758Z",
+);
+
+/// Whether `s` starts with a valid `yyyy-mm-dd` date (ADX accepts years 1 to 9999) that
+/// lies outside [`DATETIME_RANGE`]: a datetime Kusto has and Calypso cannot hold.
+pub fn is_datetime_beyond_range(s: &str) -> bool {
+    let s = s.trim();
+    let Some(date) = s.get(..10) else {
+        return false;
+    };
+    match chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+        Ok(d) => {
+            use chrono::Datelike;
+            (1..=9999).contains(&d.year())
+                && parse_datetime(s).is_none()
+                && !(1678..=2261).contains(&d.year())
+        }
+        Err(_) => false,
+    }
+}
+
 /// Parses .NET's `TimeSpan` text, as `totimespan()` and `timespan()` literals accept it:
 /// `[-]d`, `[-][d.]hh:mm[:ss[.fffffff]]` or `[-]d:hh:mm:ss[.fffffff]`. Gives nanoseconds
 /// (whole ticks). `None` when malformed or a component is out of range.
