@@ -400,3 +400,33 @@ async fn slow_clients_are_cut_off() {
     assert_eq!(status, 408, "{text}");
     assert!(text.contains("\"RequestTimeout\""), "{text}");
 }
+
+/// A streamed reply compressed for a client that accepts gzip (as the SDKs do) is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_reply_can_be_gzipped() {
+    let s = TestServer::start();
+    for path in ["/v2/rest/query", "/v1/rest/query"] {
+        let resp = s
+            .client()
+            .post(format!("{}{path}", s.url))
+            .header("accept-encoding", "gzip")
+            .json(&json!({"db": "NetDefaultDB", "csl": "range x from 1 to 100000 step 1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(resp.headers()["content-encoding"], "gzip");
+        let bytes = resp.bytes().await.unwrap();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let rows = if path.starts_with("/v2") {
+            data_rows(&v)
+        } else {
+            v["Tables"][0]["Rows"].as_array().unwrap().len()
+        };
+        assert_eq!(rows, 100_000, "{path}");
+    }
+}

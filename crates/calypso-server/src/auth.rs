@@ -17,7 +17,6 @@ use calypso_engine::Caller;
 use serde::{Deserialize, Serialize};
 
 use crate::reply::{context, error_response};
-use crate::state::AppState;
 use crate::wire::OneApiError;
 
 /// The `AzureAD` block of `/v1/rest/auth/metadata` (field names as the SDKs read them).
@@ -120,9 +119,9 @@ impl Auth {
 /// Middleware: authenticates the request and stores its [`Caller`] in the request's
 /// extensions; answers 401 (OneApi JSON, `WWW-Authenticate: Bearer ...`) for a missing or
 /// invalid token. The metadata endpoint and CORS preflights need no token.
-pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn authenticate(State(auth): State<Auth>, mut req: Request, next: Next) -> Response {
     let open = req.method() == Method::OPTIONS || req.uri().path() == "/v1/rest/auth/metadata";
-    let caller = match &state.auth.authenticator {
+    let caller = match &auth.authenticator {
         None => Caller::Unauthenticated,
         Some(_) if open => Caller::Unauthenticated,
         Some(a) => {

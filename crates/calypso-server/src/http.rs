@@ -59,7 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/rest/auth/metadata", get(auth_metadata))
         .route("/v1/rest/ingest/{db}/{table}", post(ingest))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.auth.clone(),
             crate::auth::authenticate,
         ))
         .layer(RequestDecompressionLayer::new())
