@@ -455,6 +455,21 @@ impl Engine {
         })
     }
 
+    /// Parses a query, refusing control commands.
+    fn parse_query(text: &str) -> Result<Query> {
+        let query = Self::parse(text)?;
+        if query
+            .statements
+            .iter()
+            .any(|s| matches!(s.kind, StatementKind::Command(_)))
+        {
+            return Err(EngineError::BadRequest(
+                "A control command cannot run as a query".into(),
+            ));
+        }
+        Ok(query)
+    }
+
     fn parse(text: &str) -> Result<Query> {
         let parsed = kql_syntax::parse(text);
         if let Some(d) = parsed.diagnostics.first() {
@@ -470,16 +485,7 @@ impl Engine {
         text: &str,
         options: &RequestOptions,
     ) -> Result<PlannedQuery> {
-        let query = Self::parse(text)?;
-        if query
-            .statements
-            .iter()
-            .any(|s| matches!(s.kind, StatementKind::Command(_)))
-        {
-            return Err(EngineError::BadRequest(
-                "Control commands cannot be planned as queries".into(),
-            ));
-        }
+        let query = Self::parse_query(text)?;
         let ctx = self.context(&security::UNAUTHENTICATED, database, options)?;
         plan(&ctx, &query, text)
     }

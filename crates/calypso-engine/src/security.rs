@@ -150,16 +150,7 @@ impl Engine {
         text: &str,
         options: &RequestOptions,
     ) -> Result<QueryStream<'a>> {
-        let query = Self::parse(text)?;
-        if query
-            .statements
-            .iter()
-            .any(|s| matches!(s.kind, StatementKind::Command(_)))
-        {
-            return Err(EngineError::BadRequest(
-                "A control command cannot run as a query".into(),
-            ));
-        }
+        let query = Self::parse_query(text)?;
         self.start_query(caller, database, &query, text, options)
     }
 

@@ -269,13 +269,7 @@ impl Display for Expr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match &self.kind {
             ExprKind::Literal(l) => write!(f, "{l}"),
-            ExprKind::Name(id) => {
-                if id.name.contains('*') {
-                    f.write_str(&id.name)
-                } else {
-                    write_ident(f, &id.name)
-                }
-            }
+            ExprKind::Name(id) => write_ident(f, &id.name),
             ExprKind::Star => f.write_str("*"),
             ExprKind::Paren(e) => write!(f, "({e})"),
             ExprKind::Unary { op, expr } => {
@@ -312,10 +306,12 @@ impl Display for Expr {
                 f.write_str(")")
             }
             ExprKind::NamedArg { name, value } => write!(f, "{} = {value}", name.name),
-            ExprKind::Member { expr, name } => write!(f, "{expr}.{}", Id(&name.name)),
+            ExprKind::Member { expr, name } => {
+                write!(f, "{expr}{}{}", dot_after(expr), Id(&name.name))
+            }
             ExprKind::Index { expr, index } => write!(f, "{expr}[{index}]"),
             ExprKind::MethodCall { expr, name, args } => {
-                write!(f, "{expr}.{}(", Id(&name.name))?;
+                write!(f, "{expr}{}{}(", dot_after(expr), Id(&name.name))?;
                 list(f, args, |f, e| write!(f, "{e}"))?;
                 f.write_str(")")
             }
@@ -394,13 +390,47 @@ fn paren_params(f: &mut Formatter<'_>, ps: &[OpParam]) -> fmt::Result {
 }
 
 fn patterns(f: &mut Formatter<'_>, ids: &[Ident]) -> fmt::Result {
-    list(f, ids, |f, id| {
-        if id.name.contains('*') {
-            f.write_str(&id.name)
-        } else {
-            write_ident(f, &id.name)
-        }
-    })
+    list(f, ids, |f, id| write_pattern(f, &id.name))
+}
+
+/// Writes a name with `*` wildcards as the parser reads one (`prefix*`, `['a b']*`): a first
+/// piece, quoted if need be, then `*`s and plain words written adjacent to it; any other
+/// name is quoted whole (`['x*y z']`), which the parser reads back as the same name.
+fn write_pattern(f: &mut dyn Write, name: &str) -> fmt::Result {
+    let Some(star) = name.find('*') else {
+        return write_ident(f, name);
+    };
+    let (first, rest) = name.split_at(star);
+    let plain_word = |w: &str| {
+        let mut cs = w.chars();
+        w.is_empty()
+            || cs.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+                && cs.all(|c| c == '_' || c.is_alphanumeric())
+    };
+    if !rest.split('*').all(plain_word) {
+        return write_ident(f, name);
+    }
+    if !first.is_empty() {
+        write_ident(f, first)?;
+    }
+    f.write_str(rest)
+}
+
+/// A table of `union`, `search in (...)`, `find in (...)`: a name may have wildcards.
+fn table(f: &mut Formatter<'_>, e: &Expr) -> fmt::Result {
+    match &e.kind {
+        ExprKind::Name(id) => write_pattern(f, &id.name),
+        _ => write!(f, "{e}"),
+    }
+}
+
+/// The `.` of a member access after `expr`: ` .` after a number, which `2.` would make a
+/// real literal of.
+fn dot_after(expr: &Expr) -> &'static str {
+    match &expr.kind {
+        ExprKind::Literal(Literal::Long(_) | Literal::Real(_)) => " .",
+        _ => ".",
+    }
 }
 
 fn mv_items(f: &mut Formatter<'_>, items: &[MvExpandItem]) -> fmt::Result {
@@ -501,7 +531,7 @@ impl Display for Operator {
                 f.write_str("union")?;
                 params(f, ps)?;
                 f.write_str(" ")?;
-                list(f, tables, |f, e| write!(f, "{e}"))
+                list(f, tables, table)
             }
             OperatorKind::Join {
                 params: ps,
@@ -714,7 +744,7 @@ impl Display for Operator {
                 params(f, ps)?;
                 if !tables.is_empty() {
                     f.write_str(" in (")?;
-                    list(f, tables, |f, e| write!(f, "{e}"))?;
+                    list(f, tables, table)?;
                     f.write_str(")")?;
                 }
                 write!(f, " {predicate}")
@@ -729,7 +759,7 @@ impl Display for Operator {
                 params(f, ps)?;
                 if !tables.is_empty() {
                     f.write_str(" in (")?;
-                    list(f, tables, |f, e| write!(f, "{e}"))?;
+                    list(f, tables, table)?;
                     f.write_str(")")?;
                 }
                 write!(f, " where {predicate}")?;

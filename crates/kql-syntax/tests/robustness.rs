@@ -125,3 +125,32 @@ proptest! {
         }
     }
 }
+
+/// Inputs the fuzzer (`fuzz/regressions/kql_parse/`) found printing to a text that did not
+/// parse back to the same AST.
+#[test]
+fn fuzzer_found_print_round_trips() {
+    for text in [
+        "3.in",
+        "5.in.ingest ",
+        "set a=0.asc.p",
+        "print 2.5.['x y'], 1.x(2)",
+        "T | mv-apply a, b on (extend$c =  +  b)",
+        "T | mv-apply a on (extend ['a b'] = 1)",
+        "T | mv-apply a on (extend[0])",
+        "print ['a*'] >= [' x*' 'd']",
+        "T | project-away ['a b']*, c*d, ['x*y z']",
+        "union T*, ['a b']*, ['x*1']",
+    ] {
+        let parsed = kql_syntax::parse(text);
+        assert!(parsed.is_ok(), "{text}: {:?}", parsed.diagnostics);
+        let printed = parsed.query.to_string();
+        let again = kql_syntax::parse(&printed);
+        assert!(
+            again.is_ok(),
+            "{text}\n  printed: {printed}\n  {:?}",
+            again.diagnostics
+        );
+        assert_eq!(again.query, parsed.query, "{text}\n  printed: {printed}");
+    }
+}

@@ -675,7 +675,8 @@ pub(crate) fn subquery_body(p: &mut Parser<'_>) -> PResult<Expr> {
             || next.is_punct(".")
             || next.is_punct("=")
             || next.is_punct(",")
-            || next.is_punct("[");
+            // `extend[0]` indexes a column; `extend ['a b'] = 1` names one.
+            || next.is_punct("[") && (p.adjacent(1) || p.ident_len_at(1).is_none());
         let no_arg_op = matches!(w, "getschema" | "count" | "serialize" | "consume")
             && (next.is_punct(")") || next.is_punct("|"));
         let is_op = OPS.contains(&w) && (!followed_like_name || no_arg_op);
