@@ -50,6 +50,19 @@ async fn user_mistakes_get_kusto_errors_and_the_server_lives() {
             400,
             "E_RUNAWAY_QUERY",
         ),
+        // Found by fuzzing (fuzz/regressions/kql_plan): a huge length, a bad countof kind,
+        // an average of decimals past Decimal128.
+        (
+            "print array_index_of(dynamic([1, 2]), 1, 1, 9223372036854775807)",
+            200,
+            "-1",
+        ),
+        ("print countof('a', 'a', 'x')", 400, "General_BadRequest"),
+        (
+            "print x = decimal(99999999999999999999) | union (print x = decimal(99999999999999999999)) | summarize avg(x)",
+            400,
+            "General_BadRequest",
+        ),
         // A range with non-constant bounds too large to hold.
         (
             "range x from 1 to toscalar(print 20000000000) step 1 | count",

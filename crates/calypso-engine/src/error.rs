@@ -158,6 +158,11 @@ impl EngineError {
                 }
                 _ => EngineError::Execution(e.strip_backtrace()),
             },
+            // DataFusion's aggregates report overflow as text (`Arithmetic Overflow in
+            // AvgAccumulator`): the user's data, not a bug.
+            D::Execution(m) if m.contains("Arithmetic Overflow") || m.contains("overflow") => {
+                failed("General_BadRequest", format!("Arithmetic overflow: {m}"))
+            }
             D::ResourcesExhausted(m) if m.contains("(E_RUNAWAY_QUERY)") => {
                 failed("E_RUNAWAY_QUERY", m.clone())
             }

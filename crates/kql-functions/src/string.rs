@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Int64Array, LargeStringArray, StringArray};
 use arrow::datatypes::DataType;
-use datafusion_common::{Result, exec_err};
+use datafusion_common::Result;
 
 use crate::Registry;
 use crate::convert::kernel::{KqlFn, StrCol, i64_col, str_col};
@@ -290,7 +290,10 @@ fn eval_countof(args: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
             let re = regexes.get(search.get(i))?;
             out.push(Some(re.find_iter(text.get(i)).count() as i64));
         } else {
-            return exec_err!("countof(): kind must be 'normal' or 'regex', got '{k}'");
+            return Err(crate::FunctionError::Runtime(format!(
+                "countof(): kind must be 'normal' or 'regex', got '{k}'"
+            ))
+            .into_datafusion());
         }
     }
     Ok(Arc::new(Int64Array::from(out)))

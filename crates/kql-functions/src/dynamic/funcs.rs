@@ -298,7 +298,7 @@ pub fn array_index_of(
     let end = if length == -1 {
         len
     } else {
-        (s + length).min(len)
+        s.saturating_add(length).min(len)
     };
     let want = occurrence.max(1);
     let mut seen = 0;
