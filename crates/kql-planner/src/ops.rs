@@ -341,10 +341,15 @@ impl Planner<'_> {
                 let n = self.const_value(count, t.row())?;
                 let n = const_usize(&n, count.span())?;
                 let sort = self.sort_keys(&t, std::slice::from_ref(key))?;
-                let plan = build(
-                    LogicalPlanBuilder::from(t.plan).sort_with_limit(sort.clone(), Some(n)),
-                    span,
-                )?;
+                // `top 0` is empty (DataFusion's TopK needs k > 0).
+                let plan = if n == 0 {
+                    build(LogicalPlanBuilder::from(t.plan).limit(0, Some(0)), span)?
+                } else {
+                    build(
+                        LogicalPlanBuilder::from(t.plan).sort_with_limit(sort.clone(), Some(n)),
+                        span,
+                    )?
+                };
                 let mut out = Tab::new(plan);
                 out.order = Some(sort);
                 Ok(out)
