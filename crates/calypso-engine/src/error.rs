@@ -156,6 +156,12 @@ impl EngineError {
                 ArrowError::ComputeError(m) if m.contains("overflow") => {
                     failed("General_BadRequest", format!("Arithmetic overflow: {m}"))
                 }
+                // A value that does not convert to the type an argument needs (a real past
+                // the range of long, text that is not a number).
+                ArrowError::CastError(m) | ArrowError::ParseError(m) => failed(
+                    "General_BadRequest",
+                    format!("A value could not be converted: {m}"),
+                ),
                 _ => EngineError::Execution(e.strip_backtrace()),
             },
             // DataFusion's aggregates report overflow as text (`Arithmetic Overflow in
