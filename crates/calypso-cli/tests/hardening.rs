@@ -58,7 +58,11 @@ async fn user_mistakes_get_kusto_errors_and_the_server_lives() {
             "-1",
         ),
         ("print countof('a', 'a', 'x')", 400, "General_BadRequest"),
-        ("print make_datetime(1e308, 1, 1)", 400, "General_BadRequest"),
+        (
+            "print make_datetime(1e308, 1, 1)",
+            400,
+            "General_BadRequest",
+        ),
         (
             "print x = decimal(99999999999999999999) | union (print x = decimal(99999999999999999999)) | summarize avg(x)",
             400,
