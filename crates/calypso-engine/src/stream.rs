@@ -361,8 +361,15 @@ fn normalize_batch(b: &RecordBatch, columns: &[(String, KqlType)]) -> Result<Rec
         };
         arrays.push(a);
     }
-    RecordBatch::try_new(Arc::new(Schema::new(schema.fields().clone())), arrays)
-        .map_err(|e| EngineError::Execution(e.to_string()))
+    // A result may have rows and no columns (`union kind=inner` of tables with none in
+    // common): the row count is given.
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
+    RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(schema.fields().clone())),
+        arrays,
+        &options,
+    )
+    .map_err(|e| EngineError::Execution(e.to_string()))
 }
 
 #[cfg(test)]
