@@ -169,8 +169,6 @@ const KNOWN_INTERNAL_ERRORS: &[&str] = &[
     "does not support logical expression InSubquery",
     // count-of-empty-then-dcountif.kql
     "aggregate_statistics",
-    // join-on-decimal-avg.kql
-    "Cannot cast to Decimal128(38, 22)",
     // join-key-dynamic-vs-long.kql (and casts of dynamic JSON text to numbers)
     "Cannot cast string",
     // iff-dynamic-and-datetime.kql

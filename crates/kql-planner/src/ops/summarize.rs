@@ -180,15 +180,13 @@ impl Planner<'_> {
                 };
                 let e = match c.name {
                     "sum" => agg::sum::sum(x),
-                    "avg" => agg::average::avg(cast_to(
-                        x,
-                        t,
-                        if t == KqlType::Decimal {
-                            t
-                        } else {
-                            KqlType::Real
-                        },
+                    // DataFusion's avg of a decimal widens its scale (38, 22): back to
+                    // Kusto's decimal type, as every other decimal value has.
+                    "avg" if t == KqlType::Decimal => Expr::Cast(datafusion_expr::Cast::new(
+                        Box::new(agg::average::avg(x)),
+                        KqlType::Decimal.to_arrow(),
                     )),
+                    "avg" => agg::average::avg(cast_to(x, t, KqlType::Real)),
                     "min" => agg::min_max::min(x),
                     "max" => agg::min_max::max(x),
                     "stdev" => agg::stddev::stddev(cast_to(x, t, KqlType::Real)),
