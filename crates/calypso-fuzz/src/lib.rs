@@ -165,8 +165,6 @@ const KNOWN_INTERNAL_ERRORS: &[&str] = &[
     "row_number() ORDER BY",
     // sort-key-replaced-by-extend.kql
     "Function 'isnan' requires",
-    // in-toscalar.kql
-    "does not support logical expression InSubquery",
     // count-of-empty-then-dcountif.kql
     "aggregate_statistics",
     // join-key-dynamic-vs-long.kql (and casts of dynamic JSON text to numbers)

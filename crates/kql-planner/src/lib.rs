@@ -16,6 +16,7 @@ mod naming;
 mod ops;
 mod qualified;
 mod scope;
+mod subquery;
 mod tabular;
 
 use std::collections::HashMap;
@@ -267,6 +268,8 @@ pub fn plan_query(ctx: &dyn KqlContext, query: &Query) -> Result<PlannedQuery> {
             }
             StatementKind::Expr(e) => {
                 let (plan, render) = planner.plan_result(e)?;
+                let plan = subquery::in_subqueries_outside_filters(plan)
+                    .map_err(|e| error::internal(e.to_string()))?;
                 let columns = tabular::kql_columns(&plan)?;
                 out.results.push(PlannedResult {
                     plan,
