@@ -27,7 +27,7 @@ fn in_order(w: Expr, order: Vec<datafusion_expr::SortExpr>, span: Span) -> Resul
 }
 
 /// Aggregate functions (only valid in summarize).
-pub(crate) const AGGREGATES: &[&str] = &[
+pub const AGGREGATES: &[&str] = &[
     "count",
     "countif",
     "sum",

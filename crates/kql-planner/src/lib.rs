@@ -9,6 +9,7 @@
 //! ```
 
 mod call;
+pub use call::AGGREGATES;
 pub mod error;
 mod expr;
 mod literal;

@@ -7,73 +7,10 @@ use kql_functions::{KqlType, Registry};
 use super::Oracle;
 
 /// Scalar functions the planner implements itself (they are not in the registry).
-const PLANNER_SCALARS: &[&str] = &[
-    "iff",
-    "iif",
-    "case",
-    "isnull",
-    "isnotnull",
-    "isempty",
-    "isnotempty",
-    "coalesce",
-    "not",
-    "now",
-    "ago",
-    "row_number",
-    "prev",
-    "next",
-    "current_principal",
-    "current_principal_details",
-    "current_principal_is_member_of",
-];
+const PLANNER_SCALARS: &[&str] = kql_planner::PLANNER_FUNCTIONS;
 
-/// The aggregates the planner knows (`kql_planner::call::AGGREGATES`).
-const PLANNER_AGGREGATES: &[&str] = &[
-    "count",
-    "countif",
-    "sum",
-    "sumif",
-    "avg",
-    "avgif",
-    "min",
-    "max",
-    "minif",
-    "maxif",
-    "dcount",
-    "dcountif",
-    "percentile",
-    "percentiles",
-    "percentilew",
-    "percentilesw",
-    "arg_max",
-    "arg_min",
-    "make_list",
-    "make_list_if",
-    "make_set",
-    "make_set_if",
-    "make_bag",
-    "make_bag_if",
-    "take_any",
-    "any",
-    "take_anyif",
-    "stdev",
-    "stdevif",
-    "stdevp",
-    "variance",
-    "varianceif",
-    "variancep",
-    "count_distinct",
-    "count_distinctif",
-    "hll",
-    "hll_merge",
-    "tdigest",
-    "tdigest_merge",
-    "make_list_with_nulls",
-    "buildschema",
-    "binary_all_and",
-    "binary_all_or",
-    "binary_all_xor",
-];
+/// The aggregates the planner knows.
+const PLANNER_AGGREGATES: &[&str] = kql_planner::AGGREGATES;
 
 /// Functions whose every call is either nondeterministic or needs what a fuzz run cannot
 /// give (they are still called, but not by the calibration's literal arguments).
