@@ -390,11 +390,7 @@ impl<'a> Reply<'a> {
     }
 
     fn table_end(&mut self, out: &mut Vec<u8>, partial: &[(usize, OneApiError)], index: usize) {
-        let errors: Vec<&OneApiError> = partial
-            .iter()
-            .filter(|(i, _)| *i == index)
-            .map(|(_, e)| e)
-            .collect();
+        let errors = OneApiError::of_table(partial, index);
         match self {
             Reply::V1 { writer, table } => {
                 if let Some(t) = table.take() {

@@ -367,17 +367,12 @@ impl OneApiError {
     /// The partial failure of a result set cut at `limit` bytes of values
     /// (`truncationmaxsize`; the text of `concepts/query-limits.md`).
     pub fn result_size_too_large(limit: u64, context: &ResponseContext) -> Self {
-        OneApiError::new(
-            200,
-            "LimitsExceeded",
-            BAD_REQUEST_MESSAGE,
-            "Kusto.Data.Exceptions.KustoServicePartialQueryFailureLimitsExceededException",
+        Self::limits_exceeded(
             format!(
                 "Query execution has exceeded the allowed limits (80DA0003): Query result set \
                  has exceeded the internal data size limit {limit} (E_QUERY_RESULT_SET_TOO_LARGE). \
                  See https://aka.ms/kustoquerylimits for more information and possible solutions."
             ),
-            true,
             context,
         )
     }
@@ -385,20 +380,37 @@ impl OneApiError {
     /// The partial failure of a result set cut at `limit` records
     /// (`E_QUERY_RESULT_SET_TOO_LARGE`), as in `go/v2/partialError.json`.
     pub fn result_set_too_large(limit: u64, context: &ResponseContext) -> Self {
-        OneApiError::new(
-            200,
-            "LimitsExceeded",
-            BAD_REQUEST_MESSAGE,
-            "Kusto.Data.Exceptions.KustoServicePartialQueryFailureLimitsExceededException",
+        Self::limits_exceeded(
             format!(
                 "Query execution has exceeded the allowed limits (80DA0003): The results of this \
                  query exceed the set limit of {limit} records, so not all records were returned \
                  (E_QUERY_RESULT_SET_TOO_LARGE, 0x80DA0003). See \
                  https://aka.ms/kustoquerylimits for more information and possible solutions.."
             ),
+            context,
+        )
+    }
+
+    /// `LimitsExceeded`, the partial failure of a cut result (not permanent, as captured).
+    fn limits_exceeded(detail: String, context: &ResponseContext) -> Self {
+        OneApiError::new(
+            200,
+            "LimitsExceeded",
+            BAD_REQUEST_MESSAGE,
+            "Kusto.Data.Exceptions.KustoServicePartialQueryFailureLimitsExceededException",
+            detail,
             false,
             context,
         )
+    }
+
+    /// The errors of table `index` among a reply's `(table index, error)` partial failures.
+    pub fn of_table(partial: &[(usize, OneApiError)], index: usize) -> Vec<&OneApiError> {
+        partial
+            .iter()
+            .filter(|(i, _)| *i == index)
+            .map(|(_, e)| e)
+            .collect()
     }
 
     /// True for the `E_QUERY_RESULT_SET_TOO_LARGE` partial failure.

@@ -95,12 +95,7 @@ pub fn v2_frames(
         for b in &t.batches {
             w.rows(&mut out, &mut table, b, Some(total));
         }
-        let errors: Vec<&OneApiError> = partial_errors
-            .iter()
-            .filter(|(ti, _)| *ti == i)
-            .map(|(_, e)| e)
-            .collect();
-        w.table_end(&mut out, table, &errors);
+        w.table_end(&mut out, table, &OneApiError::of_table(partial_errors, i));
         stats.push(TableStats::of(t));
     }
     w.end(&mut out, &stats, ctx, partial_errors, false);
