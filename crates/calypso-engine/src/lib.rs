@@ -14,6 +14,7 @@ pub mod display;
 pub mod error;
 mod materialize;
 mod memory;
+mod physical;
 mod rls;
 pub mod security;
 mod stream;
@@ -371,8 +372,13 @@ impl Engine {
             // client reading a streamed result) is slower than the producer; scans of
             // stored tables are split into partitions anyway.
             .set_bool("datafusion.optimizer.enable_round_robin_repartition", false);
+        let state = SessionContext::new_with_config(config).state();
+        let rules = physical::rules(state.physical_optimizers());
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+            .with_physical_optimizer_rules(rules)
+            .build();
         Engine {
-            session: SessionContext::new_with_config(config),
+            session: SessionContext::new_with_state(state),
             memory: memory::default_server_pool(),
             storage,
             started_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),

@@ -160,20 +160,7 @@ pub fn check_query(text: &str) {
 /// reproducer in `fuzz/findings/`. While they are open they are not findings again, so that
 /// fuzzing goes past them; `CALYPSO_FUZZ_STRICT=1` reports them too. Remove an entry with
 /// its fix (and move the reproducer to `fuzz/regressions/`).
-const KNOWN_INTERNAL_ERRORS: &[&str] = &[
-    // row-number-after-sort-key-projected-away.kql
-    "row_number() ORDER BY",
-    // sort-key-replaced-by-extend.kql
-    "Function 'isnan' requires",
-    // count-of-empty-then-dcountif.kql
-    "aggregate_statistics",
-    // join-key-dynamic-vs-long.kql (and casts of dynamic JSON text to numbers)
-    "Cannot cast string",
-    // iff-dynamic-and-datetime.kql
-    "Error parsing timestamp from",
-    // extend-constant-nullability-before-join.kql
-    "Physical input schema should be the same",
-];
+const KNOWN_INTERNAL_ERRORS: &[&str] = &[];
 
 /// Whether an internal error is one of [`KNOWN_INTERNAL_ERRORS`].
 pub(crate) fn is_known(message: &str) -> bool {

@@ -38,13 +38,32 @@ pub(crate) fn call_udf(name: &str, args: Vec<Expr>, span: Span) -> Result<Expr> 
     Ok(Expr::ScalarFunction(ScalarFunction::new_udf(udf, args)))
 }
 
-/// `CAST(e AS t)` unless `e` already has the type.
+/// `CAST(e AS t)` unless `e` already has the type. A dynamic value is converted with the
+/// KQL conversion function of the target type (`todatetime`, `toreal`, ...), which gives
+/// null for a value that does not convert, as Kusto does; an Arrow cast of its JSON text
+/// would fail the query instead.
 pub(crate) fn cast_to(e: Expr, from: KqlType, to: KqlType) -> Expr {
     if from == to {
-        e
-    } else {
-        Expr::Cast(datafusion_expr::Cast::new(Box::new(e), to.to_arrow()))
+        return e;
     }
+    if from == KqlType::Dynamic {
+        let conv = match to {
+            KqlType::Bool => Some("tobool"),
+            KqlType::Int => Some("toint"),
+            KqlType::Long => Some("tolong"),
+            KqlType::Real => Some("toreal"),
+            KqlType::Decimal => Some("todecimal"),
+            KqlType::DateTime => Some("todatetime"),
+            KqlType::TimeSpan => Some("totimespan"),
+            KqlType::Guid => Some("toguid"),
+            KqlType::String => Some("tostring"),
+            KqlType::Dynamic => None,
+        };
+        if let Some(udf) = conv.and_then(|n| Registry::global().scalar(n)) {
+            return Expr::ScalarFunction(ScalarFunction::new_udf(udf, vec![e]));
+        }
+    }
+    Expr::Cast(datafusion_expr::Cast::new(Box::new(e), to.to_arrow()))
 }
 
 /// The KQL type of a planned expression.

@@ -169,6 +169,11 @@ impl Planner<'_> {
     /// Applies one operator to a tabular value.
     pub(crate) fn operator(&mut self, t: Tab, op: &ast::Operator) -> Result<Tab> {
         let span = op.span.0;
+        let t = if keeps_order(&op.kind) {
+            t
+        } else {
+            t.without_order_columns()?
+        };
         match &op.kind {
             OperatorKind::Where { predicate, .. } => {
                 let p = self.predicate(predicate, t.row())?;
@@ -183,7 +188,7 @@ impl Planner<'_> {
                     let keep: Vec<Expr> = names_of(&t.plan).iter().map(|n| column(n)).collect();
                     plan = build(LogicalPlanBuilder::from(plan).project(keep), span)?;
                 }
-                Ok(t.with_plan(plan))
+                t.with_plan(plan)
             }
             OperatorKind::Extend(items) => self.extend(t, items, span),
             OperatorKind::Serialize(items) => {
@@ -214,7 +219,7 @@ impl Planner<'_> {
                     .map(|n| column(n))
                     .collect();
                 let plan = build(LogicalPlanBuilder::from(t.plan.clone()).project(keep), span)?;
-                Ok(t.with_plan(plan))
+                t.with_plan(plan)
             }
             OperatorKind::ProjectKeep(pats) => {
                 let names = names_of(&t.plan);
@@ -232,7 +237,7 @@ impl Planner<'_> {
                     .map(|n| column(n))
                     .collect();
                 let plan = build(LogicalPlanBuilder::from(t.plan.clone()).project(keep), span)?;
-                Ok(t.with_plan(plan))
+                t.with_plan(plan)
             }
             OperatorKind::ProjectRename(pairs) => {
                 let names = names_of(&t.plan);
@@ -255,7 +260,7 @@ impl Planner<'_> {
                     LogicalPlanBuilder::from(t.plan.clone()).project(exprs),
                     span,
                 )?;
-                Ok(t.with_plan(plan))
+                t.with_plan(plan)
             }
             OperatorKind::ProjectReorder(items) => {
                 let names = names_of(&t.plan);
@@ -293,7 +298,7 @@ impl Planner<'_> {
                     LogicalPlanBuilder::from(t.plan.clone()).project(exprs),
                     span,
                 )?;
-                Ok(t.with_plan(plan))
+                t.with_plan(plan)
             }
             OperatorKind::Summarize { params, aggs, by } => {
                 for p in params {
@@ -325,7 +330,7 @@ impl Planner<'_> {
                     span,
                 )?;
                 let resort = t.resort;
-                let mut t = t.with_plan(plan);
+                let mut t = t.with_plan(plan)?;
                 t.resort = resort;
                 Ok(t)
             }
@@ -494,7 +499,7 @@ impl Planner<'_> {
             exprs.push(x.alias(name.clone()));
             let plan = build(LogicalPlanBuilder::from(plan).project(exprs), span)?;
             let numbered = in_arrival_order(&t) && numbers_rows(&item.expr);
-            t = t.with_plan(plan);
+            t = t.with_plan(plan)?;
             if numbered {
                 t.order = Some(vec![SortExpr::new(column(&name), true, false)]);
                 t.resort = true;
@@ -543,13 +548,33 @@ impl Planner<'_> {
             .map(|(_, name)| name.clone());
         let (plan, exprs) = apply_windows(t.plan.clone(), exprs, span)?;
         let plan = build(LogicalPlanBuilder::from(plan).project(exprs), span)?;
-        let mut t = t.with_plan(plan);
+        let mut t = t.with_plan(plan)?;
         if let Some(name) = numbered {
             t.order = Some(vec![SortExpr::new(column(&name), true, false)]);
             t.resort = true;
         }
         Ok(t)
     }
+}
+
+/// Operators that keep the rows' order, and with it hidden order columns (see
+/// `Tab::with_plan`); `summarize` reads the order too (`make_list` in order).
+fn keeps_order(op: &OperatorKind) -> bool {
+    matches!(
+        op,
+        OperatorKind::Where { .. }
+            | OperatorKind::Extend(_)
+            | OperatorKind::Serialize(_)
+            | OperatorKind::Project(_)
+            | OperatorKind::ProjectAway(_)
+            | OperatorKind::ProjectKeep(_)
+            | OperatorKind::ProjectRename(_)
+            | OperatorKind::ProjectReorder(_)
+            | OperatorKind::Take { .. }
+            | OperatorKind::As { .. }
+            | OperatorKind::Render { .. }
+            | OperatorKind::Summarize { .. }
+    )
 }
 
 /// Serialized rows without sort keys (`serialize` of a stored table): their order is the

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use datafusion_common::tree_node::{Transformed, TreeNode};
 use datafusion_common::{DFSchema, ScalarValue};
 use datafusion_expr::{Expr, LogicalPlan, LogicalPlanBuilder, SortExpr, lit};
 use kql_functions::KqlType;
@@ -37,13 +38,30 @@ impl Tab {
         }
     }
 
-    /// Replaces the plan, keeping order information (for order-preserving operators).
-    pub(crate) fn with_plan(mut self, plan: LogicalPlan) -> Tab {
-        if self.order.is_some() {
-            self.resort = true;
-        }
+    /// Replaces the plan by an order-preserving operator's one, keeping the order. When
+    /// the operator removed or replaced a column the sort keys read (`project` without it,
+    /// `extend k = ...`, `project-away k`), the column's old values travel on as a hidden
+    /// column (`__kql_order_<name>`), and a renamed one is followed, so that window
+    /// functions and the final re-sort still see the order. [`Planner::finish`] and the
+    /// operators that drop the order remove hidden columns.
+    pub(crate) fn with_plan(mut self, plan: LogicalPlan) -> Result<Tab> {
+        let Some(order) = self.order.take() else {
+            self.plan = plan;
+            return Ok(self);
+        };
+        self.resort = true;
+        let (plan, order) = carry_order(plan, order)?;
         self.plan = plan;
-        self
+        self.order = Some(order);
+        Ok(self)
+    }
+
+    /// This value without hidden order columns (before an operator that drops the order).
+    pub(crate) fn without_order_columns(mut self) -> Result<Tab> {
+        self.plan = without_order_columns(self.plan)?;
+        self.order = None;
+        self.resort = false;
+        Ok(self)
     }
 
     pub(crate) fn row(&self) -> Row<'_> {
@@ -52,6 +70,117 @@ impl Tab {
             order: self.order.as_deref(),
         }
     }
+}
+
+/// Prefix of the hidden columns that carry sort keys an operator removed or replaced.
+pub(crate) const ORDER_COLUMN: &str = "__kql_order_";
+
+/// Whether `name` is a hidden order column (never shown, never expanded by `*`).
+pub(crate) fn is_order_column(name: &str) -> bool {
+    name.starts_with(ORDER_COLUMN)
+}
+
+/// Keeps the columns that `order` reads through the projection `plan` (see
+/// [`Tab::with_plan`]); other plans keep every column, so they pass unchanged.
+fn carry_order(plan: LogicalPlan, order: Vec<SortExpr>) -> Result<(LogicalPlan, Vec<SortExpr>)> {
+    let LogicalPlan::Projection(p) = &plan else {
+        return Ok((plan, order));
+    };
+    let mut refs: Vec<String> = Vec::new();
+    for s in &order {
+        for c in s.expr.column_refs() {
+            if !refs.contains(&c.name) {
+                refs.push(c.name.clone());
+            }
+        }
+    }
+    let schema = Arc::clone(plan.schema());
+    let mut renames: Vec<(String, String)> = Vec::new();
+    let mut lost: Vec<String> = Vec::new();
+    for c in &refs {
+        let kept = p.expr.iter().enumerate().find_map(|(i, e)| {
+            let mut e = e;
+            while let Expr::Alias(a) = e {
+                e = &a.expr;
+            }
+            match e {
+                Expr::Column(col) if col.name == *c => Some(schema.field(i).name().clone()),
+                _ => None,
+            }
+        });
+        match kept {
+            Some(n) if n == *c => {}
+            Some(n) => renames.push((c.clone(), n)),
+            None => lost.push(c.clone()),
+        }
+    }
+    if renames.is_empty() && lost.is_empty() {
+        return Ok((plan, order));
+    }
+    let plan = if lost.is_empty() {
+        plan
+    } else {
+        let hidden: Vec<String> = lost
+            .iter()
+            .map(|c| {
+                if is_order_column(c) {
+                    c.clone()
+                } else {
+                    format!("{ORDER_COLUMN}{c}")
+                }
+            })
+            .collect();
+        // A stale hidden column of an earlier order under the same name gives way.
+        let mut exprs: Vec<Expr> = p
+            .expr
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !hidden.contains(schema.field(*i).name()))
+            .map(|(_, e)| e.clone())
+            .collect();
+        for (c, h) in lost.iter().zip(hidden) {
+            exprs.push(column(c).alias(h.clone()));
+            renames.push((c.clone(), h));
+        }
+        let projection =
+            datafusion_expr::Projection::try_new(exprs, Arc::clone(&p.input)).map_err(df(None))?;
+        LogicalPlan::Projection(projection)
+    };
+    let order = order
+        .into_iter()
+        .map(|s| {
+            let expr = s
+                .expr
+                .transform(|e| match &e {
+                    Expr::Column(c) => match renames.iter().find(|(from, _)| *from == c.name) {
+                        Some((_, to)) => Ok(Transformed::yes(column(to))),
+                        None => Ok(Transformed::no(e)),
+                    },
+                    _ => Ok(Transformed::no(e)),
+                })
+                .map_err(df(None))?
+                .data;
+            Ok(SortExpr::new(expr, s.asc, s.nulls_first))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((plan, order))
+}
+
+/// `plan` without its hidden order columns.
+pub(crate) fn without_order_columns(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let fields = plan.schema().fields();
+    if !fields.iter().any(|f| is_order_column(f.name())) {
+        return Ok(plan);
+    }
+    let keep: Vec<Expr> = fields
+        .iter()
+        .filter(|f| !is_order_column(f.name()))
+        .map(|f| column(f.name()))
+        .collect();
+    LogicalPlanBuilder::from(plan)
+        .project(keep)
+        .and_then(|b| b.build())
+        .map_err(df(None))
 }
 
 /// Column names and KQL types of a plan.
@@ -310,13 +439,14 @@ impl<'a> Planner<'a> {
                     .all(|c| schema.has_column_with_unqualified_name(&c.name))
             });
             if all_present {
-                return LogicalPlanBuilder::from(t.plan)
+                let sorted = LogicalPlanBuilder::from(t.plan)
                     .sort(order.clone())
                     .and_then(|b| b.build())
-                    .map_err(df(None));
+                    .map_err(df(None))?;
+                return without_order_columns(sorted);
             }
         }
-        Ok(t.plan)
+        without_order_columns(t.plan)
     }
 
     /// Plans a tabular expression to a plan.

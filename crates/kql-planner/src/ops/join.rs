@@ -8,7 +8,7 @@ use kql_syntax::ast::{self, BinaryOp, ExprKind, OpParam};
 
 use super::build;
 use crate::error::{Result, df, not_implemented, semantic};
-use crate::expr::{cast_to, column, comparable};
+use crate::expr::{cast_to, column};
 use crate::naming::unique;
 use crate::tabular::{Planner, Tab, kql_columns};
 
@@ -48,10 +48,21 @@ fn side_column(e: &ast::Expr) -> Option<(u8, String)> {
     None
 }
 
-fn on_pairs(on: &[ast::Expr], out: &mut Vec<(String, String)>) -> Result<()> {
+/// The type two join keys are compared as: the same type, or int with long (Kusto refuses
+/// others, e.g. long with real: "Inconsistent data types for join keys").
+fn join_comparable(a: KqlType, b: KqlType) -> Option<KqlType> {
+    match (a, b) {
+        _ if a == b => Some(a),
+        (KqlType::Int, KqlType::Long) | (KqlType::Long, KqlType::Int) => Some(KqlType::Long),
+        _ => None,
+    }
+}
+
+/// The key pairs of an `on` clause: (left column, right column, written as a common column).
+fn on_pairs(on: &[ast::Expr], out: &mut Vec<(String, String, bool)>) -> Result<()> {
     for c in on {
         match &c.kind {
-            ExprKind::Name(id) => out.push((id.name.clone(), id.name.clone())),
+            ExprKind::Name(id) => out.push((id.name.clone(), id.name.clone(), true)),
             ExprKind::Binary {
                 op: BinaryOp::And,
                 left,
@@ -65,7 +76,9 @@ fn on_pairs(on: &[ast::Expr], out: &mut Vec<(String, String)>) -> Result<()> {
                 left,
                 right,
             } => match (side_column(left), side_column(right)) {
-                (Some((0, l)), Some((1, r))) | (Some((1, r)), Some((0, l))) => out.push((l, r)),
+                (Some((0, l)), Some((1, r))) | (Some((1, r)), Some((0, l))) => {
+                    out.push((l, r, false))
+                }
                 _ => {
                     return Err(semantic(
                         c.span(),
@@ -139,7 +152,7 @@ impl Planner<'_> {
         let rtype = |n: &str| rcols.iter().find(|(c, _)| c == n).map(|(_, t)| *t);
         let mut lkeys = Vec::new();
         let mut rkeys = Vec::new();
-        for (l, r) in &pairs {
+        for (l, r, common) in &pairs {
             let lt = ltype(l).ok_or_else(|| {
                 semantic(
                     span,
@@ -152,15 +165,25 @@ impl Planner<'_> {
                     format!("Failed to resolve column named '{r}' on the right side of the join"),
                 )
             })?;
-            let ct = comparable(lt, rt).ok_or_else(|| {
+            // Kusto (KS241, KS227, KS242): no dynamic keys; a common column has one type
+            // on both sides; `$left.a == $right.b` needs comparable types.
+            if lt == KqlType::Dynamic || rt == KqlType::Dynamic {
+                return Err(semantic(span, "Join keys cannot be dynamic"));
+            }
+            if *common && lt != rt {
+                return Err(semantic(
+                    span,
+                    format!(
+                        "The common column '{l}' must have the same type on both sides of the join ({lt}, {rt})"
+                    ),
+                ));
+            }
+            let ct = join_comparable(lt, rt).ok_or_else(|| {
                 semantic(
                     span,
-                    format!("join keys '{l}' ({lt}) and '{r}' ({rt}) cannot be compared"),
+                    format!("Inconsistent data types for join keys '{l}' and '{r}': ({lt}, {rt})"),
                 )
             })?;
-            if ct == KqlType::Dynamic {
-                return Err(semantic(span, "join keys cannot be dynamic"));
-            }
             lkeys.push((l.clone(), lt, ct));
             rkeys.push((r.clone(), rt, ct));
         }
@@ -228,7 +251,7 @@ impl Planner<'_> {
         if right_out {
             let left_names: Vec<String> = lcols.iter().map(|(n, _)| n.clone()).collect();
             for (n, _) in &rcols {
-                if lookup && pairs.iter().any(|(_, r)| r == n) {
+                if lookup && pairs.iter().any(|(_, r, _)| r == n) {
                     continue;
                 }
                 let out = if left_out {

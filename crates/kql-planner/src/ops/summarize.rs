@@ -592,7 +592,10 @@ impl Planner<'_> {
             match &a.kind {
                 ExprKind::Star => {
                     for n in &input_names {
-                        if !self.plain_keys.contains(n) && exclude != Some(n.as_str()) {
+                        if !self.plain_keys.contains(n)
+                            && exclude != Some(n.as_str())
+                            && !crate::tabular::is_order_column(n)
+                        {
                             cols.push((n.clone(), column(n)));
                         }
                     }
