@@ -17,6 +17,7 @@ mod memory;
 mod physical;
 mod rls;
 pub mod security;
+mod stop;
 mod stream;
 mod table;
 
@@ -37,6 +38,7 @@ pub use commands::ingest::{IngestSummary, MappingSpec};
 pub use error::{EngineError, Result};
 pub use kql_planner::Render;
 pub use security::Caller;
+pub use stop::StopFlag;
 pub use stream::{
     DEFAULT_MAX_BYTES, DEFAULT_MAX_RECORDS, QueryStream, ResultLimits, ResultSchema, Truncation,
 };

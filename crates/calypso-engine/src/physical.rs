@@ -1,13 +1,17 @@
-//! Changes to DataFusion's physical optimizer rules.
+//! Guards around some of DataFusion's physical optimizer rules (found by fuzzing).
 //!
-//! `aggregate_statistics` answers an aggregate without a GROUP BY from exact statistics
-//! (`T | count` from the extents' row counts). Looking for the partial aggregate under a
-//! final one, it walks past a partial aggregate that has a FILTER (`dcountif`,
-//! `countif`, `sumif`, ...) down to another aggregate further below, and answers the top
-//! aggregate with the lower one's value: a wrong result, or an internal error when the
-//! column names differ (`T | take 0 | count | summarize dcountif(Count, true)`, found by
-//! fuzzing). [`GuardedAggregateStatistics`] runs the rule only on plans without filtered
-//! aggregates.
+//! * `aggregate_statistics` answers an aggregate without a GROUP BY from exact statistics
+//!   (`T | count` from the extents' row counts). Looking for the partial aggregate under
+//!   a final one, it walks past a partial aggregate that has a FILTER (`dcountif`,
+//!   `countif`, ...) down to another aggregate further below, and answers the top one
+//!   with the lower one's value: a wrong result, or an internal error when the column
+//!   names differ (`T | take 0 | count | summarize dcountif(Count, true)`). It runs only
+//!   on plans without filtered aggregates.
+//! * `LimitAggregation` (top-k of a grouped aggregation) allocates ten hash-table slots
+//!   per requested row up front: `summarize by k | top 9223372036854775807 by k` asked for
+//!   300 GB and aborted the process. `LimitedDistinctAggregation` is limited the same way.
+//!   Their result is kept only when every limit they set is at most
+//!   [`MAX_AGGREGATE_LIMIT`]; larger ones run as a sort with a limit.
 
 use std::sync::Arc;
 
@@ -15,26 +19,52 @@ use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::TreeNode;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_optimizer::aggregate_statistics::AggregateStatistics;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::AggregateExec;
 
-/// DataFusion's `aggregate_statistics`, skipped for plans with a filtered aggregate.
-#[derive(Debug, Default)]
-pub(crate) struct GuardedAggregateStatistics {
-    inner: AggregateStatistics,
+/// The largest row limit a grouped aggregation is given by DataFusion's limit rules.
+pub(crate) const MAX_AGGREGATE_LIMIT: usize = 100_000;
+
+type Rule = Arc<dyn PhysicalOptimizerRule + Send + Sync>;
+
+/// When a guarded rule may run, and whether its result may be kept.
+#[derive(Debug, Clone, Copy)]
+enum Guard {
+    /// Not on plans with a filtered aggregate.
+    NoFilteredAggregate,
+    /// Only if no aggregate gets a limit above [`MAX_AGGREGATE_LIMIT`].
+    SmallAggregateLimits,
 }
 
-impl PhysicalOptimizerRule for GuardedAggregateStatistics {
+/// A DataFusion rule behind a [`Guard`].
+#[derive(Debug)]
+struct Guarded {
+    inner: Rule,
+    guard: Guard,
+}
+
+impl PhysicalOptimizerRule for Guarded {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if has_filtered_aggregate(&plan) {
-            return Ok(plan);
+        match self.guard {
+            Guard::NoFilteredAggregate => {
+                if any_aggregate(&plan, |a| a.filter_expr().iter().any(Option::is_some)) {
+                    return Ok(plan);
+                }
+                self.inner.optimize(plan, config)
+            }
+            Guard::SmallAggregateLimits => {
+                let optimized = self.inner.optimize(Arc::clone(&plan), config)?;
+                let too_large = any_aggregate(&optimized, |a| {
+                    a.limit_options()
+                        .is_some_and(|l| l.limit() > MAX_AGGREGATE_LIMIT)
+                });
+                Ok(if too_large { plan } else { optimized })
+            }
         }
-        self.inner.optimize(plan, config)
     }
 
     fn name(&self) -> &str {
@@ -46,27 +76,30 @@ impl PhysicalOptimizerRule for GuardedAggregateStatistics {
     }
 }
 
-/// Whether any aggregate of `plan` has a FILTER clause.
-fn has_filtered_aggregate(plan: &Arc<dyn ExecutionPlan>) -> bool {
-    plan.exists(|p| {
-        Ok(p.downcast_ref::<AggregateExec>()
-            .is_some_and(|a| a.filter_expr().iter().any(Option::is_some)))
-    })
-    // The walk cannot fail; if it did, not optimizing is the safe answer.
-    .unwrap_or(true)
+/// Whether an aggregate of `plan` satisfies `f` (true, the safe answer, if the walk fails).
+fn any_aggregate(plan: &Arc<dyn ExecutionPlan>, f: impl Fn(&AggregateExec) -> bool) -> bool {
+    plan.exists(|p| Ok(p.downcast_ref::<AggregateExec>().is_some_and(&f)))
+        .unwrap_or(true)
 }
 
-/// DataFusion's default physical rules, with `aggregate_statistics` guarded.
-pub(crate) fn rules(
-    defaults: &[Arc<dyn PhysicalOptimizerRule + Send + Sync>],
-) -> Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> {
+/// DataFusion's default physical rules, with the guards above.
+pub(crate) fn rules(defaults: &[Rule]) -> Vec<Rule> {
     defaults
         .iter()
         .map(|r| {
-            if r.name() == "aggregate_statistics" {
-                Arc::new(GuardedAggregateStatistics::default()) as _
-            } else {
-                Arc::clone(r)
+            let guard = match r.name() {
+                "aggregate_statistics" => Some(Guard::NoFilteredAggregate),
+                "LimitAggregation" | "LimitedDistinctAggregation" => {
+                    Some(Guard::SmallAggregateLimits)
+                }
+                _ => None,
+            };
+            match guard {
+                Some(guard) => Arc::new(Guarded {
+                    inner: Arc::clone(r),
+                    guard,
+                }) as Rule,
+                None => Arc::clone(r),
             }
         })
         .collect()

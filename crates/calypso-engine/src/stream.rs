@@ -21,6 +21,7 @@ use kql_functions::KqlType;
 use kql_planner::{PlannedQuery, Render};
 
 use crate::commands::operations::Running;
+use crate::stop::{StopFlag, stoppable};
 use crate::{EngineError, QueryResult, Result, ResultTable};
 
 /// Kusto's default `truncationmaxrecords`.
@@ -118,6 +119,14 @@ pub(crate) struct Batches {
     session: SessionContext,
     plans: VecDeque<(LogicalPlan, Vec<(String, KqlType)>)>,
     current: Option<(SendableRecordBatchStream, Vec<(String, KqlType)>)>,
+    /// Stops the leaves of the current table's plan (see `stop.rs`).
+    stop: StopFlag,
+}
+
+impl Drop for Batches {
+    fn drop(&mut self) {
+        self.stop.raise();
+    }
 }
 
 impl Batches {
@@ -149,6 +158,7 @@ impl Batches {
             session,
             plans,
             current: None,
+            stop: StopFlag::default(),
         };
         Ok((batches, tables))
     }
@@ -165,9 +175,13 @@ impl Batches {
             .execute_logical_plan(plan)
             .await
             .map_err(|e| EngineError::from_datafusion(&e))?;
-        let stream = df
-            .execute_stream()
+        let task = Arc::new(df.task_ctx());
+        let physical = df
+            .create_physical_plan()
             .await
+            .and_then(|p| stoppable(p, &self.stop))
+            .map_err(|e| EngineError::from_datafusion(&e))?;
+        let stream = datafusion::physical_plan::execute_stream(physical, task)
             .map_err(|e| EngineError::from_datafusion(&e))?;
         self.current = Some((stream, columns));
         Ok(true)
@@ -186,6 +200,9 @@ impl Batches {
                 }
                 Some(Err(e)) => {
                     self.current = None;
+                    if self.stop.is_raised() {
+                        return Err(EngineError::Cancelled("The query was stopped".into()));
+                    }
                     return Err(EngineError::from_datafusion(&e));
                 }
                 Some(Ok(b)) if b.num_rows() == 0 => continue,
@@ -243,9 +260,42 @@ impl<'a> QueryStream<'a> {
         running: Running<'a>,
         cancel: tokio::sync::watch::Receiver<Option<String>>,
     ) -> QueryStream<'a> {
+        // The query's own task sees the cancellation only when it yields; this watcher
+        // stops the plan's leaves at once (and ends with the query).
+        let stop = self.batches.stop.clone();
+        let mut watch = cancel.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                tokio::select! {
+                    r = watch.wait_for(Option::is_some) => {
+                        if r.is_ok() {
+                            stop.raise();
+                        }
+                    }
+                    () = stop.raised() => {}
+                }
+            });
+        }
         self.running = Some(running);
         self.cancel = Some(cancel);
         self
+    }
+
+    /// The flag that stops this query's work from another task (see `stop.rs`).
+    pub fn stop_flag(&self) -> StopFlag {
+        self.batches.stop.clone()
+    }
+
+    /// A failure of a query that `.cancel query` stopped is its cancellation.
+    fn or_cancelled<T>(&self, r: Result<T>) -> Result<T> {
+        if r.is_err()
+            && let Some(reason) = self.cancel.as_ref().and_then(|c| c.borrow().clone())
+        {
+            return Err(EngineError::Cancelled(format!(
+                "The query was cancelled: {reason}"
+            )));
+        }
+        r
     }
 
     /// What the result tables are, in order.
@@ -269,10 +319,11 @@ impl<'a> QueryStream<'a> {
         let Some(cancel) = &mut self.cancel else {
             return self.batches.next_table().await;
         };
-        tokio::select! {
+        let r = tokio::select! {
             r = self.batches.next_table() => r,
             reason = cancel.wait_for(Option::is_some) => Err(cancelled(reason)),
-        }
+        };
+        self.or_cancelled(r)
     }
 
     /// The next batch of the current table, `None` at its end (or before any table was
@@ -281,10 +332,11 @@ impl<'a> QueryStream<'a> {
         let Some(cancel) = &mut self.cancel else {
             return self.batches.next_batch().await;
         };
-        tokio::select! {
+        let r = tokio::select! {
             r = self.batches.next_batch() => r,
             reason = cancel.wait_for(Option::is_some) => Err(cancelled(reason)),
-        }
+        };
+        self.or_cancelled(r)
     }
 
     /// Records the query's outcome (`.show queries`).

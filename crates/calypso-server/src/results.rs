@@ -125,6 +125,7 @@ async fn run(
             return;
         }
     };
+    let _watcher = watch(&query, &body, deadline);
     // The first table's first batch decides between an error reply and a streamed one.
     let first = async {
         if query.next_table().await? {
@@ -134,11 +135,13 @@ async fn run(
         }
     };
     let first = tokio::select! {
-        r = tokio::time::timeout_at(deadline, first) => r.unwrap_or_else(|_| Err(timed_out(timeout))),
+        r = tokio::time::timeout_at(deadline, first) => under_deadline(r, deadline, timeout),
         () = started.closed() => return,
     };
     let first = match first {
         Ok(b) => b,
+        // The watcher stopped the plan because the client left: recorded as cancelled.
+        Err(_) if started.is_closed() => return,
         Err(e) => {
             let reply = engine_error(&e, &ctx, &csl, &database);
             query.finish::<()>(&Err(e));
@@ -163,12 +166,13 @@ async fn run(
     for (index, schema) in tables.iter().enumerate() {
         if index > 0 {
             let started = tokio::select! {
-                r = tokio::time::timeout_at(deadline, query.next_table()) => r.unwrap_or_else(|_| Err(timed_out(timeout))),
+                r = tokio::time::timeout_at(deadline, query.next_table()) => under_deadline(r, deadline, timeout),
                 () = out.tx.closed() => return,
             };
             match started {
                 Ok(true) => {}
                 Ok(false) => break,
+                Err(_) if out.tx.is_closed() => return,
                 Err(e) => {
                     // The table could not start: its error goes with the data set.
                     log_failure(&e, &ctx);
@@ -248,12 +252,13 @@ async fn write_table<'a>(
             Some(b) => b,
             None => {
                 let next = tokio::select! {
-                    r = tokio::time::timeout_at(deadline, query.next_batch()) => r.unwrap_or_else(|_| Err(timed_out(timeout))),
+                    r = tokio::time::timeout_at(deadline, query.next_batch()) => under_deadline(r, deadline, timeout),
                     () = out.tx.closed() => return Err((Stop::Gone, stats)),
                 };
                 match next {
                     Ok(Some(b)) => b,
                     Ok(None) => break,
+                    Err(_) if out.tx.is_closed() => return Err((Stop::Gone, stats)),
                     Err(e) => {
                         reply.rows_held(&mut out.buf, &held, &mut stats, &schema.columns);
                         return Err((Stop::Failed(e), stats));
@@ -418,6 +423,48 @@ impl<'a> Reply<'a> {
             Reply::V1 { writer, .. } => writer.end(out, tables, stats, ctx, partial),
             Reply::V2 { writer, .. } => writer.end(out, stats, ctx, partial, cancelled),
         }
+    }
+}
+
+/// A read under the deadline: a failure once it has passed (the watcher stopped the
+/// plan) is the timeout too.
+fn under_deadline<T>(
+    r: Result<Result<T, EngineError>, tokio::time::error::Elapsed>,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> Result<T, EngineError> {
+    match r {
+        Err(_) => Err(timed_out(timeout)),
+        Ok(Err(_)) if tokio::time::Instant::now() >= deadline => Err(timed_out(timeout)),
+        Ok(r) => r,
+    }
+}
+
+/// Stops the query's work from outside its task, which notices a closed connection or
+/// the deadline only when it yields: raises the stop flag when the client goes away or
+/// the deadline passes; aborted when the query's task ends.
+fn watch(
+    query: &QueryStream<'_>,
+    body: &mpsc::Sender<Bytes>,
+    deadline: tokio::time::Instant,
+) -> AbortOnDrop {
+    let stop = query.stop_flag();
+    let body = body.clone();
+    AbortOnDrop(tokio::spawn(async move {
+        tokio::select! {
+            () = body.closed() => stop.raise(),
+            () = tokio::time::sleep_until(deadline) => stop.raise(),
+            () = stop.raised() => {}
+        }
+    }))
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -229,7 +229,7 @@ pub fn round_long(v: i64, digits: i64) -> Option<i64> {
     if digits >= 0 {
         return Some(v);
     }
-    let drop = u32::try_from(-digits).unwrap_or(u32::MAX);
+    let drop = u32::try_from(digits.unsigned_abs()).unwrap_or(u32::MAX);
     round_i128(i128::from(v), drop).and_then(|w| i64::try_from(w).ok())
 }
 
