@@ -89,6 +89,11 @@ pub enum Error {
     /// A background task that failed to run.
     #[error("background task failed: {0}")]
     Task(String),
+    /// The data directory is in use by another process.
+    #[error(
+        "the data directory {0} is in use by another Calypso process (it holds the lock on {0}/LOCK)"
+    )]
+    Locked(String),
 }
 
 impl Error {
@@ -128,7 +133,8 @@ impl Error {
             | Error::Arrow(_)
             | Error::DataFusion(_)
             | Error::Json(_)
-            | Error::Task(_) => "InternalServiceError",
+            | Error::Task(_)
+            | Error::Locked(_) => "InternalServiceError",
         }
     }
 
@@ -146,7 +152,8 @@ impl Error {
             | Error::Arrow(_)
             | Error::DataFusion(_)
             | Error::Json(_)
-            | Error::Task(_) => 500,
+            | Error::Task(_)
+            | Error::Locked(_) => 500,
         }
     }
 

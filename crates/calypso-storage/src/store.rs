@@ -69,6 +69,9 @@ struct Inner {
     options: StorageOptions,
     /// Extents scanned and pruned by every scan of this storage.
     counters: Arc<ScanCounters>,
+    /// The exclusive lock on `<data dir>/LOCK` of a local-disk storage, held while any
+    /// handle lives (the OS releases it when the process ends, even killed).
+    _lock: Option<std::fs::File>,
 }
 
 impl fmt::Debug for Storage {
@@ -89,6 +92,9 @@ impl Storage {
 
     /// Local disk under `data_dir` (created if missing).
     ///
+    /// Takes an exclusive lock on `data_dir/LOCK` first: a second process (or a second
+    /// storage in this one) opening the same directory gets [`Error::Locked`] and touches
+    /// nothing, so that its startup cleanup can never delete another's live files.
     /// Loads the newest catalog version (a newest file left empty or truncated by a crash
     /// during its commit is deleted and the previous version loaded), deletes catalog versions beyond
     /// [`StorageOptions::catalog_versions_to_keep`], and deletes extent files that no
@@ -96,16 +102,23 @@ impl Storage {
     /// leftovers of ingestions that failed before their commit).
     pub async fn open_local_with(data_dir: &Path, options: StorageOptions) -> Result<Storage> {
         let dir = data_dir.to_path_buf();
-        let root = blocking(move || {
-            std::fs::create_dir_all(dir.join(CATALOG_DIR))?;
-            std::fs::create_dir_all(dir.join(DATA_DIR))?;
+        let (root, lock) = blocking(move || {
+            std::fs::create_dir_all(&dir)?;
             let root = dir.canonicalize()?;
+            let lock = lock_dir(&root)?;
+            std::fs::create_dir_all(root.join(CATALOG_DIR))?;
+            std::fs::create_dir_all(root.join(DATA_DIR))?;
             sync_dir(&root)?;
-            Ok(root)
+            Ok((root, lock))
         })
         .await?;
         let store = LocalFileSystem::new_with_prefix(&root)?;
-        Storage::open(Arc::new(store), Some(root), options).await
+        let mut storage = Storage::open(Arc::new(store), Some(root), options).await?;
+        match Arc::get_mut(&mut storage.inner) {
+            Some(inner) => inner._lock = Some(lock),
+            None => return Err(Error::Task("the new storage is already shared".into())),
+        }
+        Ok(storage)
     }
 
     /// Everything in memory, for tests and the in-process engine.
@@ -146,6 +159,7 @@ impl Storage {
                 commit_lock: tokio::sync::Mutex::new(()),
                 options,
                 counters: Arc::default(),
+                _lock: None,
             }),
         }
     }
@@ -490,6 +504,20 @@ async fn delete_if_exists(store: &dyn ObjectStore, location: &ObjectPath) -> Res
     match store.delete(location).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Takes the exclusive lock on `root/LOCK` (without waiting).
+fn lock_dir(root: &Path) -> Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join("LOCK"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(root.display().to_string())),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
     }
 }
 

@@ -103,6 +103,7 @@ async fn a_torn_newest_catalog_file_falls_back_to_the_previous_version() {
     drop(storage);
     let storage = Storage::open_local(dir.path()).await.unwrap();
     assert_eq!(storage.catalog().version, 3);
+    drop(storage);
 
     // Damage anywhere else is an error, not silent data loss.
     std::fs::write(dir.path().join("catalog/v1.json"), "").unwrap();

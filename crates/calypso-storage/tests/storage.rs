@@ -157,9 +157,14 @@ async fn a_failed_commit_changes_nothing() {
 
 #[tokio::test]
 async fn two_writers_cannot_commit_the_same_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = Storage::open_local(dir.path()).await.unwrap();
-    let b = Storage::open_local(dir.path()).await.unwrap();
+    // Two writers of one object store (a local data directory has one: it is locked).
+    let store: Arc<dyn object_store::ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+    let a = Storage::open_object_store(Arc::clone(&store), StorageOptions::default())
+        .await
+        .unwrap();
+    let b = Storage::open_object_store(store, StorageOptions::default())
+        .await
+        .unwrap();
     create_table(&a).await;
     let err = b
         .commit(|c| {
@@ -429,4 +434,31 @@ async fn old_catalog_versions_are_deleted_and_dropped_extents_with_them() {
     drop(storage);
     let _reopened = Storage::open_local_with(dir.path(), options).await.unwrap();
     assert!(!dir.path().join(&dropped.path).exists());
+}
+
+/// One process at a time owns a data directory: a second open is refused (and deletes
+/// nothing) while the first storage lives; the lock goes with the last handle.
+#[tokio::test]
+async fn a_data_directory_is_locked_while_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Storage::open_local(dir.path()).await.unwrap();
+    let clone = first.clone();
+    create_table(&first).await;
+    let second = Storage::open_local(dir.path()).await;
+    match second {
+        Err(Error::Locked(path)) => {
+            let name = dir.path().file_name().unwrap().to_string_lossy();
+            assert!(path.contains(&*name), "{path}");
+        }
+        other => panic!("a second open should be refused, got {other:?}"),
+    }
+    assert!(first.catalog().table(DB, T).is_some());
+    drop(first);
+    assert!(matches!(
+        Storage::open_local(dir.path()).await,
+        Err(Error::Locked(_))
+    ));
+    drop(clone);
+    let reopened = Storage::open_local(dir.path()).await.unwrap();
+    assert!(reopened.catalog().table(DB, T).is_some());
 }
