@@ -27,6 +27,7 @@
 //! max_queued_queries = 1000    # requests waiting for a slot, per workload
 //! queue_timeout_secs = 30      # the longest wait before 429
 //! client_read_timeout_secs = 30 # slow clients: headers, or a pause in the body
+//! shutdown_timeout_secs = 30   # after SIGTERM, in-flight requests get this long
 //! ```
 
 use std::net::SocketAddr;
@@ -107,6 +108,10 @@ pub struct ServeArgs {
     /// body, before it is cut off (default: 30).
     #[arg(long, env = "CALYPSO_CLIENT_READ_TIMEOUT_SECS")]
     pub client_read_timeout_secs: Option<u64>,
+    /// Seconds in-flight requests may take to finish after SIGINT/SIGTERM; connections
+    /// still open then are closed (default: 30; 0: close them at once).
+    #[arg(long, env = "CALYPSO_SHUTDOWN_TIMEOUT_SECS")]
+    pub shutdown_timeout_secs: Option<u64>,
 }
 
 /// The config file.
@@ -149,6 +154,7 @@ struct FileLimits {
     max_queued_ingestions: Option<usize>,
     queue_timeout_secs: Option<u64>,
     client_read_timeout_secs: Option<u64>,
+    shutdown_timeout_secs: Option<u64>,
 }
 
 /// The server options from `args` (and the config file it names).
@@ -255,6 +261,10 @@ pub fn options(args: ServeArgs) -> Result<ServeOptions, String> {
             .or(file.limits.client_read_timeout_secs)
             .filter(|s| *s > 0)
             .map_or(defaults.client_read_timeout, Duration::from_secs),
+        shutdown_timeout: args
+            .shutdown_timeout_secs
+            .or(file.limits.shutdown_timeout_secs)
+            .map_or(defaults.shutdown_timeout, Duration::from_secs),
     };
     let mut cluster_admins = file.cluster_admins;
     cluster_admins.extend(args.cluster_admins);
@@ -335,6 +345,7 @@ key = "k.pem"
 max_concurrent_queries = 3
 max_queued_commands = 7
 queue_timeout_secs = 5
+shutdown_timeout_secs = 2
 "#,
         )
         .unwrap();
@@ -354,6 +365,7 @@ queue_timeout_secs = 5
             Limits::default().max_queued_queries
         );
         assert_eq!(o.limits.queue_timeout, Duration::from_secs(9));
+        assert_eq!(o.limits.shutdown_timeout, Duration::from_secs(2));
         assert_eq!(o.tls.unwrap().cert, PathBuf::from("c.pem"));
         let AuthMode::Jwt { config, metadata } = o.auth else {
             panic!("jwt expected")

@@ -381,3 +381,52 @@ async fn graceful_shutdown_finishes_an_in_flight_ingestion() {
     let count = s2.query_rows("Big | count").await;
     assert_eq!(count, vec![json!([rows])]);
 }
+
+/// A request still in flight when the shutdown deadline (`--shutdown-timeout-secs`) passes
+/// is cut off: the server exits then, cleanly, with the data acknowledged before intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_requests_still_running_at_the_deadline() {
+    let mut s = TestServer::start_with(&[
+        "--shutdown-timeout-secs",
+        "1",
+        "--client-read-timeout-secs",
+        "600",
+    ]);
+    s.mgmt(".create table Kept (n:long)").await;
+    s.mgmt(".ingest inline into table Kept <| 1\n2").await;
+    s.mgmt(".alter table Kept policy streamingingestion enable")
+        .await;
+    // An ingestion whose client sends half its body and then nothing.
+    let mut conn = TcpStream::connect(&s.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let head = format!(
+        "POST /v1/rest/ingest/NetDefaultDB/Kept?streamFormat=csv HTTP/1.1\r\nHost: {}\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n3\n4\n",
+        s.addr
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.flush().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.terminate();
+    // The stalled client would hold a 30 s deadline (or the 600 s read timeout) open;
+    // with a 1 s deadline the server is gone well before either.
+    let started = std::time::Instant::now();
+    let exit = s.wait();
+    assert!(exit.success(), "{exit:?}\n{}", s.log_text());
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "the server took {:?} to stop\n{}",
+        started.elapsed(),
+        s.log_text()
+    );
+    // The connection was closed without an answer to the cut-off request.
+    let mut rest = Vec::new();
+    let _ = conn.read_to_end(&mut rest);
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&rest)
+    );
+    let s2 = TestServer::start_in(&s.data_dir, &[]);
+    assert_eq!(s2.query_rows("Kept | count").await, vec![json!([2])]);
+}

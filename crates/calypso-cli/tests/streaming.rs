@@ -198,6 +198,28 @@ async fn a_large_result_streams_in_bounded_memory() {
     );
 }
 
+/// A `range` whose bounds are known only when the query runs (`toscalar(...)`) streams
+/// too: 30 million rows (240 MB of longs, refused above 16 million if they were built as one
+/// list) pass through in a few batches' worth of memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_with_computed_bounds_streams() {
+    let _one_at_a_time = CPU_MEASURED.lock().await;
+    let s = TestServer::start();
+    let rows = s
+        .query_rows(
+            "range x from toscalar(print 1) to toscalar(print 30000000) step 1 | summarize count(), sum(x)",
+        )
+        .await;
+    assert_eq!(rows[0][0], 30_000_000);
+    assert_eq!(rows[0][1], 450_000_015_000_000_i64);
+    let peak = peak_rss(s.pid());
+    assert!(
+        peak < 200 << 20,
+        "the server's peak memory was {} MB",
+        peak >> 20
+    );
+}
+
 /// The tests that measure the server's CPU time run one at a time (the others of this file
 /// would otherwise compete for the machine's two cores).
 static CPU_MEASURED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

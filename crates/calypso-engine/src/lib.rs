@@ -15,6 +15,7 @@ pub mod error;
 mod materialize;
 mod memory;
 mod physical;
+mod range;
 mod rls;
 pub mod security;
 mod stop;

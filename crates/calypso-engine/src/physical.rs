@@ -12,15 +12,32 @@
 //!   300 GB and aborted the process. `LimitedDistinctAggregation` is limited the same way.
 //!   Their result is kept only when every limit they set is at most
 //!   [`MAX_AGGREGATE_LIMIT`]; larger ones run as a sort with a limit.
+//!
+//! * `EnforceSorting` pushes a sort above a union into the union's inputs and merges their
+//!   sorted outputs with a `SortPreservingMergeExec`, trusting the union's equivalence
+//!   properties; with a column equal to another in one input and null constants in the
+//!   others (`union (U | project a = l, a1 = l), T | order by b, a1`), those lose the
+//!   ordering, and `SanityCheckPlan` refuses the plan. [`SortMergesThatHold`] runs just
+//!   before the check: a merge whose input does not satisfy its ordering becomes a full
+//!   sort of the coalesced input (the inputs' own sorts are then wasted work, never a
+//!   wrong order).
+//!
+//! After them runs the engine's own [`crate::range::StreamRanges`], which streams a `range`
+//! whose bounds are not constants.
 
 use std::sync::Arc;
 
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::tree_node::TreeNode;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::sanity_checker::check_plan_sanity;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 
 /// The largest row limit a grouped aggregation is given by DataFusion's limit rules.
 pub(crate) const MAX_AGGREGATE_LIMIT: usize = 100_000;
@@ -82,25 +99,68 @@ fn any_aggregate(plan: &Arc<dyn ExecutionPlan>, f: impl Fn(&AggregateExec) -> bo
         .unwrap_or(true)
 }
 
-/// DataFusion's default physical rules, with the guards above.
-pub(crate) fn rules(defaults: &[Rule]) -> Vec<Rule> {
-    defaults
-        .iter()
-        .map(|r| {
-            let guard = match r.name() {
-                "aggregate_statistics" => Some(Guard::NoFilteredAggregate),
-                "LimitAggregation" | "LimitedDistinctAggregation" => {
-                    Some(Guard::SmallAggregateLimits)
-                }
-                _ => None,
+/// Replaces each `SortPreservingMergeExec` whose input is not ordered as it requires with
+/// a sort of the whole (coalesced) input.
+#[derive(Debug)]
+struct SortMergesThatHold;
+
+impl PhysicalOptimizerRule for SortMergesThatHold {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_up(|p| {
+            let Some(merge) = p.downcast_ref::<SortPreservingMergeExec>() else {
+                return Ok(Transformed::no(p));
             };
-            match guard {
-                Some(guard) => Arc::new(Guarded {
-                    inner: Arc::clone(r),
-                    guard,
-                }) as Rule,
-                None => Arc::clone(r),
+            if check_plan_sanity(&p, &config.optimizer).is_ok() {
+                return Ok(Transformed::no(p));
             }
+            let input: Arc<dyn ExecutionPlan> =
+                Arc::new(CoalescePartitionsExec::new(Arc::clone(merge.input())));
+            let sort = SortExec::new(merge.expr().clone(), input)
+                .with_preserve_partitioning(false)
+                .with_fetch(merge.fetch());
+            Ok(Transformed::yes(Arc::new(sort) as Arc<dyn ExecutionPlan>))
         })
-        .collect()
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "SortMergesThatHold"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// DataFusion's default physical rules, with the guards above, then the engine's own.
+pub(crate) fn rules(defaults: &[Rule]) -> Vec<Rule> {
+    let mut rules: Vec<Rule> = Vec::with_capacity(defaults.len() + 2);
+    for r in defaults {
+        if r.name() == "SanityCheckPlan" {
+            rules.push(Arc::new(SortMergesThatHold));
+        }
+        rules.push(guarded(r));
+    }
+    rules.push(Arc::new(crate::range::StreamRanges));
+    rules
+}
+
+/// `r`, behind its guard if it has one.
+fn guarded(r: &Rule) -> Rule {
+    let guard = match r.name() {
+        "aggregate_statistics" => Some(Guard::NoFilteredAggregate),
+        "LimitAggregation" | "LimitedDistinctAggregation" => Some(Guard::SmallAggregateLimits),
+        _ => None,
+    };
+    match guard {
+        Some(guard) => Arc::new(Guarded {
+            inner: Arc::clone(r),
+            guard,
+        }) as Rule,
+        None => Arc::clone(r),
+    }
 }

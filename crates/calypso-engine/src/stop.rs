@@ -62,13 +62,15 @@ impl StopFlag {
     }
 }
 
-/// `plan` with each leaf wrapped in a [`StopExec`] watching `flag`.
+/// `plan` with each leaf (and each `range` generator) wrapped in a [`StopExec`] watching
+/// `flag`.
 pub(crate) fn stoppable(
     plan: Arc<dyn ExecutionPlan>,
     flag: &StopFlag,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     plan.transform_up(|p| {
-        if p.children().is_empty() {
+        // A range generator makes its rows from one input row: it is a source too.
+        if p.children().is_empty() || p.downcast_ref::<crate::range::RangeExec>().is_some() {
             let wrapped: Arc<dyn ExecutionPlan> = Arc::new(StopExec {
                 input: p,
                 flag: flag.clone(),

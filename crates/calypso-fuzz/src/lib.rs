@@ -160,16 +160,7 @@ pub fn check_query(text: &str) {
 /// reproducer in `fuzz/findings/`. While they are open they are not findings again, so that
 /// fuzzing goes past them; `CALYPSO_FUZZ_STRICT=1` reports them too. Remove an entry with
 /// its fix (and move the reproducer to `fuzz/regressions/`).
-const KNOWN_INTERNAL_ERRORS: &[&str] = &[
-    // top-by-column-free-key-then-constant-project.kql
-    "must either specify a row count or at least one column",
-    // union-sort-on-duplicated-column.kql
-    "does not satisfy order requirements",
-    // case-dynamic-vs-guid-after-union-sort.kql
-    "Failed to coerce then",
-    // in-toscalar-inside-call-in-filter.kql
-    "Projections require unique expression names",
-];
+const KNOWN_INTERNAL_ERRORS: &[&str] = &[];
 
 /// Whether an internal error is one of [`KNOWN_INTERNAL_ERRORS`].
 pub(crate) fn is_known(message: &str) -> bool {

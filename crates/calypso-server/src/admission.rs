@@ -50,10 +50,18 @@ pub struct Limits {
     /// The longest a client may take to send a request's headers, or pause while sending
     /// its body (408 then); default [`DEFAULT_CLIENT_READ_TIMEOUT`].
     pub client_read_timeout: Duration,
+    /// How long in-flight requests may take to finish after a shutdown signal (their
+    /// connections are closed then); default [`DEFAULT_SHUTDOWN_TIMEOUT`].
+    pub shutdown_timeout: Duration,
 }
 
 /// The default [`Limits::client_read_timeout`]: 30 seconds.
 pub const DEFAULT_CLIENT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default [`Limits::shutdown_timeout`]: 30 seconds, what container runtimes give a
+/// process between SIGTERM and SIGKILL (Kubernetes' `terminationGracePeriodSeconds`,
+/// `docker stop`'s 10 s being shorter: set it lower there).
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for Limits {
     fn default() -> Limits {
@@ -67,6 +75,7 @@ impl Default for Limits {
             max_queued_ingestions: DEFAULT_MAX_QUEUED,
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             client_read_timeout: DEFAULT_CLIENT_READ_TIMEOUT,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -235,6 +244,7 @@ mod tests {
             max_queued_ingestions: 0,
             queue_timeout: timeout,
             client_read_timeout: DEFAULT_CLIENT_READ_TIMEOUT,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
 

@@ -1,5 +1,5 @@
 //! Running the server: bind, print the address, serve until SIGINT/SIGTERM, then drain
-//! (for at most [`SHUTDOWN_DEADLINE`]).
+//! (for at most `Limits::shutdown_timeout`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -63,6 +63,7 @@ pub struct Server {
     local_addr: SocketAddr,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     client_read_timeout: Duration,
+    shutdown_timeout: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -141,8 +142,10 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
         .set_cluster_names(std::iter::once(format!("{scheme}://{local_addr}")).chain(cluster_url));
     tracing::info!(address = %local_addr, data_dir = %data_dir.display(), tls = tls.is_some(), jwt = auth.is_required(), "Calypso is listening");
     let client_read_timeout = limits.client_read_timeout;
+    let shutdown_timeout = limits.shutdown_timeout;
     Ok(Server {
         client_read_timeout,
+        shutdown_timeout,
         listener,
         app: router(
             AppState::with_limits(Arc::new(engine), limits)
@@ -167,7 +170,7 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests for at most
-    /// [`SHUTDOWN_DEADLINE`] (connections still open then are closed). A client that
+    /// `Limits::shutdown_timeout` (connections still open then are closed). A client that
     /// takes longer than `Limits::client_read_timeout` to send a request's headers is cut
     /// off.
     pub async fn run_until(
@@ -176,9 +179,10 @@ impl Server {
     ) -> std::io::Result<()> {
         let handle = axum_server::Handle::new();
         let h = handle.clone();
+        let deadline = self.shutdown_timeout;
         tokio::spawn(async move {
             shutdown.await;
-            h.graceful_shutdown(Some(SHUTDOWN_DEADLINE));
+            h.graceful_shutdown(Some(deadline));
         });
         let std_listener = self.listener.into_std()?;
         let app = self.app.into_make_service();
@@ -199,8 +203,6 @@ impl Server {
     }
 }
 
-/// How long in-flight requests may take to finish after a shutdown signal.
-pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
 /// HTTP/1 connections whose client takes longer than `timeout` to send a request's
 /// headers are closed.
 fn limit_slow_clients(

@@ -1,5 +1,5 @@
 //! KQL operators on datetime and timespan values (`__t_add`, `__t_sub`, ...), and
-//! `__range_count` for the `range` operator. The planner emits these; numeric arithmetic
+//! `__range_count` and `__range_indexes` for the `range` operator. The planner emits these; numeric arithmetic
 //! uses DataFusion's own operators.
 
 use std::sync::Arc;
@@ -33,6 +33,62 @@ pub(crate) fn register(r: &mut Registry) {
         let f = TemporalOp::new(op);
         let name = f.name.to_string();
         r.add_scalar(&name, ScalarUDF::new_from_impl(f));
+    }
+    r.add_scalar(
+        RANGE_INDEXES,
+        ScalarUDF::new_from_impl(RangeIndexes {
+            signature: Signature::exact(vec![DataType::Int64], Volatility::Immutable),
+        }),
+    );
+}
+
+/// `__range_indexes(count)`: the list `[0, count)`, which the planner unnests for a `range`
+/// whose bounds are not constants (`range x from 1 to toscalar(...) step 1`). The engine's
+/// physical optimizer replaces that unnest with a generator that streams the indexes in
+/// batches; evaluated as a function (a plan the rule did not see), the list is built whole
+/// and refused above [`RANGE_INDEXES_MAX`] values.
+pub const RANGE_INDEXES: &str = "__range_indexes";
+
+/// The most values `__range_indexes` builds as one list.
+pub const RANGE_INDEXES_MAX: i64 = 16 * 1024 * 1024;
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RangeIndexes {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for RangeIndexes {
+    fn name(&self) -> &str {
+        RANGE_INDEXES
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::new_list(DataType::Int64, true))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let n = row_count(&args.args);
+        let scalar = all_scalar(&args.args);
+        let arrays = args_to_arrays(&args.args, n)?;
+        let counts = as_i64(&arrays[0])?;
+        let mut out = arrow::array::ListBuilder::new(arrow::array::Int64Builder::new());
+        for i in 0..n {
+            // A null count is an empty range, as `__range_count` never gives one.
+            let c = if counts.is_null(i) {
+                0
+            } else {
+                counts.value(i).max(0)
+            };
+            if c > RANGE_INDEXES_MAX {
+                return exec_err!(
+                    "range of {c} rows is too large to materialize (at most {RANGE_INDEXES_MAX})"
+                );
+            }
+            out.values().append_slice(&(0..c).collect::<Vec<i64>>());
+            out.append(true);
+        }
+        finish(Arc::new(out.finish()), scalar)
     }
 }
 

@@ -337,8 +337,14 @@ impl Planner<'_> {
                         "toscalar() needs a tabular expression with a column",
                     ));
                 };
+                // A name of its own: DataFusion's type coercion sees a subquery's columns
+                // next to the outer query's, and an outer column of the same name and
+                // another type (`extend b = d | sort by toscalar(T | project b) < true`)
+                // would win.
                 let plan = datafusion_expr::LogicalPlanBuilder::from(plan)
-                    .project(vec![crate::expr::column(&c)])
+                    .project(vec![
+                        crate::expr::column(&c).alias(format!("__toscalar_{}", span.start)),
+                    ])
                     .and_then(|b| b.limit(0, Some(1)))
                     .and_then(|b| b.build())
                     .map_err(df(span))?;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use arrow::datatypes::DataType;
+use datafusion_common::tree_node::TreeNode;
 use datafusion_common::{Column, DFSchema, ScalarValue};
 use datafusion_expr::expr::ScalarFunction;
 use datafusion_expr::{Expr, ExprSchemable, SortExpr, lit};
@@ -518,12 +519,31 @@ impl Planner<'_> {
                         semantic(span, format!("Cannot compare {t} with {vt} in 'in'"))
                     })?;
                 }
-                let list = vals.into_iter().map(|(v, vt)| cast_to(v, vt, ct)).collect();
+                let list: Vec<Expr> = vals.into_iter().map(|(v, vt)| cast_to(v, vt, ct)).collect();
                 // Kusto: a null value is not in any list (`in` false, `!in` true).
                 let negated = op == ListOp::NotIn;
                 let x = cast_to(x, t, ct);
-                Ok(datafusion_expr::when(x.clone().is_null(), lit(negated))
-                    .otherwise(x.in_list(list, negated))
+                let test = if list.iter().any(has_scalar_subquery) {
+                    // `x in (toscalar(...))`: DataFusion would turn a list holding a scalar
+                    // subquery into an `InSubquery`, which runs only as a top-level filter
+                    // conjunct. Equalities keep the subqueries scalar ones, planned as
+                    // one-row joins wherever they are (a null comparison is false).
+                    let found = list
+                        .into_iter()
+                        .map(|item| {
+                            datafusion_functions::core::expr_fn::coalesce(vec![
+                                x.clone().eq(item),
+                                lit(false),
+                            ])
+                        })
+                        .reduce(Expr::or)
+                        .unwrap_or_else(|| lit(false));
+                    if negated { !found } else { found }
+                } else {
+                    x.clone().in_list(list, negated)
+                };
+                Ok(datafusion_expr::when(x.is_null(), lit(negated))
+                    .otherwise(test)
                     .map_err(df(span))?)
             }
             ListOp::InCi | ListOp::NotInCi => {
@@ -569,6 +589,12 @@ impl Planner<'_> {
             None => Err(semantic(e.span(), "Expected a constant value")),
         }
     }
+}
+
+/// Whether `e` holds a scalar subquery (`toscalar(...)`), at any depth.
+fn has_scalar_subquery(e: &Expr) -> bool {
+    e.exists(|e| Ok(matches!(e, Expr::ScalarSubquery(_))))
+        .unwrap_or(false)
 }
 
 /// The literal under casts/negations, if the expression is constant in a trivial way.

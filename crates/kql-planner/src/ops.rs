@@ -349,6 +349,26 @@ impl Planner<'_> {
                 // `top 0` is empty (DataFusion's TopK needs k > 0).
                 let plan = if n == 0 {
                     build(LogicalPlanBuilder::from(t.plan).limit(0, Some(0)), span)?
+                } else if sort.iter().all(|k| k.expr.column_refs().is_empty()) {
+                    // Keys that read no column (`top 3 by rand()`): evaluated into a column
+                    // first, so that projection pushdown cannot leave DataFusion's TopK
+                    // with batches of no column.
+                    let names = names_of(&t.plan);
+                    let mut exprs: Vec<Expr> = names.iter().map(|n| column(n)).collect();
+                    let mut keyed = Vec::new();
+                    for (i, k) in sort.iter().enumerate() {
+                        let name = format!("__top_key{i}");
+                        exprs.push(k.expr.clone().alias(name.clone()));
+                        keyed.push(SortExpr::new(column(&name), k.asc, k.nulls_first));
+                    }
+                    let back: Vec<Expr> = names.iter().map(|n| column(n)).collect();
+                    build(
+                        LogicalPlanBuilder::from(t.plan)
+                            .project(exprs)
+                            .and_then(|b| b.sort_with_limit(keyed, Some(n)))
+                            .and_then(|b| b.project(back)),
+                        span,
+                    )?
                 } else {
                     build(
                         LogicalPlanBuilder::from(t.plan).sort_with_limit(sort.clone(), Some(n)),

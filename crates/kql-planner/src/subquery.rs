@@ -25,11 +25,6 @@ pub(crate) fn in_subqueries_outside_filters(plan: LogicalPlan) -> Result<Logical
                             subquery,
                             negated,
                         }) => Ok(Transformed::yes(list_test(*expr, subquery, negated)?)),
-                        // `x in (toscalar(...))`: a list holding scalar subqueries, which
-                        // DataFusion would turn into an `InSubquery` too.
-                        Expr::InList(l) if l.list.iter().any(is_scalar_subquery) => {
-                            Ok(Transformed::yes(equalities(*l.expr, l.list, l.negated)))
-                        }
                         other => Ok(Transformed::no(other)),
                     })
                     .map(|t| t.data)
@@ -45,30 +40,8 @@ pub(crate) fn in_subqueries_outside_filters(plan: LogicalPlan) -> Result<Logical
 }
 
 fn has_in_subquery(e: &Expr) -> bool {
-    e.exists(|e| {
-        Ok(match e {
-            Expr::InSubquery(_) => true,
-            Expr::InList(l) => l.list.iter().any(is_scalar_subquery),
-            _ => false,
-        })
-    })
-    .unwrap_or(false)
-}
-
-fn is_scalar_subquery(e: &Expr) -> bool {
-    matches!(e, Expr::ScalarSubquery(_))
-}
-
-/// `x = a or x = b ...` (null comparisons false), negated for `!in`.
-fn equalities(x: Expr, list: Vec<Expr>, negated: bool) -> Expr {
-    let found = list
-        .into_iter()
-        .map(|item| {
-            datafusion_functions::core::expr_fn::coalesce(vec![x.clone().eq(item), lit(false)])
-        })
-        .reduce(Expr::or)
-        .unwrap_or_else(|| lit(false));
-    if negated { !found } else { found }
+    e.exists(|e| Ok(matches!(e, Expr::InSubquery(_))))
+        .unwrap_or(false)
 }
 
 /// `coalesce(array_has((select array_agg(c) from sub), x), false)`, negated for `!in`.

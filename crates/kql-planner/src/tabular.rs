@@ -776,7 +776,8 @@ impl<'a> Planner<'a> {
         };
         // Constant bounds (the usual case): the context's streaming series of 0..count,
         // produced batch by batch, so `range` over billions of rows never sits in memory.
-        // Otherwise a per-query array of indexes (bounded by the memory limits).
+        // Otherwise (`toscalar(...)` bounds) the indexes of `__range_indexes`, unnested:
+        // the engine runs that as a generator of batches too.
         // A negative step counts down: the rows come in descending order.
         let descending = literal(&s).is_some_and(|v| match v {
             ScalarValue::Float64(Some(x)) => *x < 0.0,
@@ -815,16 +816,9 @@ impl<'a> Planner<'a> {
         let plan = match streamed {
             Some(plan) => plan.map_err(df(span))?,
             None => {
+                // The engine streams this unnest of `__range_indexes` in batches.
                 let count = call_udf("__range_count", vec![f.clone(), t, s.clone()], span)?;
-                let series = datafusion_functions_nested::expr_fn::gen_series(
-                    lit(0i64),
-                    datafusion_expr::binary_expr(
-                        count,
-                        datafusion_expr::Operator::Minus,
-                        lit(1i64),
-                    ),
-                    lit(1i64),
-                );
+                let series = call_udf(kql_functions::operators::RANGE_INDEXES, vec![count], span)?;
                 let one = LogicalPlanBuilder::empty(true).build().map_err(df(span))?;
                 LogicalPlanBuilder::from(one)
                     .project(vec![series.alias("__i")])
