@@ -1,8 +1,9 @@
 //! Calypso's storage layer: a durable, versioned catalog and immutable Parquet extents.
 //!
-//! * [`Catalog`] — databases, tables (columns + extents), stored functions; one JSON
-//!   document per version (`catalog/v{N}.json`), committed with
-//!   [`Storage::commit`].
+//! * [`Catalog`] — databases, tables (columns + extents), stored functions; committed
+//!   with [`Storage::commit`] as one small checksummed log record of what changed
+//!   (`catalog/log/`), with periodic checkpoints of the whole catalog
+//!   (`catalog/checkpoint/`).
 //! * Extents — immutable zstd Parquet files (`data/<db id>/<table id>/<id>.parquet`)
 //!   written by [`Storage::write_extent`] and made visible by a commit that adds their
 //!   [`ExtentMeta`] to a table.
@@ -12,6 +13,8 @@
 pub mod catalog;
 pub mod error;
 mod extent;
+mod log;
+mod manifest;
 pub mod provider;
 mod stats;
 mod store;

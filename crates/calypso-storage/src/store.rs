@@ -3,7 +3,6 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use arrow::record_batch::RecordBatch;
@@ -19,9 +18,11 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutPayload}
 use crate::catalog::{Catalog, ExtentMeta, FORMAT_VERSION, new_id, now_rfc3339};
 use crate::error::{Error, Result};
 use crate::extent;
+use crate::log::{self, Record};
+use crate::manifest::{self, delete_if_exists};
 use crate::provider::{ExtentTable, ScanCounters};
 
-/// The folder of catalog versions.
+/// The folder of the catalog (its log and checkpoints).
 pub const CATALOG_DIR: &str = "catalog";
 /// The folder of extent files.
 pub const DATA_DIR: &str = "data";
@@ -29,26 +30,34 @@ pub const DATA_DIR: &str = "data";
 /// Tuning of a [`Storage`].
 #[derive(Debug, Clone)]
 pub struct StorageOptions {
-    /// How many catalog versions stay on disk (at least 1). Older ones are deleted after
-    /// each commit, and extent files that no kept version references are deleted when
-    /// the storage is opened.
-    pub catalog_versions_to_keep: u64,
+    /// A checkpoint (the whole catalog) is written after this many log records, or once
+    /// the records since the last one are larger than it.
+    pub checkpoint_every: u64,
+    /// How many checkpoints stay (at least 1), with the log records after the oldest.
+    pub checkpoints_to_keep: usize,
 }
 
 impl Default for StorageOptions {
     fn default() -> StorageOptions {
         StorageOptions {
-            catalog_versions_to_keep: 20,
+            checkpoint_every: 1000,
+            checkpoints_to_keep: 2,
         }
     }
 }
 
-/// The storage of a Calypso node: a versioned catalog and immutable Parquet extents.
+/// Log bytes since the last checkpoint below which no checkpoint is written for size.
+const MIN_CHECKPOINT_BYTES: u64 = 1 << 20;
+
+/// The storage of a Calypso node: a catalog kept as a log, and immutable Parquet extents.
 ///
 /// A cheap, clonable handle. Layout (relative to the root of the object store):
 ///
-/// * `catalog/v{N}.json`: the whole catalog at version `N`, created with a conditional
-///   put so that two writers can never both write version `N`;
+/// * `catalog/log/<version>.rec`: what the commit of that version changed (see
+///   `log.rs`), created with a conditional put so that two writers can never both write
+///   version `N`;
+/// * `catalog/checkpoint/<version>.json`: the whole catalog at a version, written every
+///   [`StorageOptions::checkpoint_every`] records;
 /// * `data/<database id>/<table id>/<extent id>.parquet`: the extents.
 #[derive(Clone)]
 pub struct Storage {
@@ -62,16 +71,24 @@ struct Inner {
     /// The URL under which scans find `store` in DataFusion's object store registry.
     url: ObjectStoreUrl,
     current: RwLock<Arc<Catalog>>,
-    commit_lock: tokio::sync::Mutex<()>,
-    /// The highest catalog version seen in the store, even unreadable: the next
-    /// commit writes a higher one.
-    highest_version: AtomicU64,
+    /// Held by a commit from the copy of the catalog to its new version in memory.
+    commit_lock: Arc<tokio::sync::Mutex<Progress>>,
     options: StorageOptions,
+    /// Whether commits go to the store (false: an in-memory storage's catalog only).
+    durable: bool,
     /// Extents scanned and pruned by every scan of this storage.
     counters: Arc<ScanCounters>,
     /// The exclusive lock on `<data dir>/LOCK` of a local-disk storage, held while any
     /// handle lives (the OS releases it when the process ends, even killed).
     _lock: Option<std::fs::File>,
+}
+
+/// The log since the last checkpoint.
+#[derive(Debug, Default)]
+struct Progress {
+    records: u64,
+    bytes: u64,
+    checkpoint_bytes: u64,
 }
 
 impl fmt::Debug for Storage {
@@ -95,11 +112,13 @@ impl Storage {
     /// Takes an exclusive lock on `data_dir/LOCK` first: a second process (or a second
     /// storage in this one) opening the same directory gets [`Error::Locked`] and touches
     /// nothing, so that its startup cleanup can never delete another's live files.
-    /// Loads the newest catalog version (a newest file left empty or truncated by a crash
-    /// during its commit is deleted and the previous version loaded), deletes catalog versions beyond
-    /// [`StorageOptions::catalog_versions_to_keep`], and deletes extent files that no
-    /// kept version references and that are older than the newest catalog write (the
-    /// leftovers of ingestions that failed before their commit).
+    /// Loads the catalog: the newest checkpoint and the log records after it (a last
+    /// record not written whole, from a crash during its commit, is moved aside to
+    /// `catalog/torn/`; damage anywhere before it is [`Error::Corrupt`]). A data directory
+    /// of the earlier layout (`catalog/v{N}.json`) gets its first checkpoint. Then deletes
+    /// extent files that the catalog does not reference and that are older than the newest
+    /// catalog write (the leftovers of ingestions that failed before their commit, and of
+    /// dropped data).
     pub async fn open_local_with(data_dir: &Path, options: StorageOptions) -> Result<Storage> {
         let dir = data_dir.to_path_buf();
         let (root, lock) = blocking(move || {
@@ -121,13 +140,15 @@ impl Storage {
         Ok(storage)
     }
 
-    /// Everything in memory, for tests and the in-process engine.
+    /// Everything in memory, for tests and the in-process engine: commits change the
+    /// catalog in memory only (extents are written to an in-memory object store).
     pub fn in_memory() -> Storage {
         Storage::new(
             Arc::new(InMemory::new()),
             None,
             StorageOptions::default(),
             Catalog::initial(),
+            false,
         )
     }
 
@@ -145,6 +166,7 @@ impl Storage {
         root: Option<PathBuf>,
         options: StorageOptions,
         catalog: Catalog,
+        durable: bool,
     ) -> Storage {
         let url = format!("calypso://{}", uuid::Uuid::new_v4().simple());
         // The URL is well formed: a scheme and a host of hex digits.
@@ -154,10 +176,10 @@ impl Storage {
                 store,
                 root,
                 url,
-                highest_version: AtomicU64::new(catalog.version),
                 current: RwLock::new(Arc::new(catalog)),
-                commit_lock: tokio::sync::Mutex::new(()),
+                commit_lock: Arc::new(tokio::sync::Mutex::new(Progress::default())),
                 options,
+                durable,
                 counters: Arc::default(),
                 _lock: None,
             }),
@@ -169,61 +191,31 @@ impl Storage {
         root: Option<PathBuf>,
         options: StorageOptions,
     ) -> Result<Storage> {
-        let versions = list_versions(store.as_ref()).await?;
-        let highest = versions.last().map_or(0, |(n, _)| *n);
-        let keep = options.catalog_versions_to_keep.max(1);
-
-        // The newest readable version; only the newest file may be torn.
-        let mut loaded: Vec<(u64, ObjectMeta, Catalog)> = Vec::new();
-        for (i, (n, meta)) in versions.iter().enumerate().rev() {
-            let is_newest = i + 1 == versions.len();
-            let newest_loaded = loaded.first().map(|(n, _, _)| *n);
-            if newest_loaded.is_some_and(|newest| n + keep <= newest) {
-                break;
-            }
-            match read_catalog(store.as_ref(), &meta.location).await? {
-                Some(mut c) => {
-                    c.version = *n;
-                    loaded.push((*n, meta.clone(), c));
-                }
-                // A crash during its commit (never acknowledged): forget it.
-                None if is_newest => delete_if_exists(store.as_ref(), &meta.location).await?,
-                None => {
-                    return Err(Error::Corrupt(format!(
-                        "catalog version file {} is unreadable",
-                        meta.location
-                    )));
-                }
+        let loaded = manifest::load(store.as_ref()).await?;
+        let checkpoint = loaded.checkpoint;
+        let newest_write = loaded.newest_write;
+        let storage = Storage::new(Arc::clone(&store), root, options, loaded.catalog, true);
+        {
+            let mut progress = storage.inner.commit_lock.lock().await;
+            progress.records = loaded.records_since;
+            progress.bytes = loaded.bytes_since;
+            // A new store, or one of the earlier layout: its first checkpoint, so that
+            // the catalog it starts from (the default database's id) is durable.
+            if checkpoint.is_none() && !storage.checkpoint(&mut progress).await? {
+                // Another writer opening the same new store was first: its catalog.
+                let loaded = manifest::load(store.as_ref()).await?;
+                storage.set_catalog(loaded.catalog);
             }
         }
 
-        let catalog = match loaded.first() {
-            Some((_, _, c)) => c.clone(),
-            None => Catalog::initial(),
-        };
-        let storage = Storage::new(Arc::clone(&store), root, options, catalog);
-        storage
-            .inner
-            .highest_version
-            .fetch_max(highest, Ordering::SeqCst);
-
-        if let Some((newest, newest_meta, _)) = loaded.first() {
-            // Old catalog versions.
-            for (n, meta) in &versions {
-                if n + keep <= *newest {
-                    delete_if_exists(store.as_ref(), &meta.location).await?;
-                }
-            }
-            // Orphan extents.
-            let referenced: HashSet<&str> = loaded
-                .iter()
-                .flat_map(|(_, _, c)| c.extent_paths())
-                .collect();
+        // Orphan extents.
+        if let Some(newest_write) = newest_write {
+            let catalog = storage.catalog();
+            let referenced: HashSet<&str> = catalog.extent_paths().collect();
             let data = ObjectPath::from(DATA_DIR);
             let files: Vec<ObjectMeta> = store.list(Some(&data)).try_collect().await?;
             for file in files {
-                if !referenced.contains(file.location.as_ref())
-                    && file.last_modified < newest_meta.last_modified
+                if !referenced.contains(file.location.as_ref()) && file.last_modified < newest_write
                 {
                     delete_if_exists(store.as_ref(), &file.location).await?;
                 }
@@ -274,26 +266,62 @@ impl Storage {
     /// Applies `f` to a copy of the catalog and commits the result as the next version.
     ///
     /// Commits are serialized. If `f` fails or the catalog cannot be written, nothing
-    /// changes. The new version is durable when this returns (fsync of the file and its
-    /// directory on local disk). If another writer committed the same version first, the
-    /// snapshot is reloaded and [`Error::Conflict`] is returned: the caller may retry.
+    /// changes; if `f` changes nothing, nothing is written. The commit appends one log
+    /// record holding what changed (its size follows the change, not the catalog); it is
+    /// durable when this returns (fsync of the file and its directory on local disk).
+    /// Once `f` has run, the commit goes to its end even if this future is dropped: the
+    /// catalog in memory always matches the store. If another writer committed the same
+    /// version first, the snapshot is reloaded and [`Error::Conflict`] is returned: the
+    /// caller may retry.
     pub async fn commit<T>(&self, f: impl FnOnce(&mut Catalog) -> Result<T>) -> Result<T> {
-        let _guard = self.inner.commit_lock.lock().await;
+        let progress = Arc::clone(&self.inner.commit_lock).lock_owned().await;
         let current = self.catalog();
         let mut next = Catalog::clone(&current);
         let out = f(&mut next)?;
-        let version = current
-            .version
-            .max(self.inner.highest_version.load(Ordering::SeqCst))
-            + 1;
+        let changes = log::diff(&current, &next);
+        if changes.is_empty() {
+            return Ok(out);
+        }
+        let version = current.version + 1;
         next.version = version;
         next.format_version = FORMAT_VERSION;
-        let bytes = serde_json::to_vec_pretty(&next)?;
-        let location = version_path(version);
+        if !self.inner.durable {
+            self.set_catalog(next);
+            return Ok(out);
+        }
+        let record = log::encode_record(&Record {
+            format_version: FORMAT_VERSION,
+            version,
+            changes,
+        })?;
+        let storage = self.clone();
+        let write = async move { storage.write_record(progress, record, next).await };
+        // A task of its own, so that a caller that goes away cannot stop it half-way.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime
+                .spawn(write)
+                .await
+                .map_err(|e| Error::Task(e.to_string()))??,
+            Err(_) => write.await?,
+        }
+        Ok(out)
+    }
+
+    /// Writes the record of `next` (holding the commit lock), then makes `next` current;
+    /// writes a checkpoint when the log since the last one is long enough.
+    async fn write_record(
+        &self,
+        mut progress: tokio::sync::OwnedMutexGuard<Progress>,
+        record: Vec<u8>,
+        next: Catalog,
+    ) -> Result<()> {
+        let version = next.version;
+        let location = log::record_path(version);
+        let size = record.len() as u64;
         let put = self
             .inner
             .store
-            .put_opts(&location, PutPayload::from(bytes), PutMode::Create.into())
+            .put_opts(&location, PutPayload::from(record), PutMode::Create.into())
             .await;
         match put {
             Ok(_) => {}
@@ -310,42 +338,48 @@ impl Storage {
             let _ = self.inner.store.delete(&location).await;
             return Err(e);
         }
-        self.inner
-            .highest_version
-            .fetch_max(version, Ordering::SeqCst);
         self.set_catalog(next);
-
-        let keep = self.inner.options.catalog_versions_to_keep.max(1);
-        if version > keep {
-            // Best effort: a leftover is deleted at the next open.
-            let _ =
-                delete_if_exists(self.inner.store.as_ref(), &version_path(version - keep)).await;
+        progress.records += 1;
+        progress.bytes += size;
+        let due = progress.records >= self.inner.options.checkpoint_every.max(1)
+            || progress.bytes >= progress.checkpoint_bytes.max(MIN_CHECKPOINT_BYTES);
+        if due {
+            // The commit is done; a checkpoint that fails is tried again by the next one.
+            let _ = self.checkpoint(&mut progress).await;
         }
-        Ok(out)
+        Ok(())
     }
 
-    /// Reloads the newest catalog version from the store (written by another process).
+    /// Writes the current catalog as a checkpoint (holding the commit lock), then deletes
+    /// what it makes unnecessary. False when the store had that checkpoint already.
+    async fn checkpoint(&self, progress: &mut Progress) -> Result<bool> {
+        let catalog = self.catalog();
+        let written = manifest::write_checkpoint(self.inner.store.as_ref(), &catalog).await?;
+        self.sync(&written.location).await?;
+        progress.records = 0;
+        progress.bytes = 0;
+        progress.checkpoint_bytes = written.size;
+        manifest::cleanup(
+            self.inner.store.as_ref(),
+            self.inner.options.checkpoints_to_keep,
+        )
+        .await?;
+        Ok(written.created)
+    }
+
+    /// Reloads the catalog from the store (written by another process).
     pub async fn refresh(&self) -> Result<()> {
         let _guard = self.inner.commit_lock.lock().await;
         self.reload().await
     }
 
     async fn reload(&self) -> Result<()> {
-        let versions = list_versions(self.inner.store.as_ref()).await?;
-        if let Some((highest, _)) = versions.last() {
-            self.inner
-                .highest_version
-                .fetch_max(*highest, Ordering::SeqCst);
+        if !self.inner.durable {
+            return Ok(());
         }
-        for (n, meta) in versions.iter().rev() {
-            if *n <= self.catalog().version {
-                break;
-            }
-            if let Some(mut c) = read_catalog(self.inner.store.as_ref(), &meta.location).await? {
-                c.version = *n;
-                self.set_catalog(c);
-                break;
-            }
+        let loaded = manifest::load(self.inner.store.as_ref()).await?;
+        if loaded.catalog.version > self.catalog().version {
+            self.set_catalog(loaded.catalog);
         }
         Ok(())
     }
@@ -446,37 +480,6 @@ impl Storage {
     }
 }
 
-/// `catalog/v{N}.json`.
-fn version_path(version: u64) -> ObjectPath {
-    ObjectPath::from(format!("{CATALOG_DIR}/v{version}.json").as_str())
-}
-
-/// The catalog version files, by increasing version.
-async fn list_versions(store: &dyn ObjectStore) -> Result<Vec<(u64, ObjectMeta)>> {
-    let prefix = ObjectPath::from(CATALOG_DIR);
-    let files: Vec<ObjectMeta> = store.list(Some(&prefix)).try_collect().await?;
-    let mut versions: Vec<(u64, ObjectMeta)> = files
-        .into_iter()
-        .filter_map(|m| {
-            let name = m.location.filename()?;
-            let n = name
-                .strip_prefix('v')?
-                .strip_suffix(".json")?
-                .parse()
-                .ok()?;
-            Some((n, m))
-        })
-        .collect();
-    versions.sort_by_key(|(n, _)| *n);
-    Ok(versions)
-}
-
-/// Reads a catalog file: `None` if it is empty or truncated (a crash during its write).
-async fn read_catalog(store: &dyn ObjectStore, location: &ObjectPath) -> Result<Option<Catalog>> {
-    let bytes = store.get(location).await?.bytes().await?;
-    parse_catalog(&bytes)
-}
-
 /// Parses a catalog file: `None` if it is empty or truncated.
 pub(crate) fn parse_catalog(bytes: &[u8]) -> Result<Option<Catalog>> {
     let value: serde_json::Value = match serde_json::from_slice(bytes) {
@@ -498,13 +501,6 @@ pub(crate) fn parse_catalog(bytes: &[u8]) -> Result<Option<Catalog>> {
         .map_err(|e| Error::Corrupt(format!("catalog file does not fit the model: {e}")))?;
     catalog.normalize();
     Ok(Some(catalog))
-}
-
-async fn delete_if_exists(store: &dyn ObjectStore, location: &ObjectPath) -> Result<()> {
-    match store.delete(location).await {
-        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Takes the exclusive lock on `root/LOCK` (without waiting).

@@ -53,11 +53,21 @@ async fn a_catalog_of_an_older_format_still_loads() {
     assert!(db.roles.is_empty());
     assert!(t.roles.is_empty());
     assert_eq!(t.restricted_view_access, None);
-    // The next commit writes the current format.
-    storage.commit(|_| Ok(())).await.unwrap();
-    let text = std::fs::read_to_string(dir.path().join("catalog/v4.json")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // Opening wrote it as the first checkpoint, in the current format, and the file of
+    // the earlier layout is gone.
+    let text = std::fs::read_to_string(
+        dir.path()
+            .join("catalog/checkpoint/00000000000000000003.json"),
+    )
+    .unwrap();
+    let (header, payload) = text.split_once('\n').unwrap();
+    assert!(
+        header.starts_with("calypso-catalog checkpoint "),
+        "{header}"
+    );
+    let v: serde_json::Value = serde_json::from_str(payload).unwrap();
     assert_eq!(v["format_version"], FORMAT_VERSION);
+    assert!(!dir.path().join("catalog/v3.json").exists());
     assert_eq!(
         v["databases"]["db"]["tables"]["T"]["columns"][1]["kql_type"],
         "real"
@@ -81,13 +91,110 @@ async fn a_catalog_of_a_newer_format_is_refused() {
     assert_eq!(err.http_status(), 500);
 }
 
+fn record(dir: &std::path::Path, version: u64) -> std::path::PathBuf {
+    dir.join(format!("catalog/log/{version:020}.rec"))
+}
+
+async fn set_docstring(storage: &Storage, text: &str) {
+    storage
+        .commit(|c| {
+            c.require_table_mut(DB, T)?.docstring = Some(text.into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
-async fn a_torn_newest_catalog_file_falls_back_to_the_previous_version() {
+async fn a_torn_last_log_record_is_moved_aside() {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open_local(dir.path()).await.unwrap();
     create_table(&storage).await;
+    set_docstring(&storage, "two").await;
     drop(storage);
-    // A crash while version 2 was being written.
+    // A crash while version 2 was being written: a short file.
+    let bytes = std::fs::read(record(dir.path(), 2)).unwrap();
+    std::fs::write(record(dir.path(), 2), &bytes[..bytes.len() - 3]).unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    assert_eq!(storage.catalog().version, 1);
+    assert_eq!(storage.catalog().table(DB, T).unwrap().docstring, None);
+    assert!(!record(dir.path(), 2).exists());
+    // Kept for inspection, never read again.
+    let torn: Vec<String> = std::fs::read_dir(dir.path().join("catalog/torn"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(torn.len(), 1, "{torn:?}");
+    assert!(torn[0].starts_with("00000000000000000002.rec."), "{torn:?}");
+    // The next commit takes the number again.
+    set_docstring(&storage, "again").await;
+    assert_eq!(storage.catalog().version, 2);
+    drop(storage);
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    assert_eq!(storage.catalog().version, 2);
+    assert_eq!(
+        storage.catalog().table(DB, T).unwrap().docstring.as_deref(),
+        Some("again")
+    );
+    set_docstring(&storage, "three").await;
+    drop(storage);
+
+    // A damaged record with records after it stops the open, and nothing is touched.
+    let bytes = std::fs::read(record(dir.path(), 2)).unwrap();
+    let mut damaged = bytes.clone();
+    let i = damaged.len() - 5;
+    damaged[i] ^= 0x20;
+    std::fs::write(record(dir.path(), 2), &damaged).unwrap();
+    let err = Storage::open_local(dir.path()).await.unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    assert!(
+        err.to_string().contains("00000000000000000002.rec"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(record(dir.path(), 2)).unwrap(), damaged);
+    assert!(record(dir.path(), 3).exists());
+    // So does a missing one.
+    std::fs::write(record(dir.path(), 2), &bytes).unwrap();
+    std::fs::remove_file(record(dir.path(), 2)).unwrap();
+    let err = Storage::open_local(dir.path()).await.unwrap_err();
+    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    assert!(err.to_string().contains("missing"), "{err}");
+    std::fs::write(record(dir.path(), 2), &bytes).unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    assert_eq!(storage.catalog().version, 3);
+}
+
+#[tokio::test]
+async fn a_log_record_of_a_newer_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    drop(storage);
+    let payload = format!(
+        r#"{{"format_version":{},"version":1,"changes":[]}}"#,
+        FORMAT_VERSION + 1
+    );
+    let crc = crc32fast::hash(payload.as_bytes());
+    std::fs::create_dir_all(dir.path().join("catalog/log")).unwrap();
+    std::fs::write(
+        record(dir.path(), 1),
+        format!(
+            "calypso-catalog record {} {crc:08x}\n{payload}",
+            payload.len()
+        ),
+    )
+    .unwrap();
+    let err = Storage::open_local(dir.path()).await.unwrap_err();
+    assert!(matches!(err, Error::UnsupportedFormat { .. }), "{err}");
+}
+
+/// Whole-catalog files of the earlier layout (`catalog/v{N}.json`) that are damaged: the
+/// newest readable one is loaded.
+#[tokio::test]
+async fn a_damaged_catalog_file_of_the_earlier_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+    let v1 = r#"{"version": 1, "databases": {"db": {"name": "db", "tables": {}}}}"#;
+    std::fs::write(dir.path().join("catalog/v1.json"), v1).unwrap();
     std::fs::write(
         dir.path().join("catalog/v2.json"),
         "{\"format_version\": 1, \"ver",
@@ -95,21 +202,22 @@ async fn a_torn_newest_catalog_file_falls_back_to_the_previous_version() {
     .unwrap();
     let storage = Storage::open_local(dir.path()).await.unwrap();
     assert_eq!(storage.catalog().version, 1);
-    assert!(storage.catalog().table(DB, T).is_some());
-    assert!(!dir.path().join("catalog/v2.json").exists());
-    // The next commit does not reuse the damaged number.
-    storage.commit(|_| Ok(())).await.unwrap();
-    assert_eq!(storage.catalog().version, 3);
-    drop(storage);
-    let storage = Storage::open_local(dir.path()).await.unwrap();
-    assert_eq!(storage.catalog().version, 3);
+    assert!(storage.catalog().database("db").is_some());
     drop(storage);
 
-    // Damage anywhere else is an error, not silent data loss.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
     std::fs::write(dir.path().join("catalog/v1.json"), "").unwrap();
-    std::fs::write(dir.path().join("catalog/v4.json"), "").unwrap();
-    let err = Storage::open_local(dir.path()).await.unwrap_err();
-    assert!(matches!(err, Error::Corrupt(_)), "{err}");
+    std::fs::write(dir.path().join("catalog/v2.json"), v1).unwrap();
+    std::fs::write(dir.path().join("catalog/v3.json"), "").unwrap();
+    // Only the newest readable one matters; the damaged newest is kept aside.
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    assert_eq!(storage.catalog().version, 2);
+    assert!(storage.catalog().database("db").is_some());
+    let torn = std::fs::read_dir(dir.path().join("catalog/torn"))
+        .unwrap()
+        .count();
+    assert_eq!(torn, 1);
 }
 
 #[tokio::test]

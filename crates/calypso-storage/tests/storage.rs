@@ -22,13 +22,29 @@ fn ts(seconds: i64) -> datafusion::prelude::Expr {
     ))
 }
 
-fn version_files(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir.join("catalog"))
+/// The versions of the catalog log records in `dir`.
+fn log_records(dir: &std::path::Path) -> Vec<u64> {
+    let mut versions: Vec<u64> = std::fs::read_dir(dir.join("catalog/log"))
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter_map(|n| n.strip_suffix(".rec")?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    versions
+}
+
+/// The versions of the catalog checkpoints in `dir`.
+fn checkpoints(dir: &std::path::Path) -> Vec<u64> {
+    let mut versions: Vec<u64> = std::fs::read_dir(dir.join("catalog/checkpoint"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|n| n.strip_suffix(".json")?.parse().ok())
         .collect();
-    names.sort();
-    names
+    versions.sort();
+    versions
 }
 
 fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -117,12 +133,24 @@ async fn commit_and_reopen_show_everything_back() {
     // The data is back too.
     let rows = query(&reopened, |df| df.aggregate(vec![], vec![sum(ident("x"))])).await;
     assert_eq!(single_i64(&rows, 0), Some(30));
-    // The catalog file names the type by its Kusto name.
-    let text = std::fs::read_to_string(dir.path().join("catalog/v3.json")).unwrap();
-    assert!(text.contains("\"kql_type\": \"datetime\""), "{text}");
+    // The log names the type by its Kusto name.
+    let text =
+        std::fs::read_to_string(dir.path().join("catalog/log/00000000000000000001.rec")).unwrap();
+    assert!(text.contains("\"kql_type\":\"datetime\""), "{text}");
     // The next commit continues the sequence.
+    reopened
+        .commit(|c| {
+            c.require_table_mut(DB, T)?.docstring = Some("d".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(reopened.catalog().version, 4);
+    assert_eq!(log_records(dir.path()), vec![1, 2, 3, 4]);
+    // A commit that changes nothing writes nothing.
     reopened.commit(|_| Ok(())).await.unwrap();
     assert_eq!(reopened.catalog().version, 4);
+    assert_eq!(log_records(dir.path()), vec![1, 2, 3, 4]);
 }
 
 #[tokio::test]
@@ -149,7 +177,7 @@ async fn a_failed_commit_changes_nothing() {
     assert_eq!(err.http_status(), 404);
     assert_eq!(err.kusto_code(), "BadRequest_EntityNotFound");
     assert!(Arc::ptr_eq(&before, &storage.catalog()));
-    assert_eq!(version_files(dir.path()), vec!["v1.json"]);
+    assert_eq!(log_records(dir.path()), vec![1]);
     drop(storage);
     let reopened = Storage::open_local(dir.path()).await.unwrap();
     assert_eq!(reopened.catalog().table(DB, T).unwrap().docstring, None);
@@ -389,7 +417,13 @@ async fn orphan_extents_are_removed_on_reopen() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    storage.commit(|_| Ok(())).await.unwrap();
+    storage
+        .commit(|c| {
+            c.require_table_mut(DB, T)?.folder = Some("f".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     // One written after the newest commit may still be committed by its writer: kept.
     let recent = storage
@@ -409,17 +443,23 @@ async fn orphan_extents_are_removed_on_reopen() {
     assert_eq!(single_i64(&rows, 0), Some(1));
 }
 
+/// A checkpoint replaces the log records before it (the older checkpoint and the records
+/// after it stay); the extents the catalog no longer references go at the next open.
 #[tokio::test]
-async fn old_catalog_versions_are_deleted_and_dropped_extents_with_them() {
+async fn checkpoints_replace_old_records_and_dropped_extents_go() {
     let dir = tempfile::tempdir().unwrap();
     let options = StorageOptions {
-        catalog_versions_to_keep: 2,
+        checkpoint_every: 3,
+        checkpoints_to_keep: 2,
     };
     let storage = Storage::open_local_with(dir.path(), options.clone())
         .await
         .unwrap();
+    // A new directory starts with the checkpoint of its first catalog.
+    assert_eq!(checkpoints(dir.path()), vec![0]);
     create_table(&storage).await;
     let dropped = ingest(&storage, &[batch(&[(1, 1, "a")])]).await;
+    assert_eq!(log_records(dir.path()), vec![1, 2]);
     storage
         .commit(|c| {
             c.require_table_mut(DB, T)?.extents.clear();
@@ -427,12 +467,33 @@ async fn old_catalog_versions_are_deleted_and_dropped_extents_with_them() {
         })
         .await
         .unwrap();
+    // The third record: a checkpoint at 3; 0 and the records after it stay.
+    assert_eq!(checkpoints(dir.path()), vec![0, 3]);
+    assert_eq!(log_records(dir.path()), vec![1, 2, 3]);
+    for n in 0..3 {
+        storage
+            .commit(|c| {
+                c.require_table_mut(DB, T)?.docstring = Some(format!("v{n}"));
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(checkpoints(dir.path()), vec![3, 6]);
+    assert_eq!(log_records(dir.path()), vec![4, 5, 6]);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    storage.commit(|_| Ok(())).await.unwrap();
-    assert_eq!(version_files(dir.path()), vec!["v3.json", "v4.json"]);
+    storage
+        .commit(|c| {
+            c.require_table_mut(DB, T)?.docstring = Some("last".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
     assert!(dir.path().join(&dropped.path).exists());
+    let before = storage.catalog();
     drop(storage);
-    let _reopened = Storage::open_local_with(dir.path(), options).await.unwrap();
+    let reopened = Storage::open_local_with(dir.path(), options).await.unwrap();
+    assert_eq!(*reopened.catalog(), *before);
     assert!(!dir.path().join(&dropped.path).exists());
 }
 
@@ -461,4 +522,113 @@ async fn a_data_directory_is_locked_while_open() {
     drop(clone);
     let reopened = Storage::open_local(dir.path()).await.unwrap();
     assert!(reopened.catalog().table(DB, T).is_some());
+}
+
+/// A commit whose caller goes away while its record is being written still finishes: the
+/// catalog in memory is the one in the store, and the next commit follows it.
+#[tokio::test]
+async fn a_commit_abandoned_by_its_caller_still_completes() {
+    use common::faulty::{Faults, FaultyStore};
+    let faulty = FaultyStore::new(Arc::new(object_store::memory::InMemory::new()));
+    let store: Arc<dyn object_store::ObjectStore> = Arc::clone(&faulty) as _;
+    let storage = Storage::open_object_store(Arc::clone(&store), StorageOptions::default())
+        .await
+        .unwrap();
+    create_table(&storage).await;
+    faulty.set(Faults {
+        delay: Some(("catalog/log".into(), Duration::from_millis(300))),
+        fail: None,
+    });
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(50),
+        storage.commit(|c| {
+            c.require_table_mut(DB, T)?.docstring = Some("late".into());
+            Ok(())
+        }),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the commit should still be writing");
+    faulty.set(Faults::default());
+    // The next commit waits for the first and follows it.
+    storage
+        .commit(|c| {
+            c.require_table_mut(DB, T)?.folder = Some("f".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let t = storage.catalog().table(DB, T).unwrap().clone();
+    assert_eq!(t.docstring.as_deref(), Some("late"));
+    assert_eq!(t.folder.as_deref(), Some("f"));
+    assert_eq!(storage.catalog().version, 3);
+    let reopened = Storage::open_object_store(store, StorageOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(*reopened.catalog(), *storage.catalog());
+}
+
+/// A commit whose record cannot be written fails and changes nothing, in memory or in the
+/// store; the next one takes its number.
+#[tokio::test]
+async fn a_commit_that_cannot_be_written_changes_nothing() {
+    use common::faulty::{Faults, FaultyStore};
+    let faulty = FaultyStore::new(Arc::new(object_store::memory::InMemory::new()));
+    let store: Arc<dyn object_store::ObjectStore> = Arc::clone(&faulty) as _;
+    let storage = Storage::open_object_store(Arc::clone(&store), StorageOptions::default())
+        .await
+        .unwrap();
+    create_table(&storage).await;
+    let before = storage.catalog();
+    faulty.set(Faults {
+        delay: None,
+        fail: Some("catalog/log".into()),
+    });
+    let err = storage
+        .commit(|c| {
+            c.require_table_mut(DB, T)?.docstring = Some("lost".into());
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ObjectStore(_)), "{err}");
+    assert!(Arc::ptr_eq(&before, &storage.catalog()));
+    faulty.set(Faults::default());
+    storage
+        .commit(|c| {
+            c.require_table_mut(DB, T)?.folder = Some("f".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(storage.catalog().version, 2);
+    let reopened = Storage::open_object_store(store, StorageOptions::default())
+        .await
+        .unwrap();
+    let t = reopened.catalog().table(DB, T).unwrap().clone();
+    assert_eq!(t.docstring, None);
+    assert_eq!(t.folder.as_deref(), Some("f"));
+}
+
+/// A commit's record holds what changed: its size does not grow with the catalog.
+#[tokio::test]
+async fn a_commit_writes_what_changed_not_the_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    create_table(&storage).await;
+    let size_of = |v: u64| {
+        std::fs::metadata(dir.path().join(format!("catalog/log/{v:020}.rec")))
+            .unwrap()
+            .len()
+    };
+    ingest(&storage, &[batch(&[(1, 1, "a")])]).await;
+    let first = size_of(storage.catalog().version);
+    for i in 0..200 {
+        ingest(&storage, &[batch(&[(i, i, "b")])]).await;
+    }
+    let last = size_of(storage.catalog().version);
+    assert_eq!(storage.catalog().table(DB, T).unwrap().extents.len(), 201);
+    assert!(
+        last <= first + 16,
+        "the 201st append wrote {last} bytes, the first {first}"
+    );
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the storage tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod faulty;
+
 use std::sync::Arc;
 
 use arrow::array::{
