@@ -4,12 +4,14 @@
 //! * `calypso explain --tokens|--ast|--plan '<kql>'` shows a pipeline stage.
 //! * `calypso bench plan` times parsing and planning of a 20-line query.
 //! * `calypso bench ingest` measures streaming ingestion over HTTP (MiB/s, ack to queryable).
+//! * `calypso bench ingest-small` times one-row ingests, in sequence and from many writers.
 //! * `calypso bench admission` sends a burst of commands and queries beyond the limits.
 //! * `calypso bench load` runs concurrent clients mixing queries, ingestions and `.show`
 //!   commands against a server for a set time.
 
 mod bench_admission;
 mod bench_ingest;
+mod bench_ingest_small;
 mod bench_load;
 mod serve_config;
 
@@ -110,6 +112,10 @@ enum Bench {
         #[arg(long, default_value_t = 50)]
         small: usize,
     },
+    /// One-row streaming ingests into an in-process server (temporary data dir): ack
+    /// p50/p99 of the first and last 1,000 of `--count` in sequence, bytes written per
+    /// ingest, then acknowledged ingests per second from `--writers` clients at once.
+    IngestSmall(bench_ingest_small::Options),
     /// A burst of concurrent `.create-merge table` commands and small queries beyond the
     /// default limits, against an in-process server: successes, 429s, latency per kind.
     /// Fails if any request failed.
@@ -331,6 +337,9 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Bench {
             which: Bench::Load(options),
         } => rt.block_on(bench_load::run(options, &mut out)),
+        Command::Bench {
+            which: Bench::IngestSmall(options),
+        } => rt.block_on(bench_ingest_small::run(options, &mut out)),
         Command::Bench {
             which: Bench::Plan { iterations },
         } => {

@@ -246,6 +246,10 @@ fn put_whole_table(db: &str, t: &Table, out: &mut Vec<Change>) {
 /// The extents change of a table, `None` when its extents are the same. When the
 /// extents kept do not stay in their order, all are removed and added again.
 fn extents_diff(db: &str, old: &Table, new: &Table) -> Option<Change> {
+    // Most tables of a commit are untouched: no sets to build for them.
+    if old.extents == new.extents {
+        return None;
+    }
     let new_ids: HashSet<&str> = new.extents.iter().map(|e| e.id.as_str()).collect();
     let old_by_id: HashMap<&str, &ExtentMeta> =
         old.extents.iter().map(|e| (e.id.as_str(), e)).collect();
