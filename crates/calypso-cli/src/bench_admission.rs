@@ -78,18 +78,9 @@ async fn send(client: reqwest::Client, base: String, kind: Kind, i: usize) -> Ou
 
 /// Runs the benchmark and prints its results to `out`; an error when any request failed.
 pub async fn run(opts: Options, out: &mut impl Write) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("calypso-bench-admission-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let options = calypso_server::ServeOptions::new(([127, 0, 0, 1], 0).into(), dir.clone());
-    let limits = options.limits;
-    let server = calypso_server::bind(options)
-        .await
-        .map_err(|e| e.to_string())?;
-    let base = format!("http://{}", server.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(server.run_until(async {
-        let _ = stopped.await;
-    }));
+    let limits = calypso_server::Limits::default();
+    let server = crate::bench_server::BenchServer::start("bench-admission").await?;
+    let base = server.base.clone();
     let w = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(|e| e.to_string());
     w(
         out,
@@ -119,9 +110,7 @@ pub async fn run(opts: Options, out: &mut impl Write) -> Result<(), String> {
         outcomes.push(r.map_err(|e| e.to_string())?);
     }
     let wall = started.elapsed();
-    let _ = stop.send(());
-    let _ = handle.await;
-    let _ = std::fs::remove_dir_all(&dir);
+    server.stop().await;
 
     let mut failed = 0;
     for (kind, name, sent) in [

@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
+
+use crate::bench_server::{BenchServer, count, post};
 
 /// Options of the benchmark.
 #[derive(Debug, Clone, Copy)]
@@ -54,34 +56,6 @@ pub fn csv_body(bytes: usize, seed: u64) -> (Vec<u8>, u64) {
     (out.into_bytes(), rows)
 }
 
-async fn post(client: &reqwest::Client, url: &str, body: Value) -> Result<Value, String> {
-    let resp = client
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let text = resp.text().await.map_err(|e| e.to_string())?;
-    if !status.is_success() {
-        return Err(format!("{url}: {status}: {text}"));
-    }
-    serde_json::from_str(&text).map_err(|e| e.to_string())
-}
-
-async fn count(client: &reqwest::Client, base: &str) -> Result<u64, String> {
-    let v = post(
-        client,
-        &format!("{base}/v2/rest/query"),
-        json!({"db": "NetDefaultDB", "csl": "Bench | count"}),
-    )
-    .await?;
-    v.as_array()
-        .and_then(|frames| frames.iter().find(|f| f["TableKind"] == "PrimaryResult"))
-        .and_then(|f| f["Rows"][0][0].as_u64())
-        .ok_or_else(|| format!("unexpected count reply: {v}"))
-}
-
 async fn ingest(client: &reqwest::Client, base: &str, body: Vec<u8>) -> Result<(), String> {
     let resp = client
         .post(format!(
@@ -112,24 +86,10 @@ fn ms(d: Duration) -> f64 {
 
 /// Runs the benchmark and prints its results to `out`.
 pub async fn run(opts: Options, out: &mut impl Write) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("calypso-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let server = calypso_server::bind(calypso_server::ServeOptions::new(
-        ([127, 0, 0, 1], 0).into(),
-        dir.clone(),
-    ))
-    .await
-    .map_err(|e| e.to_string())?;
-    let base = format!("http://{}", server.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(server.run_until(async {
-        let _ = stopped.await;
-    }));
+    let server = BenchServer::start("bench").await?;
     let client = reqwest::Client::new();
-    let result = bench(&client, &base, opts, out).await;
-    let _ = stop.send(());
-    let _ = handle.await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let result = bench(&client, &server.base, opts, out).await;
+    server.stop().await;
     result
 }
 
@@ -158,7 +118,7 @@ async fn bench(
         let took = start.elapsed();
         expected += rows;
         let q = Instant::now();
-        let n = count(client, base).await?;
+        let n = count(client, base, "Bench").await?;
         let visible = q.elapsed();
         if n != expected {
             return Err(format!(
@@ -194,7 +154,7 @@ async fn bench(
         ingest(client, base, body).await?;
         acks.push(start.elapsed());
         expected += rows;
-        let n = count(client, base).await?;
+        let n = count(client, base, "Bench").await?;
         visible.push(start.elapsed());
         if n != expected {
             return Err(format!(

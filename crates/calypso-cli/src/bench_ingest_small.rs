@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
+
+use crate::bench_server::{BenchServer, count, post};
 
 /// Options of the benchmark.
 #[derive(Debug, Clone, Copy, clap::Args)]
@@ -37,40 +39,11 @@ const WINDOW: usize = 1000;
 
 /// Runs the benchmark and prints its results to `out`.
 pub async fn run(opts: Options, out: &mut impl Write) -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("calypso-bench-small-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let server = calypso_server::bind(calypso_server::ServeOptions::new(
-        ([127, 0, 0, 1], 0).into(),
-        dir.clone(),
-    ))
-    .await
-    .map_err(|e| e.to_string())?;
-    let base = format!("http://{}", server.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let handle = tokio::spawn(server.run_until(async {
-        let _ = stopped.await;
-    }));
+    let server = BenchServer::start("bench-small").await?;
     let client = reqwest::Client::new();
-    let result = bench(&client, &base, opts, out).await;
-    let _ = stop.send(());
-    let _ = handle.await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let result = bench(&client, &server.base, opts, out).await;
+    server.stop().await;
     result
-}
-
-async fn post(client: &reqwest::Client, url: &str, body: Value) -> Result<Value, String> {
-    let resp = client
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let text = resp.text().await.map_err(|e| e.to_string())?;
-    if !status.is_success() {
-        return Err(format!("{url}: {status}: {text}"));
-    }
-    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// One one-row ingest: its HTTP status.
@@ -92,19 +65,6 @@ async fn ingest_row(
     let status = resp.status().as_u16();
     let _ = resp.bytes().await;
     Ok(status)
-}
-
-async fn count(client: &reqwest::Client, base: &str, table: &str) -> Result<u64, String> {
-    let v = post(
-        client,
-        &format!("{base}/v2/rest/query"),
-        json!({"db": "NetDefaultDB", "csl": format!("{table} | count")}),
-    )
-    .await?;
-    v.as_array()
-        .and_then(|frames| frames.iter().find(|f| f["TableKind"] == "PrimaryResult"))
-        .and_then(|f| f["Rows"][0][0].as_u64())
-        .ok_or_else(|| format!("unexpected count reply: {v}"))
 }
 
 /// Bytes this process has passed to `write()` so far (0 where `/proc` is missing).

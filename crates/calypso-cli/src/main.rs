@@ -13,6 +13,7 @@ mod bench_admission;
 mod bench_ingest;
 mod bench_ingest_small;
 mod bench_load;
+mod bench_server;
 mod serve_config;
 
 use serve_config::ServeArgs;

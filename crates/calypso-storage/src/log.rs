@@ -418,7 +418,8 @@ fn database_mut<'a>(catalog: &'a mut Catalog, name: &str) -> Result<&'a mut Data
     })
 }
 
-/// A database's own fields: everything but its tables.
+/// A database's own fields: everything but its tables (destructured, so that a new field
+/// cannot be forgotten here).
 fn database_fields(db: &Database) -> Database {
     let Database {
         name,
@@ -450,33 +451,10 @@ fn database_fields(db: &Database) -> Database {
 
 /// Whether two databases' own fields are equal (their tables aside).
 fn same_database_fields(a: &Database, b: &Database) -> bool {
-    // Destructured so that a new field cannot be forgotten here.
-    let Database {
-        name,
-        id,
-        persistent,
-        created_on,
-        tables: _,
-        functions,
-        streaming_ingestion_policy,
-        policies,
-        pretty_name,
-        ingestion_mappings,
-        roles,
-    } = a;
-    *name == b.name
-        && *id == b.id
-        && *persistent == b.persistent
-        && *created_on == b.created_on
-        && *functions == b.functions
-        && *streaming_ingestion_policy == b.streaming_ingestion_policy
-        && *policies == b.policies
-        && *pretty_name == b.pretty_name
-        && *ingestion_mappings == b.ingestion_mappings
-        && *roles == b.roles
+    database_fields(a) == database_fields(b)
 }
 
-/// A table's own fields: everything but its extents.
+/// A table's own fields: everything but its extents (destructured, as above).
 fn table_fields(t: &Table) -> Table {
     let Table {
         name,
@@ -510,31 +488,7 @@ fn table_fields(t: &Table) -> Table {
 
 /// Whether two tables' own fields are equal (their extents aside).
 fn same_table_fields(a: &Table, b: &Table) -> bool {
-    let Table {
-        name,
-        id,
-        columns,
-        folder,
-        docstring,
-        extents: _,
-        streaming_ingestion_policy,
-        ingestion_mappings,
-        roles,
-        restricted_view_access,
-        policies,
-        created_on,
-    } = a;
-    *name == b.name
-        && *id == b.id
-        && *columns == b.columns
-        && *folder == b.folder
-        && *docstring == b.docstring
-        && *streaming_ingestion_policy == b.streaming_ingestion_policy
-        && *ingestion_mappings == b.ingestion_mappings
-        && *roles == b.roles
-        && *restricted_view_access == b.restricted_view_access
-        && *policies == b.policies
-        && *created_on == b.created_on
+    table_fields(a) == table_fields(b)
 }
 
 #[cfg(test)]

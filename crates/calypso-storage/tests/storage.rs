@@ -9,6 +9,7 @@ use std::time::Duration;
 use calypso_storage::{
     Column, DEFAULT_DATABASE, EntityKind, Error, Function, Storage, StorageOptions, Table,
 };
+use common::faulty::{Faults, FaultyStore};
 use common::{DB, T, batch, create_table, ingest, plan, query, single_i64};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::prelude::{ident, lit};
@@ -524,17 +525,26 @@ async fn a_data_directory_is_locked_while_open() {
     assert!(reopened.catalog().table(DB, T).is_some());
 }
 
-/// A commit whose caller goes away while its record is being written still finishes: the
-/// catalog in memory is the one in the store, and the next commit follows it.
-#[tokio::test]
-async fn a_commit_abandoned_by_its_caller_still_completes() {
-    use common::faulty::{Faults, FaultyStore};
+/// A storage with table `T` on an in-memory store behind a [`FaultyStore`].
+async fn faulty_storage() -> (
+    Arc<FaultyStore>,
+    Arc<dyn object_store::ObjectStore>,
+    Storage,
+) {
     let faulty = FaultyStore::new(Arc::new(object_store::memory::InMemory::new()));
     let store: Arc<dyn object_store::ObjectStore> = Arc::clone(&faulty) as _;
     let storage = Storage::open_object_store(Arc::clone(&store), StorageOptions::default())
         .await
         .unwrap();
     create_table(&storage).await;
+    (faulty, store, storage)
+}
+
+/// A commit whose caller goes away while its record is being written still finishes: the
+/// catalog in memory is the one in the store, and the next commit follows it.
+#[tokio::test]
+async fn a_commit_abandoned_by_its_caller_still_completes() {
+    let (faulty, store, storage) = faulty_storage().await;
     faulty.set(Faults {
         delay: Some(("catalog/log".into(), Duration::from_millis(300))),
         fail: None,
@@ -571,13 +581,7 @@ async fn a_commit_abandoned_by_its_caller_still_completes() {
 /// store; the next one takes its number.
 #[tokio::test]
 async fn a_commit_that_cannot_be_written_changes_nothing() {
-    use common::faulty::{Faults, FaultyStore};
-    let faulty = FaultyStore::new(Arc::new(object_store::memory::InMemory::new()));
-    let store: Arc<dyn object_store::ObjectStore> = Arc::clone(&faulty) as _;
-    let storage = Storage::open_object_store(Arc::clone(&store), StorageOptions::default())
-        .await
-        .unwrap();
-    create_table(&storage).await;
+    let (faulty, store, storage) = faulty_storage().await;
     let before = storage.catalog();
     faulty.set(Faults {
         delay: None,
