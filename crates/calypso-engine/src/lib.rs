@@ -145,6 +145,8 @@ impl Default for Engine {
 pub(crate) struct Ctx<'a> {
     storage: &'a Storage,
     pub(crate) catalog: Arc<Catalog>,
+    /// The catalog and the row store the query reads (`catalog` is its catalog).
+    snapshot: calypso_storage::Snapshot,
     pub(crate) database: String,
     options: &'a RequestOptions,
     extra: Option<(&'a str, Arc<dyn TableProvider>)>,
@@ -194,7 +196,10 @@ impl<'a> Ctx<'a> {
         if let Some(view) = rls::view(self, database, name) {
             return view;
         }
-        let provider = self.storage.table_provider(database, name).ok()?;
+        let provider: Arc<dyn TableProvider> = self
+            .storage
+            .extent_table(&self.snapshot, database, name)
+            .ok()?;
         Some(TableRef {
             source: provider_as_source(provider),
         })
@@ -205,6 +210,7 @@ impl<'a> Ctx<'a> {
         Ctx {
             storage: self.storage,
             catalog: Arc::clone(&self.catalog),
+            snapshot: self.snapshot.clone(),
             database: database.to_string(),
             options: self.options,
             extra: None,
@@ -441,13 +447,15 @@ impl Engine {
         database: &str,
         options: &'a RequestOptions,
     ) -> Result<Ctx<'a>> {
-        let catalog = self.storage.catalog();
+        let snapshot = self.storage.snapshot();
+        let catalog = Arc::clone(&snapshot.catalog);
         if !catalog.databases.contains_key(database) {
             return Err(EngineError::UnknownDatabase(database.to_string()));
         }
         Ok(Ctx {
             storage: &self.storage,
             catalog,
+            snapshot,
             database: database.to_string(),
             options,
             extra: None,

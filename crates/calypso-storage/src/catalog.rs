@@ -155,6 +155,15 @@ pub struct Table {
     pub policies: BTreeMap<String, serde_json::Value>,
     /// When it was created (RFC 3339).
     pub created_on: String,
+    /// The row store's high-water mark: every row-store entry of this table with a
+    /// sequence number up to this one is in an extent (sealed) or was discarded (the
+    /// table's data was cleared). Startup replays only the entries after it.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub sealed_seq: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A principal's assignment to a security role of the cluster, a database, a table or a
@@ -439,6 +448,20 @@ impl Catalog {
         self.databases
             .entry(name.to_string())
             .or_insert_with(|| Database::new(name, persistent))
+    }
+
+    /// The database and the table whose id is `id`.
+    pub fn table_by_id(&self, id: &str) -> Option<(&Database, &Table)> {
+        self.databases
+            .values()
+            .find_map(|d| d.tables.values().find(|t| t.id == id).map(|t| (d, t)))
+    }
+
+    /// The table whose id is `id`, mutably.
+    pub fn table_by_id_mut(&mut self, id: &str) -> Option<&mut Table> {
+        self.databases
+            .values_mut()
+            .find_map(|d| d.tables.values_mut().find(|t| t.id == id))
     }
 
     /// Every extent path of every table.

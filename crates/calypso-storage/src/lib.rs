@@ -7,17 +7,23 @@
 //! * Extents — immutable zstd Parquet files (`data/<db id>/<table id>/<id>.parquet`)
 //!   written by [`Storage::write_extent`] and made visible by a commit that adds their
 //!   [`ExtentMeta`] to a table.
-//! * [`ExtentTable`] — a DataFusion `TableProvider` over a table's extents that skips
-//!   extents with their catalog statistics.
+//! * The row store — small streaming ingests ([`Storage::append_rows`]) go to a
+//!   write-ahead log with group commit (`wal/`) and are read from memory until a
+//!   background task seals them into an extent (see `rowstore.rs`).
+//! * [`ExtentTable`] — a DataFusion `TableProvider` over a table's extents (skipping
+//!   extents with their catalog statistics) and its hot rows, in one [`Snapshot`].
 
 pub mod catalog;
 pub mod error;
 mod extent;
+mod hot;
 mod log;
 mod manifest;
 pub mod provider;
+mod rowstore;
 mod stats;
 mod store;
+mod wal;
 
 pub use catalog::{
     Catalog, Column, ColumnStats, DEFAULT_DATABASE, Database, ExtentMeta, FORMAT_VERSION, Function,
@@ -25,6 +31,8 @@ pub use catalog::{
 };
 pub use error::{EntityKind, Error, Result};
 pub use extent::{KQL_SCHEMA_KEY, ROW_GROUP_ROWS, ZSTD_LEVEL};
+pub use hot::{Hot, HotTable};
 pub use provider::{ExtentTable, ScanCounters};
+pub use rowstore::RowsAppended;
 pub use stats::MAX_STRING_STAT_BYTES;
-pub use store::{CATALOG_DIR, DATA_DIR, Storage, StorageOptions};
+pub use store::{CATALOG_DIR, DATA_DIR, Snapshot, Storage, StorageOptions};

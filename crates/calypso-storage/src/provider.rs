@@ -14,6 +14,7 @@ use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::memory::{DataSourceExec, MemorySourceConfig};
 use datafusion::datasource::object_store::ObjectStoreUrl;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
@@ -31,19 +32,23 @@ use object_store::ObjectStore;
 
 use crate::catalog::{Catalog, ExtentMeta, Table};
 use crate::error::Error;
+use crate::hot::HotTable;
 use crate::stats::ExtentStatistics;
+use crate::store::Snapshot;
 
-/// The extents of one table as a DataFusion table.
+/// The extents and the hot rows (row store) of one table as a DataFusion table.
 ///
 /// The schema is the table's columns with [`KqlType::to_arrow`](kql_functions::KqlType::to_arrow)
 /// types, all nullable. A scan first drops the extents that the filters exclude by their
 /// catalog statistics (min/max/null count), then reads the remaining files with
 /// DataFusion's Parquet reader (which may skip row groups too). Columns an extent does
-/// not have (added to the table after it was written) read as null.
+/// not have (added to the table after it was written) read as null. The hot rows of the
+/// snapshot are read from memory, next to the extents.
 pub struct ExtentTable {
     store: Arc<dyn ObjectStore>,
     url: ObjectStoreUrl,
     catalog: Arc<Catalog>,
+    hot: Option<Arc<HotTable>>,
     database: String,
     table: String,
     schema: SchemaRef,
@@ -63,16 +68,19 @@ impl ExtentTable {
     pub(crate) fn new(
         store: Arc<dyn ObjectStore>,
         url: ObjectStoreUrl,
-        catalog: Arc<Catalog>,
+        snapshot: &Snapshot,
         database: &str,
         table: &str,
         counters: Arc<ScanCounters>,
     ) -> Result<ExtentTable, Error> {
-        let schema = catalog.require_table(database, table)?.arrow_schema();
+        let t = snapshot.catalog.require_table(database, table)?;
+        let schema = t.arrow_schema();
+        let hot = snapshot.hot.table(&t.id).cloned();
         Ok(ExtentTable {
             store,
             url,
-            catalog,
+            catalog: Arc::clone(&snapshot.catalog),
+            hot,
             database: database.to_string(),
             table: table.to_string(),
             schema,
@@ -83,6 +91,11 @@ impl ExtentTable {
     /// The catalog snapshot this table reads.
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
+    }
+
+    /// The table's hot rows in this snapshot.
+    pub fn hot_rows(&self) -> u64 {
+        self.hot.as_ref().map_or(0, |h| h.rows())
     }
 
     /// The table's catalog entry.
@@ -177,7 +190,8 @@ impl TableProvider for ExtentTable {
     fn statistics(&self) -> Option<Statistics> {
         let table = self.table().ok()?;
         let mut stats = Statistics::new_unknown(&self.schema);
-        stats.num_rows = Precision::Exact(usize::try_from(table.total_rows()).ok()?);
+        let rows = table.total_rows() + self.hot_rows();
+        stats.num_rows = Precision::Exact(usize::try_from(rows).ok()?);
         Some(stats)
     }
 
@@ -197,9 +211,22 @@ impl TableProvider for ExtentTable {
         self.counters
             .extents_scanned
             .fetch_add(extents.len() as u64, Ordering::Relaxed);
+        let mut plans = Vec::new();
+        if let Some(hot) = &self.hot {
+            let batches = hot.batches(&self.schema).map_err(external)?;
+            let source = MemorySourceConfig::try_new(
+                &[batches],
+                Arc::clone(&self.schema),
+                projection.cloned(),
+            )?
+            .with_limit(limit);
+            plans.push(DataSourceExec::from_data_source(source) as Arc<dyn ExecutionPlan>);
+        }
         if extents.is_empty() {
-            let schema = project_schema(&self.schema, projection)?;
-            return Ok(Arc::new(EmptyExec::new(schema)));
+            return Ok(match plans.pop() {
+                Some(hot) => hot,
+                None => Arc::new(EmptyExec::new(project_schema(&self.schema, projection)?)),
+            });
         }
 
         let runtime = state.runtime_env();
@@ -222,7 +249,6 @@ impl TableProvider for ExtentTable {
                 None => layouts.push((names, vec![e])),
             }
         }
-        let mut plans = Vec::with_capacity(layouts.len());
         for (names, group) in &layouts {
             plans.push(
                 self.scan_files(state, names, group, projection, limit)

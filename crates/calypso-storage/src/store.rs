@@ -3,7 +3,8 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
@@ -18,9 +19,11 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutPayload}
 use crate::catalog::{Catalog, ExtentMeta, FORMAT_VERSION, new_id, now_rfc3339};
 use crate::error::{Error, Result};
 use crate::extent;
+use crate::hot::Hot;
 use crate::log::{self, Record};
 use crate::manifest::{self, delete_if_exists};
 use crate::provider::{ExtentTable, ScanCounters};
+use crate::rowstore::RowStore;
 
 /// The folder of the catalog (its log and checkpoints).
 pub const CATALOG_DIR: &str = "catalog";
@@ -35,6 +38,20 @@ pub struct StorageOptions {
     pub checkpoint_every: u64,
     /// How many checkpoints stay (at least 1), with the log records after the oldest.
     pub checkpoints_to_keep: usize,
+    /// Whether small streaming ingests go to the row store (a write-ahead log, local
+    /// disk only) rather than each to an extent of its own.
+    pub row_store: bool,
+    /// A table's hot rows are sealed into an extent once the oldest is this old...
+    pub seal_after: Duration,
+    /// ... or once it has this many hot rows, or this many bytes of them in memory.
+    pub seal_rows: u64,
+    /// See `seal_rows`.
+    pub seal_bytes: usize,
+    /// The row store takes no more ingests while it holds this many bytes in memory
+    /// (they are written as extents of their own until sealing catches up).
+    pub hot_bytes_limit: usize,
+    /// A log segment is closed once larger than this.
+    pub wal_segment_bytes: u64,
 }
 
 impl Default for StorageOptions {
@@ -42,8 +59,23 @@ impl Default for StorageOptions {
         StorageOptions {
             checkpoint_every: 1000,
             checkpoints_to_keep: 2,
+            row_store: true,
+            seal_after: Duration::from_secs(10),
+            seal_rows: 1_000_000,
+            seal_bytes: 64 << 20,
+            hot_bytes_limit: 256 << 20,
+            wal_segment_bytes: 16 << 20,
         }
     }
+}
+
+/// What a query reads: one catalog version and the row store's rows at that version.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The catalog.
+    pub catalog: Arc<Catalog>,
+    /// The hot rows (not yet in extents).
+    pub hot: Arc<Hot>,
 }
 
 /// Log bytes since the last checkpoint below which no checkpoint is written for size.
@@ -61,19 +93,23 @@ const MIN_CHECKPOINT_BYTES: u64 = 1 << 20;
 /// * `data/<database id>/<table id>/<extent id>.parquet`: the extents.
 #[derive(Clone)]
 pub struct Storage {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    store: Arc<dyn ObjectStore>,
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn ObjectStore>,
     /// The directory of a local-disk storage (for fsync), `None` in memory.
     root: Option<PathBuf>,
     /// The URL under which scans find `store` in DataFusion's object store registry.
     url: ObjectStoreUrl,
-    current: RwLock<Arc<Catalog>>,
-    /// Held by a commit from the copy of the catalog to its new version in memory.
-    commit_lock: Arc<tokio::sync::Mutex<Progress>>,
-    options: StorageOptions,
+    /// The catalog and the row store, published together.
+    current: RwLock<Snapshot>,
+    /// Held by a commit from the copy of the catalog to its new version in memory, and
+    /// by the row store's writer from checking a group of entries to publishing them.
+    pub(crate) commit_lock: Arc<tokio::sync::Mutex<Progress>>,
+    pub(crate) options: StorageOptions,
+    /// The row store of a local-disk storage (set once it is open).
+    pub(crate) rows: OnceLock<RowStore>,
     /// Whether commits go to the store (false: an in-memory storage's catalog only).
     durable: bool,
     /// Extents scanned and pruned by every scan of this storage.
@@ -83,12 +119,13 @@ struct Inner {
     _lock: Option<std::fs::File>,
 }
 
-/// The log since the last checkpoint.
+/// The log since the last checkpoint, and the row store's next sequence number.
 #[derive(Debug, Default)]
-struct Progress {
+pub(crate) struct Progress {
     records: u64,
     bytes: u64,
     checkpoint_bytes: u64,
+    pub(crate) next_seq: u64,
 }
 
 impl fmt::Debug for Storage {
@@ -132,10 +169,14 @@ impl Storage {
         })
         .await?;
         let store = LocalFileSystem::new_with_prefix(&root)?;
-        let mut storage = Storage::open(Arc::new(store), Some(root), options).await?;
+        let row_store = options.row_store;
+        let mut storage = Storage::open(Arc::new(store), Some(root.clone()), options).await?;
         match Arc::get_mut(&mut storage.inner) {
             Some(inner) => inner._lock = Some(lock),
             None => return Err(Error::Task("the new storage is already shared".into())),
+        }
+        if row_store {
+            crate::rowstore::open(&storage, &root).await?;
         }
         Ok(storage)
     }
@@ -176,9 +217,13 @@ impl Storage {
                 store,
                 root,
                 url,
-                current: RwLock::new(Arc::new(catalog)),
+                current: RwLock::new(Snapshot {
+                    catalog: Arc::new(catalog),
+                    hot: Arc::default(),
+                }),
                 commit_lock: Arc::new(tokio::sync::Mutex::new(Progress::default())),
                 options,
+                rows: OnceLock::new(),
                 durable,
                 counters: Arc::default(),
                 _lock: None,
@@ -224,23 +269,39 @@ impl Storage {
         Ok(storage)
     }
 
-    /// The current catalog snapshot.
+    /// The current catalog.
     pub fn catalog(&self) -> Arc<Catalog> {
         let guard = self
             .inner
             .current
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Arc::clone(&guard)
+        Arc::clone(&guard.catalog)
+    }
+
+    /// The current catalog and row store, for a query: each row is in exactly one of them.
+    pub fn snapshot(&self) -> Snapshot {
+        let guard = self
+            .inner
+            .current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Snapshot::clone(&guard)
     }
 
     fn set_catalog(&self, catalog: Catalog) {
+        let hot = self.snapshot().hot.pruned(&catalog);
+        self.set_state(Arc::new(catalog), Arc::new(hot));
+    }
+
+    /// Publishes a new state (callers hold the commit lock).
+    pub(crate) fn set_state(&self, catalog: Arc<Catalog>, hot: Arc<Hot>) {
         let mut guard = self
             .inner
             .current
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        *guard = Arc::new(catalog);
+        *guard = Snapshot { catalog, hot };
     }
 
     /// The object store holding the catalog and the extents.
@@ -265,6 +326,11 @@ impl Storage {
 
     /// Applies `f` to a copy of the catalog and commits the result as the next version.
     ///
+    /// In the copy `f` sees, a table with rows in the row store has one more extent that
+    /// stands for them (`crate::hot::HOT_EXTENT_ID`): if `f` removes it (clearing or
+    /// replacing the table's data) those rows are discarded; if it changes it (renaming or
+    /// dropping a column) the rows are sealed into an extent changed the same way.
+    ///
     /// Commits are serialized. If `f` fails or the catalog cannot be written, nothing
     /// changes; if `f` changes nothing, nothing is written. The commit appends one log
     /// record holding what changed (its size follows the change, not the catalog); it is
@@ -275,9 +341,14 @@ impl Storage {
     /// caller may retry.
     pub async fn commit<T>(&self, f: impl FnOnce(&mut Catalog) -> Result<T>) -> Result<T> {
         let progress = Arc::clone(&self.inner.commit_lock).lock_owned().await;
-        let current = self.catalog();
+        let Snapshot {
+            catalog: current,
+            hot,
+        } = self.snapshot();
         let mut next = Catalog::clone(&current);
+        crate::rowstore::add_stand_ins(&hot, &mut next);
         let out = f(&mut next)?;
+        crate::rowstore::settle(self, &current, &hot, &mut next).await?;
         let changes = log::diff(&current, &next);
         if changes.is_empty() {
             return Ok(out);
@@ -285,8 +356,9 @@ impl Storage {
         let version = current.version + 1;
         next.version = version;
         next.format_version = FORMAT_VERSION;
+        let hot = Arc::new(hot.pruned(&next));
         if !self.inner.durable {
-            self.set_catalog(next);
+            self.set_state(Arc::new(next), hot);
             return Ok(out);
         }
         let record = log::encode_record(&Record {
@@ -295,7 +367,7 @@ impl Storage {
             changes,
         })?;
         let storage = self.clone();
-        let write = async move { storage.write_record(progress, record, next).await };
+        let write = async move { storage.write_record(progress, record, next, hot).await };
         // A task of its own, so that a caller that goes away cannot stop it half-way.
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => runtime
@@ -314,6 +386,7 @@ impl Storage {
         mut progress: tokio::sync::OwnedMutexGuard<Progress>,
         record: Vec<u8>,
         next: Catalog,
+        hot: Arc<Hot>,
     ) -> Result<()> {
         let version = next.version;
         let location = log::record_path(version);
@@ -338,7 +411,7 @@ impl Storage {
             let _ = self.inner.store.delete(&location).await;
             return Err(e);
         }
-        self.set_catalog(next);
+        self.set_state(Arc::new(next), hot);
         progress.records += 1;
         progress.bytes += size;
         let due = progress.records >= self.inner.options.checkpoint_every.max(1)
@@ -397,13 +470,23 @@ impl Storage {
         let catalog = self.catalog();
         let db = catalog.require_database(database)?;
         let t = db.require_table(table)?;
+        self.write_extent_of(&db.id, t, batches).await
+    }
+
+    /// [`Storage::write_extent`] for table `t` of the database whose id is `database_id`.
+    pub(crate) async fn write_extent_of(
+        &self,
+        database_id: &str,
+        t: &crate::catalog::Table,
+        batches: &[RecordBatch],
+    ) -> Result<ExtentMeta> {
         let schema = extent::validate(t, batches)?;
         let columns = t.columns.clone();
         let owned = batches.to_vec();
         let encoded = blocking(move || extent::encode(&columns, schema, &owned)).await?;
 
         let id = new_id();
-        let path = format!("{DATA_DIR}/{}/{}/{id}.parquet", db.id, t.id);
+        let path = format!("{DATA_DIR}/{database_id}/{}/{id}.parquet", t.id);
         let location = ObjectPath::from(path.as_str());
         let size_bytes = encoded.bytes.len() as u64;
         self.inner
@@ -427,23 +510,23 @@ impl Storage {
         })
     }
 
-    /// A DataFusion table over the table's extents in the current snapshot.
+    /// A DataFusion table over the table's extents and hot rows in the current snapshot.
     pub fn table_provider(&self, database: &str, table: &str) -> Result<Arc<dyn TableProvider>> {
-        Ok(self.extent_table(&self.catalog(), database, table)?)
+        Ok(self.extent_table(&self.snapshot(), database, table)?)
     }
 
-    /// A DataFusion table over the table's extents in `catalog` (a snapshot from
-    /// [`Storage::catalog`], so that several tables of one query see the same version).
+    /// A DataFusion table over the table's extents and hot rows in `snapshot` (from
+    /// [`Storage::snapshot`], so that several tables of one query see the same version).
     pub fn extent_table(
         &self,
-        catalog: &Arc<Catalog>,
+        snapshot: &Snapshot,
         database: &str,
         table: &str,
     ) -> Result<Arc<ExtentTable>> {
         Ok(Arc::new(ExtentTable::new(
             Arc::clone(&self.inner.store),
             self.inner.url.clone(),
-            Arc::clone(catalog),
+            snapshot,
             database,
             table,
             Arc::clone(&self.inner.counters),
@@ -457,7 +540,7 @@ impl Storage {
 
     /// On local disk, fsyncs the file at `location` and every directory from its parent
     /// up to the root (some may have just been created).
-    async fn sync(&self, location: &ObjectPath) -> Result<()> {
+    pub(crate) async fn sync(&self, location: &ObjectPath) -> Result<()> {
         let Some(root) = self.inner.root.clone() else {
             return Ok(());
         };
@@ -527,7 +610,9 @@ fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 /// Runs blocking work on tokio's blocking threads (inline outside a tokio runtime).
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => handle
             .spawn_blocking(f)

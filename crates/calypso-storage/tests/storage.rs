@@ -383,7 +383,7 @@ async fn filters_skip_extents_by_their_statistics() {
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     let c = storage.scan_counters();
     let (scanned0, pruned0) = (load(&c.extents_scanned), load(&c.extents_pruned));
-    let table = storage.extent_table(&storage.catalog(), DB, T).unwrap();
+    let table = storage.extent_table(&storage.snapshot(), DB, T).unwrap();
     let ctx = datafusion::prelude::SessionContext::new();
     ctx.register_table(T, Arc::clone(&table) as _).unwrap();
     let df = ctx.table(T).await.unwrap();
@@ -452,6 +452,7 @@ async fn checkpoints_replace_old_records_and_dropped_extents_go() {
     let options = StorageOptions {
         checkpoint_every: 3,
         checkpoints_to_keep: 2,
+        ..StorageOptions::default()
     };
     let storage = Storage::open_local_with(dir.path(), options.clone())
         .await

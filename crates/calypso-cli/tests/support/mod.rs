@@ -155,6 +155,18 @@ impl TestServer {
         next
     }
 
+    /// Kills the server with SIGKILL (no shutdown at all), keeping its temporary
+    /// directory alive, and starts a new server on the same data.
+    pub fn kill_and_restart(mut self) -> TestServer {
+        if let Some(mut c) = self.child.take() {
+            c.kill().expect("SIGKILL");
+            c.wait().expect("reap");
+        }
+        let mut next = TestServer::start_in(&self.data_dir.clone(), &[]);
+        next._tmp = self._tmp.take();
+        next
+    }
+
     /// Everything the process printed so far.
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")

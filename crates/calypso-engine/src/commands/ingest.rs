@@ -16,7 +16,8 @@ use crate::{Engine, EngineError, RequestOptions, Result, ResultTable};
 /// What a streaming ingestion wrote.
 #[derive(Debug, Clone)]
 pub struct IngestSummary {
-    /// The new extent, or `None` when the body had no records.
+    /// The new extent; `None` when the body had no records, or when the rows went to the
+    /// row store (they become part of an extent when it is sealed).
     pub extent_id: Option<String>,
     /// Rows ingested.
     pub rows: u64,
@@ -125,8 +126,10 @@ fn table_columns(t: &Table) -> Vec<(String, KqlType)> {
 
 impl Engine {
     /// Streaming ingestion into `database.table`: requires the streaming ingestion policy on the
-    /// table or its database, parses `body` (gzip detected by its magic bytes) and commits one
-    /// extent. Nothing is visible unless everything succeeded.
+    /// table or its database, parses `body` (gzip detected by its magic bytes) and appends the
+    /// rows to the row store (durable in its write-ahead log, sealed into an extent later),
+    /// or commits them as one extent when the storage has no row store or it is full.
+    /// Nothing is visible unless everything succeeded.
     pub async fn ingest_stream(
         &self,
         database: &str,
@@ -143,8 +146,20 @@ impl Engine {
                 permanent: true,
             })
         })?;
+        let (columns, batches) = self
+            .parse_body(database, table, format, mapping, body, true)
+            .await?;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if rows > 0
+            && let Some(appended) = self.storage.append_rows(database, table, &batches).await?
+        {
+            return Ok(IngestSummary {
+                extent_id: None,
+                rows: appended.rows,
+            });
+        }
         let extent = self
-            .ingest_bytes(database, table, format, mapping, body, true)
+            .append_batches(database, table, &columns, batches, false)
             .await?;
         Ok(IngestSummary {
             rows: extent.as_ref().map_or(0, |e| e.rows),
@@ -152,6 +167,7 @@ impl Engine {
         })
     }
 
+    /// Parses `data` for the table and commits it as one extent (`None`: no records).
     pub(crate) async fn ingest_bytes(
         &self,
         database: &str,
@@ -159,8 +175,24 @@ impl Engine {
         format: calypso_ingest::Format,
         mapping: MappingSpec<'_>,
         data: &[u8],
-        require_streaming_policy: bool,
     ) -> Result<Option<ExtentMeta>> {
+        let (columns, batches) = self
+            .parse_body(database, table_name, format, mapping, data, false)
+            .await?;
+        self.append_batches(database, table_name, &columns, batches, false)
+            .await
+    }
+
+    /// Parses `data` into batches of the table's columns.
+    async fn parse_body(
+        &self,
+        database: &str,
+        table_name: &str,
+        format: calypso_ingest::Format,
+        mapping: MappingSpec<'_>,
+        data: &[u8],
+        require_streaming_policy: bool,
+    ) -> Result<(Vec<(String, KqlType)>, Vec<RecordBatch>)> {
         let cat = self.storage.catalog();
         let db = super::db_of(&cat, database)?;
         let t = super::table_of(db, table_name)?;
@@ -191,8 +223,7 @@ impl Engine {
         })
         .await
         .map_err(|e| EngineError::Execution(e.to_string()))??;
-        self.append_batches(database, table_name, &columns, batches, false)
-            .await
+        Ok((columns, batches))
     }
 
     /// Writes batches as one extent and commits it to the table (replacing its extents when asked).
@@ -242,6 +273,7 @@ impl Engine {
                     )));
                 }
                 if replace {
+                    // With the stand-in of the row store's rows: those go too.
                     t.extents.clear();
                 }
                 if let Some(e) = e2 {
@@ -287,14 +319,7 @@ impl Engine {
                     (None, None) => MappingSpec::Identity,
                 };
                 let extent = self
-                    .ingest_bytes(
-                        database,
-                        &name.name,
-                        format,
-                        mapping,
-                        data.as_bytes(),
-                        false,
-                    )
+                    .ingest_bytes(database, &name.name, format, mapping, data.as_bytes())
                     .await?;
                 let rows = extent.map(|e| vec![guid(&e.id)]).into_iter().collect();
                 table(&[("ExtentId", KqlType::Guid)], rows)

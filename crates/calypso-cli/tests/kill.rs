@@ -1,0 +1,129 @@
+//! SIGKILL in the middle of streaming ingestion: after every restart each acknowledged
+//! batch is there exactly once, no batch is there in part, and the data directory opens.
+//!
+//! `CALYPSO_KILL_TRIALS` sets the number of kill trials (default 5 here; the soak runs
+//! more: `CALYPSO_KILL_TRIALS=200 cargo test -p calypso --test kill -- --nocapture`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::TestServer;
+
+const WRITERS: u64 = 8;
+
+/// One batch: `rows` lines of `batch,row`.
+fn body(batch: u64, rows: u64) -> String {
+    (0..rows).map(|i| format!("{batch},{i}\n")).collect()
+}
+
+/// Streams batches from `WRITERS` writers until a request fails (the server is gone).
+/// Records every batch sent (id → rows) and those acknowledged.
+async fn write_until_killed(
+    url: String,
+    trial: u64,
+    sent: Arc<Mutex<HashMap<u64, u64>>>,
+    acked: Arc<Mutex<Vec<u64>>>,
+) {
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let (url, sent, acked) = (url.clone(), Arc::clone(&sent), Arc::clone(&acked));
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for k in 0u64.. {
+                let batch = trial * 1_000_000 + w * 10_000 + k;
+                // 1..=500 rows, varied without a random source.
+                let rows = 1 + (batch * 7919) % 500;
+                sent.lock().unwrap().insert(batch, rows);
+                let resp = client
+                    .post(format!(
+                        "{url}/v1/rest/ingest/NetDefaultDB/K?streamFormat=csv"
+                    ))
+                    .body(body(batch, rows))
+                    .timeout(Duration::from_secs(30))
+                    .send()
+                    .await;
+                match resp {
+                    Ok(r) if r.status().is_success() => acked.lock().unwrap().push(batch),
+                    Ok(r) => panic!("batch {batch}: status {}", r.status()),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_streaming_ingests_survive_sigkill() {
+    let trials: u64 = std::env::var("CALYPSO_KILL_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let mut server = TestServer::start();
+    server.mgmt(".create table K (b:long, i:long)").await;
+    server
+        .mgmt(".alter table K policy streamingingestion enable")
+        .await;
+    let sent = Arc::new(Mutex::new(HashMap::new()));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    for trial in 0..trials {
+        let writers = tokio::spawn(write_until_killed(
+            server.url.clone(),
+            trial,
+            Arc::clone(&sent),
+            Arc::clone(&acked),
+        ));
+        // Kill at a different moment each time (150..=650 ms into the trial).
+        tokio::time::sleep(Duration::from_millis(150 + (trial * 137) % 500)).await;
+        server = tokio::task::spawn_blocking(move || server.kill_and_restart())
+            .await
+            .unwrap();
+        writers.await.unwrap();
+
+        let rows = server
+            .query_rows("K | summarize n = count(), d = dcount(i) by b")
+            .await;
+        let found: HashMap<u64, (u64, u64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r[0].as_u64().unwrap(),
+                    (r[1].as_u64().unwrap(), r[2].as_u64().unwrap()),
+                )
+            })
+            .collect();
+        let sent = sent.lock().unwrap().clone();
+        let acked = acked.lock().unwrap().clone();
+        for b in &acked {
+            let want = sent[b];
+            assert_eq!(
+                found.get(b).map(|f| f.0),
+                Some(want),
+                "trial {trial}: acknowledged batch {b} of {want} rows"
+            );
+        }
+        for (b, (n, d)) in &found {
+            assert_eq!(
+                Some(n),
+                sent.get(b),
+                "trial {trial}: batch {b} is partial or unknown"
+            );
+            assert_eq!(n, d, "trial {trial}: batch {b} has duplicated rows");
+        }
+        eprintln!(
+            "trial {trial}: {} batches acknowledged so far, {} present",
+            acked.len(),
+            found.len()
+        );
+    }
+    assert!(
+        !acked.lock().unwrap().is_empty(),
+        "some batches were acknowledged"
+    );
+}

@@ -1,0 +1,395 @@
+//! The row store: small ingests durable in the write-ahead log, visible at once, sealed
+//! into extents in the background, each row read exactly once, across restarts.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use calypso_storage::{Column, Storage, StorageOptions};
+use common::{DB, T, batch, create_table, query, single_i64};
+use datafusion::functions_aggregate::expr_fn::{count, sum};
+use datafusion::prelude::{col, lit};
+use kql_functions::KqlType;
+
+/// Options that never seal by themselves (tests seal with `seal_all`).
+fn no_auto_seal() -> StorageOptions {
+    StorageOptions {
+        seal_after: Duration::from_secs(3600),
+        ..StorageOptions::default()
+    }
+}
+
+async fn open(dir: &Path) -> Storage {
+    Storage::open_local_with(dir, no_auto_seal()).await.unwrap()
+}
+
+/// (count(*), sum(x)) over the table.
+async fn count_sum(storage: &Storage) -> (i64, Option<i64>) {
+    let out = query(storage, |df| {
+        df.aggregate(vec![], vec![count(lit(1)), sum(col("x"))])
+    })
+    .await;
+    (single_i64(&out, 0).unwrap(), single_i64(&out, 1))
+}
+
+async fn append(storage: &Storage, x: i64) {
+    let appended = storage
+        .append_rows(DB, T, &[batch(&[(x, x, "s")])])
+        .await
+        .unwrap();
+    assert_eq!(appended.map(|a| a.rows), Some(1), "the row store took it");
+}
+
+#[tokio::test]
+async fn rows_are_visible_at_once_and_read_once_after_sealing() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(dir.path()).await;
+    create_table(&storage).await;
+    for x in 1..=3 {
+        append(&storage, x).await;
+    }
+    assert_eq!(count_sum(&storage).await, (3, Some(6)));
+    let t = storage.catalog().require_table(DB, T).unwrap().clone();
+    assert!(t.extents.is_empty(), "nothing sealed yet");
+
+    assert_eq!(storage.seal_all().await.unwrap(), 1);
+    let t = storage.catalog().require_table(DB, T).unwrap().clone();
+    assert_eq!(t.extents.len(), 1);
+    assert_eq!(t.extents[0].rows, 3);
+    assert!(t.sealed_seq >= 3);
+    assert!(storage.snapshot().hot.is_empty());
+    assert_eq!(count_sum(&storage).await, (3, Some(6)), "each row once");
+
+    // New rows after the seal are hot again, next to the extent.
+    append(&storage, 10).await;
+    assert_eq!(count_sum(&storage).await, (4, Some(16)));
+}
+
+#[tokio::test]
+async fn a_snapshot_keeps_its_rows_while_a_seal_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(dir.path()).await;
+    create_table(&storage).await;
+    append(&storage, 5).await;
+    let before = storage.snapshot();
+    storage.seal_all().await.unwrap();
+    let after = storage.snapshot();
+    let t_before = before.catalog.require_table(DB, T).unwrap();
+    let t_after = after.catalog.require_table(DB, T).unwrap();
+    let hot = |s: &calypso_storage::Snapshot, id: &str| s.hot.table(id).map_or(0, |h| h.rows());
+    assert_eq!(
+        (t_before.total_rows(), hot(&before, &t_before.id)),
+        (0, 1),
+        "the old snapshot: in the row store"
+    );
+    assert_eq!(
+        (t_after.total_rows(), hot(&after, &t_after.id)),
+        (1, 0),
+        "the new one: in the extent"
+    );
+}
+
+#[tokio::test]
+async fn acknowledged_rows_survive_a_restart_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let storage = open(dir.path()).await;
+        create_table(&storage).await;
+        append(&storage, 1).await;
+        append(&storage, 2).await;
+    }
+    {
+        let storage = open(dir.path()).await;
+        assert_eq!(count_sum(&storage).await, (2, Some(3)), "replayed");
+        storage.seal_all().await.unwrap();
+        append(&storage, 4).await;
+    }
+    {
+        let storage = open(dir.path()).await;
+        assert_eq!(
+            count_sum(&storage).await,
+            (3, Some(7)),
+            "sealed rows are not replayed again"
+        );
+        storage.seal_all().await.unwrap();
+        assert!(
+            storage.row_store_segments() <= 1,
+            "sealed segments are deleted"
+        );
+    }
+    let storage = open(dir.path()).await;
+    assert_eq!(count_sum(&storage).await, (3, Some(7)));
+    assert!(storage.snapshot().hot.is_empty());
+}
+
+#[tokio::test]
+async fn a_torn_log_tail_is_cut_and_kept_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let storage = open(dir.path()).await;
+        create_table(&storage).await;
+        append(&storage, 1).await;
+        append(&storage, 2).await;
+    }
+    // A crash in the middle of writing a third entry.
+    let wal = dir.path().join("wal");
+    let segment = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "wal"))
+        .unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let whole = bytes.len();
+    bytes.extend_from_slice(b"CWL1\x40\x00\x00\x00garbage");
+    std::fs::write(&segment, bytes).unwrap();
+
+    let storage = open(dir.path()).await;
+    assert_eq!(count_sum(&storage).await, (2, Some(3)));
+    assert_eq!(std::fs::metadata(&segment).unwrap().len(), whole as u64);
+    assert_eq!(std::fs::read_dir(wal.join("torn")).unwrap().count(), 1);
+    append(&storage, 3).await;
+    drop(storage);
+    let storage = open(dir.path()).await;
+    assert_eq!(count_sum(&storage).await, (3, Some(6)));
+}
+
+#[tokio::test]
+async fn clearing_the_table_discards_its_hot_rows_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let storage = open(dir.path()).await;
+        create_table(&storage).await;
+        append(&storage, 1).await;
+        storage
+            .commit(|c| {
+                c.require_table_mut(DB, T)?.extents.clear();
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(count_sum(&storage).await, (0, None));
+        append(&storage, 7).await;
+        assert_eq!(count_sum(&storage).await, (1, Some(7)));
+    }
+    let storage = open(dir.path()).await;
+    assert_eq!(
+        count_sum(&storage).await,
+        (1, Some(7)),
+        "the cleared row stays gone"
+    );
+}
+
+#[tokio::test]
+async fn renaming_and_dropping_columns_apply_to_hot_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let storage = open(dir.path()).await;
+        create_table(&storage).await;
+        append(&storage, 2).await;
+        append(&storage, 3).await;
+        // x -> y, as `.rename column` does it.
+        storage
+            .commit(|c| {
+                let t = c.require_table_mut(DB, T)?;
+                t.rename_column_data("x", "y");
+                for column in &mut t.columns {
+                    if column.name == "x" {
+                        column.name = "y".into();
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let t = storage.catalog().require_table(DB, T).unwrap().clone();
+        assert_eq!(t.extents.len(), 1, "the hot rows were sealed by the rename");
+        assert!(storage.snapshot().hot.is_empty());
+        let out = query(&storage, |df| df.aggregate(vec![], vec![sum(col("y"))])).await;
+        assert_eq!(single_i64(&out, 0), Some(5));
+
+        // A column of the old name, added again, does not see the old data.
+        append_with_new_x(&storage).await;
+        let out = query(&storage, |df| {
+            df.aggregate(vec![], vec![sum(col("y")), sum(col("x"))])
+        })
+        .await;
+        assert_eq!(
+            (single_i64(&out, 0), single_i64(&out, 1)),
+            (Some(5), Some(100))
+        );
+    }
+    let storage = open(dir.path()).await;
+    let out = query(&storage, |df| {
+        df.aggregate(vec![], vec![sum(col("y")), sum(col("x")), count(lit(1))])
+    })
+    .await;
+    assert_eq!(
+        (
+            single_i64(&out, 0),
+            single_i64(&out, 1),
+            single_i64(&out, 2)
+        ),
+        (Some(5), Some(100), Some(3))
+    );
+}
+
+/// Adds column `x:long` at the end and appends one row with x = 100 (y null).
+async fn append_with_new_x(storage: &Storage) {
+    storage
+        .commit(|c| {
+            let t = c.require_table_mut(DB, T)?;
+            t.columns.push(Column::new("x", KqlType::Long));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let t = storage.catalog().require_table(DB, T).unwrap().clone();
+    let schema = t.arrow_schema();
+    let columns: Vec<arrow::array::ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.name() == "x" {
+                Arc::new(arrow::array::Int64Array::from(vec![100])) as _
+            } else {
+                arrow::array::new_null_array(f.data_type(), 1)
+            }
+        })
+        .collect();
+    let b = arrow::record_batch::RecordBatch::try_new(schema, columns).unwrap();
+    storage.append_rows(DB, T, &[b]).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_dropped_tables_rows_do_not_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let storage = open(dir.path()).await;
+        create_table(&storage).await;
+        append(&storage, 1).await;
+        storage
+            .commit(|c| {
+                c.require_database_mut(DB)?.tables.remove(T);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert!(storage.snapshot().hot.is_empty());
+        create_table(&storage).await;
+        assert_eq!(count_sum(&storage).await, (0, None));
+    }
+    let storage = open(dir.path()).await;
+    assert_eq!(count_sum(&storage).await, (0, None));
+}
+
+#[tokio::test]
+async fn rows_that_no_longer_fit_the_table_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(dir.path()).await;
+    create_table(&storage).await;
+    // The caller shaped the rows for the table before its `x` was dropped.
+    storage
+        .commit(|c| {
+            let t = c.require_table_mut(DB, T)?;
+            t.forget_column_data("x");
+            t.columns.retain(|c| c.name != "x");
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let err = storage
+        .append_rows(DB, T, &[batch(&[(1, 1, "a")])])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("changed during the ingestion"),
+        "{err}"
+    );
+    assert!(storage.snapshot().hot.is_empty(), "nothing half-written");
+    drop(storage);
+    let storage = open(dir.path()).await;
+    assert!(storage.snapshot().hot.is_empty(), "nothing logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_ingests_share_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(dir.path()).await;
+    create_table(&storage).await;
+    let (entries_before, syncs_before) = storage.row_store_writes();
+
+    // A commit holds the lock while twenty ingests queue up behind it.
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let holder = {
+        let storage = storage.clone();
+        tokio::spawn(async move {
+            storage
+                .commit(move |c| {
+                    started_tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(500));
+                    c.require_table_mut(DB, T)?.docstring = Some("held".into());
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        })
+    };
+    tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+        .await
+        .unwrap();
+    let mut writers = Vec::new();
+    for x in 1..=20 {
+        let storage = storage.clone();
+        writers.push(tokio::spawn(async move { append(&storage, x).await }));
+    }
+    holder.await.unwrap();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let (entries, syncs) = storage.row_store_writes();
+    assert_eq!(entries - entries_before, 20);
+    assert!(
+        syncs - syncs_before <= 2,
+        "twenty queued ingests took {} fsyncs",
+        syncs - syncs_before
+    );
+    assert_eq!(count_sum(&storage).await, (20, Some(210)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sealer_seals_rows_once_they_are_old_enough() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StorageOptions {
+        seal_after: Duration::from_millis(50),
+        ..StorageOptions::default()
+    };
+    let storage = Storage::open_local_with(dir.path(), options).await.unwrap();
+    create_table(&storage).await;
+    append(&storage, 1).await;
+    let mut sealed = false;
+    for _ in 0..500 {
+        if storage.snapshot().hot.is_empty() {
+            sealed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(sealed, "the background task sealed the rows");
+    let t = storage.catalog().require_table(DB, T).unwrap().clone();
+    assert_eq!(t.total_rows(), 1);
+    assert_eq!(count_sum(&storage).await, (1, Some(1)));
+}
+
+#[tokio::test]
+async fn an_in_memory_storage_has_no_row_store() {
+    let storage = Storage::in_memory();
+    create_table(&storage).await;
+    let taken = storage
+        .append_rows(DB, T, &[batch(&[(1, 1, "a")])])
+        .await
+        .unwrap();
+    assert_eq!(taken, None, "the caller writes an extent");
+}
