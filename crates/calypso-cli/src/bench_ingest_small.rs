@@ -6,6 +6,9 @@
 //!   of the first and the last 1,000 (does the cost grow with the table's history?), and
 //!   the bytes the process wrote per ingest (`wchar` of `/proc/self/io`, so requests and
 //!   replies on the loopback socket are in it too) at the start and at the end.
+//! * Merge: the time of a full-table aggregate over those rows as they are (row store and
+//!   sealed extents), after sealing and merging (`Storage::merge_all`), and over the same
+//!   rows ingested as one batch (one extent): merged should be within 2x of one batch.
 //! * At once: `--writers` clients ingesting one row each, again and again, for
 //!   `--seconds`: acknowledged ingests per second, 429s, ack p50/p99.
 //!
@@ -41,7 +44,7 @@ const WINDOW: usize = 1000;
 pub async fn run(opts: Options, out: &mut impl Write) -> Result<(), String> {
     let server = BenchServer::start("bench-small").await?;
     let client = reqwest::Client::new();
-    let result = bench(&client, &server.base, opts, out).await;
+    let result = bench(&client, &server, opts, out).await;
     server.stop().await;
     result
 }
@@ -108,12 +111,96 @@ async fn create(client: &reqwest::Client, base: &str, table: &str) -> Result<(),
     Ok(())
 }
 
+/// The median time of a full-table aggregate over `table`, in ms.
+async fn aggregate_ms(client: &reqwest::Client, base: &str, table: &str) -> Result<f64, String> {
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        post(
+            client,
+            &format!("{base}/v2/rest/query"),
+            json!({"db": "NetDefaultDB", "csl": format!("{table} | summarize sum(Value), dcount(Device), max(Timestamp)")}),
+        )
+        .await?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    Ok(times[times.len() / 2].as_secs_f64() * 1e3)
+}
+
+/// The number of extents of `table`.
+fn extents(server: &BenchServer, table: &str) -> usize {
+    server
+        .storage
+        .catalog()
+        .table("NetDefaultDB", table)
+        .map_or(0, |t| t.extents.len())
+}
+
+/// The merge phase (see the module's documentation).
+async fn merge_phase(
+    client: &reqwest::Client,
+    server: &BenchServer,
+    n: usize,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let base = server.base.as_str();
+    let as_ingested = aggregate_ms(client, base, "Small").await?;
+    let before = extents(server, "Small");
+    let storage = &server.storage;
+    storage.seal_all().await.map_err(|e| e.to_string())?;
+    let sealed = extents(server, "Small");
+    let t = Instant::now();
+    let mut merges = 0;
+    loop {
+        let m = storage.merge_all().await.map_err(|e| e.to_string())?;
+        if m == 0 {
+            break;
+        }
+        merges += m;
+    }
+    let merge_took = t.elapsed();
+    let merged = aggregate_ms(client, base, "Small").await?;
+
+    create(client, base, "OneBatch").await?;
+    for start in (0..n).step_by(20_000) {
+        let body: String = (start..(start + 20_000).min(n))
+            .map(|i| format!("2026-01-01T00:00:00Z,{i},dev-{}\n", i % 100))
+            .collect();
+        let resp = client
+            .post(format!(
+                "{base}/v1/rest/ingest/NetDefaultDB/OneBatch?streamFormat=csv"
+            ))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("one-batch ingest: HTTP {}", resp.status()));
+        }
+    }
+    storage.seal_all().await.map_err(|e| e.to_string())?;
+    let one = aggregate_ms(client, base, "OneBatch").await?;
+    writeln!(
+        out,
+        "merge: aggregate over {n} rows as ingested ({before} extents + row store) {as_ingested:.1} ms; \
+         sealed into {sealed} extents, {merges} merges in {:.1} s -> {} extents: {merged:.1} ms; \
+         one batch ({} extent): {one:.1} ms; merged / one batch = {:.2}",
+        merge_took.as_secs_f64(),
+        extents(server, "Small"),
+        extents(server, "OneBatch"),
+        merged / one.max(1e-9)
+    )
+    .map_err(|e| e.to_string())
+}
+
 async fn bench(
     client: &reqwest::Client,
-    base: &str,
+    server: &BenchServer,
     opts: Options,
     out: &mut impl Write,
 ) -> Result<(), String> {
+    let base = server.base.as_str();
     let w = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(|e| e.to_string());
     create(client, base, "Small").await?;
     let n = opts.count.max(1);
@@ -162,6 +249,8 @@ async fn bench(
             last_bytes as f64 / window as f64
         ),
     )?;
+
+    merge_phase(client, server, n, out).await?;
 
     if opts.writers == 0 {
         return Ok(());
@@ -239,6 +328,7 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("sequential: 20 one-row ingests"), "{text}");
         assert!(text.contains("bytes written per ingest"), "{text}");
+        assert!(text.contains("merge: aggregate over 20 rows"), "{text}");
         assert!(text.contains("4 writers for"), "{text}");
     }
 

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 pub struct BenchServer {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// The server's storage (to seal and merge on demand).
+    pub storage: calypso_storage::Storage,
     dir: PathBuf,
     stop: tokio::sync::oneshot::Sender<()>,
     handle: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -26,12 +28,14 @@ impl BenchServer {
         .await
         .map_err(|e| e.to_string())?;
         let base = format!("http://{}", server.local_addr());
+        let storage = server.engine().storage().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(server.run_until(async {
             let _ = stopped.await;
         }));
         Ok(BenchServer {
             base,
+            storage,
             dir,
             stop,
             handle,

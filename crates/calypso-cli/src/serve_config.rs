@@ -112,6 +112,13 @@ pub struct ServeArgs {
     /// still open then are closed (default: 30; 0: close them at once).
     #[arg(long, env = "CALYPSO_SHUTDOWN_TIMEOUT_SECS")]
     pub shutdown_timeout_secs: Option<u64>,
+    /// Seconds after which a table's rows in the row store (small streaming ingests) are
+    /// sealed into an extent (default: 10).
+    #[arg(long, env = "CALYPSO_SEAL_AFTER_SECS")]
+    pub seal_after_secs: Option<u64>,
+    /// Seconds between two runs of the background retention and merge (default: 3600).
+    #[arg(long, env = "CALYPSO_MERGE_EVERY_SECS")]
+    pub merge_every_secs: Option<u64>,
 }
 
 /// The config file.
@@ -280,6 +287,13 @@ pub fn options(args: ServeArgs) -> Result<ServeOptions, String> {
             ));
         }
     }
+    let mut storage = calypso_engine::StorageOptions::default();
+    if let Some(s) = args.seal_after_secs {
+        storage.seal_after = Duration::from_secs(s);
+    }
+    if let Some(s) = args.merge_every_secs {
+        storage.merge_every = Duration::from_secs(s.max(1));
+    }
     Ok(ServeOptions {
         listen,
         data_dir,
@@ -288,6 +302,7 @@ pub fn options(args: ServeArgs) -> Result<ServeOptions, String> {
         cluster_admins,
         tls,
         cors_origins,
+        storage,
     })
 }
 

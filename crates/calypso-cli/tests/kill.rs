@@ -1,4 +1,5 @@
-//! SIGKILL in the middle of streaming ingestion: after every restart each acknowledged
+//! SIGKILL in the middle of streaming ingestion, with DDL, row-store seals (every second),
+//! merges and retention (every second) running: after every restart each acknowledged
 //! batch is there exactly once, no batch is there in part, and the data directory opens.
 //!
 //! `CALYPSO_KILL_TRIALS` sets the number of kill trials (default 5 here; the soak runs
@@ -14,6 +15,33 @@ use std::time::Duration;
 use support::TestServer;
 
 const WRITERS: u64 = 8;
+
+/// Seal and merge often, so that kills land in the middle of them too.
+const ARGS: &[&str] = &["--seal-after-secs", "1", "--merge-every-secs", "1"];
+
+/// Metadata changes until the server is gone: a docstring, a table created and dropped.
+async fn ddl_until_killed(url: String) {
+    let client = reqwest::Client::new();
+    for k in 0u64.. {
+        let csl = match k % 3 {
+            0 => format!(".alter table K docstring 'change {k}'"),
+            1 => ".create-merge table Other (a:long)".to_string(),
+            _ => ".drop table Other ifexists".to_string(),
+        };
+        let sent = client
+            .post(format!("{url}/v1/rest/mgmt"))
+            .json(&serde_json::json!({"db": "NetDefaultDB", "csl": csl}))
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => panic!("{csl}: status {}", r.status()),
+            Err(_) => return,
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 /// One batch: `rows` lines of `batch,row`.
 fn body(batch: u64, rows: u64) -> String {
@@ -65,10 +93,13 @@ async fn acknowledged_streaming_ingests_survive_sigkill() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
-    let mut server = TestServer::start();
+    let mut server = TestServer::start_with(ARGS);
     server.mgmt(".create table K (b:long, i:long)").await;
     server
         .mgmt(".alter table K policy streamingingestion enable")
+        .await;
+    server
+        .mgmt(r#".alter table K policy retention '{"SoftDeletePeriod": "365.00:00:00", "Recoverability": "Enabled"}'"#)
         .await;
     let sent = Arc::new(Mutex::new(HashMap::new()));
     let acked = Arc::new(Mutex::new(Vec::new()));
@@ -79,12 +110,15 @@ async fn acknowledged_streaming_ingests_survive_sigkill() {
             Arc::clone(&sent),
             Arc::clone(&acked),
         ));
-        // Kill at a different moment each time (150..=650 ms into the trial).
-        tokio::time::sleep(Duration::from_millis(150 + (trial * 137) % 500)).await;
-        server = tokio::task::spawn_blocking(move || server.kill_and_restart())
+        let ddl = tokio::spawn(ddl_until_killed(server.url.clone()));
+        // Kill at a different moment each time (0.2 to 1.4 s into the trial: seals and
+        // merges run every second).
+        tokio::time::sleep(Duration::from_millis(200 + (trial * 733) % 1200)).await;
+        server = tokio::task::spawn_blocking(move || server.kill_and_restart(ARGS))
             .await
             .unwrap();
         writers.await.unwrap();
+        ddl.await.unwrap();
 
         let rows = server
             .query_rows("K | summarize n = count(), d = dcount(i) by b")

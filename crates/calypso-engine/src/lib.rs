@@ -35,6 +35,7 @@ use kql_functions::KqlType;
 use kql_planner::{KqlContext, PlannedQuery, PrincipalInfo, StoredFunction, TableRef};
 use kql_syntax::ast::{Query, StatementKind};
 
+pub use calypso_storage::StorageOptions;
 pub use commands::ingest::{IngestSummary, MappingSpec};
 pub use error::{EngineError, Result};
 pub use kql_planner::Render;
@@ -363,7 +364,12 @@ impl Engine {
 
     /// An engine over a data directory on local disk (created on first use).
     pub async fn open(data_dir: &Path) -> Result<Engine> {
-        let storage = Storage::open_local(data_dir).await?;
+        Engine::open_with(data_dir, StorageOptions::default()).await
+    }
+
+    /// [`Engine::open`] with storage options (row store sealing, merge period, ...).
+    pub async fn open_with(data_dir: &Path, options: StorageOptions) -> Result<Engine> {
+        let storage = Storage::open_local_with(data_dir, options).await?;
         let engine = Self::with_storage(storage);
         engine.ensure_default_database().await?;
         Ok(engine)

@@ -39,6 +39,8 @@ pub struct ServeOptions {
     pub tls: Option<TlsFiles>,
     /// Web origins allowed besides the ADX web UI (`--cors-origin`).
     pub cors_origins: Vec<String>,
+    /// Storage tuning (row store sealing, merge period).
+    pub storage: calypso_engine::StorageOptions,
 }
 
 impl ServeOptions {
@@ -52,6 +54,7 @@ impl ServeOptions {
             cluster_admins: Vec::new(),
             tls: None,
             cors_origins: Vec::new(),
+            storage: calypso_engine::StorageOptions::default(),
         }
     }
 }
@@ -64,6 +67,7 @@ pub struct Server {
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     client_read_timeout: Duration,
     shutdown_timeout: Duration,
+    engine: Arc<Engine>,
 }
 
 impl std::fmt::Debug for Server {
@@ -86,6 +90,7 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
         cluster_admins,
         tls,
         cors_origins,
+        storage,
     } = options;
     if let Some(bad) = cors_origins
         .iter()
@@ -98,7 +103,7 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
     // Without authentication on loopback, only loopback Host names (DNS rebinding).
     let origins = OriginPolicy::new(&cors_origins)
         .with_loopback_hosts_only(matches!(auth, AuthMode::None) && listen.ip().is_loopback());
-    let engine = Engine::open(&data_dir).await.map_err(|e| {
+    let engine = Engine::open_with(&data_dir, storage).await.map_err(|e| {
         std::io::Error::other(format!(
             "cannot open the data directory {}: {e}",
             data_dir.display()
@@ -143,12 +148,14 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
     tracing::info!(address = %local_addr, data_dir = %data_dir.display(), tls = tls.is_some(), jwt = auth.is_required(), "Calypso is listening");
     let client_read_timeout = limits.client_read_timeout;
     let shutdown_timeout = limits.shutdown_timeout;
+    let engine = Arc::new(engine);
     Ok(Server {
         client_read_timeout,
         shutdown_timeout,
         listener,
+        engine: Arc::clone(&engine),
         app: router(
-            AppState::with_limits(Arc::new(engine), limits)
+            AppState::with_limits(engine, limits)
                 .with_auth(auth)
                 .with_origins(origins),
         ),
@@ -161,6 +168,11 @@ impl Server {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The engine it serves (benchmarks reach its storage through it).
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
     }
 
     /// The base URL clients use (`http://` or `https://`).

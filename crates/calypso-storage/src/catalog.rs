@@ -314,8 +314,16 @@ pub struct ExtentMeta {
     pub rows: u64,
     /// The size of the file in bytes.
     pub size_bytes: u64,
-    /// When it was written (RFC 3339).
+    /// The size of its data uncompressed, in memory (`.show extents` OriginalSize); 0 in
+    /// extents written before it was kept.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub original_size: u64,
+    /// When it was written (RFC 3339); for a merged extent, the latest of its sources'.
     pub created_on: String,
+    /// For a merged extent, the earliest creation time of its sources (empty: the same as
+    /// `created_on`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub min_created_on: String,
     /// Statistics of the columns the file has (columns added to the table later are
     /// absent: they are all null in this extent).
     pub column_stats: Vec<ColumnStats>,

@@ -26,6 +26,8 @@ pub const KQL_SCHEMA_KEY: &str = "calypso.kql_schema";
 pub(crate) struct EncodedExtent {
     pub bytes: Vec<u8>,
     pub rows: u64,
+    /// The data's size in memory.
+    pub original_size: u64,
     pub column_stats: Vec<ColumnStats>,
 }
 
@@ -124,9 +126,14 @@ pub(crate) fn encode(
     }
     writer.close()?;
     let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    let original_size = batches
+        .iter()
+        .map(|b| b.get_array_memory_size() as u64)
+        .sum();
     Ok(EncodedExtent {
         bytes,
         rows,
+        original_size,
         column_stats: compute_stats(columns, batches),
     })
 }

@@ -256,10 +256,10 @@ impl Hot {
                     chunks,
                     rows,
                     bytes,
-                    // The oldest rows left came later than that; close enough for the
-                    // seal timer, which then seals a little early.
-                    since: t.since,
-                    since_text: t.since_text.clone(),
+                    // The rows left came while their older neighbours were being sealed:
+                    // just now, near enough (the seal timer starts again for them).
+                    since: Instant::now(),
+                    since_text: now_rfc3339(),
                 })
             };
             out.bytes += kept.bytes;

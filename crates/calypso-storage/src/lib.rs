@@ -10,6 +10,10 @@
 //! * The row store — small streaming ingests ([`Storage::append_rows`]) go to a
 //!   write-ahead log with group commit (`wal/`) and are read from memory until a
 //!   background task seals them into an extent (see `rowstore.rs`).
+//! * Merge — [`Storage::merge_all`] (and a background task every hour) merges small
+//!   extents as the tables' merge policies allow (`merge.rs`).
+//! * Retention — [`Storage::apply_retention`] (in the same background task) removes the
+//!   extents older than their retention policy's `SoftDeletePeriod` (`retention.rs`).
 //! * [`ExtentTable`] — a DataFusion `TableProvider` over a table's extents (skipping
 //!   extents with their catalog statistics) and its hot rows, in one [`Snapshot`].
 
@@ -19,7 +23,9 @@ mod extent;
 mod hot;
 mod log;
 mod manifest;
+mod merge;
 pub mod provider;
+mod retention;
 mod rowstore;
 mod stats;
 mod store;
@@ -32,6 +38,7 @@ pub use catalog::{
 pub use error::{EntityKind, Error, Result};
 pub use extent::{KQL_SCHEMA_KEY, ROW_GROUP_ROWS, ZSTD_LEVEL};
 pub use hot::{Hot, HotTable};
+pub use merge::MergePolicy;
 pub use provider::{ExtentTable, ScanCounters};
 pub use rowstore::RowsAppended;
 pub use stats::MAX_STRING_STAT_BYTES;

@@ -52,6 +52,12 @@ pub struct StorageOptions {
     pub hot_bytes_limit: usize,
     /// A log segment is closed once larger than this.
     pub wal_segment_bytes: u64,
+    /// How often the background merger runs over a local-disk storage's tables (ADX's
+    /// merge loop period).
+    pub merge_every: Duration,
+    /// How long extent files that a merge replaced stay, for queries still reading the
+    /// catalog version before it.
+    pub gc_grace: Duration,
 }
 
 impl Default for StorageOptions {
@@ -65,6 +71,8 @@ impl Default for StorageOptions {
             seal_bytes: 64 << 20,
             hot_bytes_limit: 256 << 20,
             wal_segment_bytes: 16 << 20,
+            merge_every: Duration::from_secs(3600),
+            gc_grace: Duration::from_secs(600),
         }
     }
 }
@@ -177,6 +185,9 @@ impl Storage {
         }
         if row_store {
             crate::rowstore::open(&storage, &root).await?;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(crate::merge::merger(Arc::downgrade(&storage.inner)));
         }
         Ok(storage)
     }
@@ -503,7 +514,9 @@ impl Storage {
             path,
             rows: encoded.rows,
             size_bytes,
+            original_size: encoded.original_size,
             created_on: now_rfc3339(),
+            min_created_on: String::new(),
             column_stats: encoded.column_stats,
             tags: Vec::new(),
             columns_as: Default::default(),

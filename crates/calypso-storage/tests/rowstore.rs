@@ -5,11 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use calypso_storage::{Column, Storage, StorageOptions};
-use common::{DB, T, batch, create_table, query, single_i64};
+use common::{DB, T, batch, clear_data, create_table, query, single_i64};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::prelude::{col, lit};
 use kql_functions::KqlType;
@@ -35,6 +34,16 @@ async fn count_sum(storage: &Storage) -> (i64, Option<i64>) {
     (single_i64(&out, 0).unwrap(), single_i64(&out, 1))
 }
 
+/// A storage in `dir` with table `T` and one hot row per value of `xs`.
+async fn with_rows(dir: &Path, xs: &[i64]) -> Storage {
+    let storage = open(dir).await;
+    create_table(&storage).await;
+    for x in xs {
+        append(&storage, *x).await;
+    }
+    storage
+}
+
 async fn append(storage: &Storage, x: i64) {
     let appended = storage
         .append_rows(DB, T, &[batch(&[(x, x, "s")])])
@@ -46,11 +55,7 @@ async fn append(storage: &Storage, x: i64) {
 #[tokio::test]
 async fn rows_are_visible_at_once_and_read_once_after_sealing() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = open(dir.path()).await;
-    create_table(&storage).await;
-    for x in 1..=3 {
-        append(&storage, x).await;
-    }
+    let storage = with_rows(dir.path(), &[1, 2, 3]).await;
     assert_eq!(count_sum(&storage).await, (3, Some(6)));
     let t = storage.catalog().require_table(DB, T).unwrap().clone();
     assert!(t.extents.is_empty(), "nothing sealed yet");
@@ -71,9 +76,7 @@ async fn rows_are_visible_at_once_and_read_once_after_sealing() {
 #[tokio::test]
 async fn a_snapshot_keeps_its_rows_while_a_seal_commits() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = open(dir.path()).await;
-    create_table(&storage).await;
-    append(&storage, 5).await;
+    let storage = with_rows(dir.path(), &[5]).await;
     let before = storage.snapshot();
     storage.seal_all().await.unwrap();
     let after = storage.snapshot();
@@ -95,12 +98,7 @@ async fn a_snapshot_keeps_its_rows_while_a_seal_commits() {
 #[tokio::test]
 async fn acknowledged_rows_survive_a_restart_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let storage = open(dir.path()).await;
-        create_table(&storage).await;
-        append(&storage, 1).await;
-        append(&storage, 2).await;
-    }
+    drop(with_rows(dir.path(), &[1, 2]).await);
     {
         let storage = open(dir.path()).await;
         assert_eq!(count_sum(&storage).await, (2, Some(3)), "replayed");
@@ -128,12 +126,7 @@ async fn acknowledged_rows_survive_a_restart_exactly_once() {
 #[tokio::test]
 async fn a_torn_log_tail_is_cut_and_kept_aside() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let storage = open(dir.path()).await;
-        create_table(&storage).await;
-        append(&storage, 1).await;
-        append(&storage, 2).await;
-    }
+    drop(with_rows(dir.path(), &[1, 2]).await);
     // A crash in the middle of writing a third entry.
     let wal = dir.path().join("wal");
     let segment = std::fs::read_dir(&wal)
@@ -160,16 +153,8 @@ async fn a_torn_log_tail_is_cut_and_kept_aside() {
 async fn clearing_the_table_discards_its_hot_rows_for_good() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let storage = open(dir.path()).await;
-        create_table(&storage).await;
-        append(&storage, 1).await;
-        storage
-            .commit(|c| {
-                c.require_table_mut(DB, T)?.extents.clear();
-                Ok(())
-            })
-            .await
-            .unwrap();
+        let storage = with_rows(dir.path(), &[1]).await;
+        clear_data(&storage).await;
         assert_eq!(count_sum(&storage).await, (0, None));
         append(&storage, 7).await;
         assert_eq!(count_sum(&storage).await, (1, Some(7)));
@@ -186,10 +171,7 @@ async fn clearing_the_table_discards_its_hot_rows_for_good() {
 async fn renaming_and_dropping_columns_apply_to_hot_rows() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let storage = open(dir.path()).await;
-        create_table(&storage).await;
-        append(&storage, 2).await;
-        append(&storage, 3).await;
+        let storage = with_rows(dir.path(), &[2, 3]).await;
         // x -> y, as `.rename column` does it.
         storage
             .commit(|c| {
@@ -247,19 +229,7 @@ async fn append_with_new_x(storage: &Storage) {
         .await
         .unwrap();
     let t = storage.catalog().require_table(DB, T).unwrap().clone();
-    let schema = t.arrow_schema();
-    let columns: Vec<arrow::array::ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            if f.name() == "x" {
-                Arc::new(arrow::array::Int64Array::from(vec![100])) as _
-            } else {
-                arrow::array::new_null_array(f.data_type(), 1)
-            }
-        })
-        .collect();
-    let b = arrow::record_batch::RecordBatch::try_new(schema, columns).unwrap();
+    let b = common::batch_of(&t, "x", 100);
     storage.append_rows(DB, T, &[b]).await.unwrap().unwrap();
 }
 
@@ -267,9 +237,7 @@ async fn append_with_new_x(storage: &Storage) {
 async fn a_dropped_tables_rows_do_not_come_back() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let storage = open(dir.path()).await;
-        create_table(&storage).await;
-        append(&storage, 1).await;
+        let storage = with_rows(dir.path(), &[1]).await;
         storage
             .commit(|c| {
                 c.require_database_mut(DB)?.tables.remove(T);

@@ -156,13 +156,13 @@ impl TestServer {
     }
 
     /// Kills the server with SIGKILL (no shutdown at all), keeping its temporary
-    /// directory alive, and starts a new server on the same data.
-    pub fn kill_and_restart(mut self) -> TestServer {
+    /// directory alive, and starts a new server on the same data with `args`.
+    pub fn kill_and_restart(mut self, args: &[&str]) -> TestServer {
         if let Some(mut c) = self.child.take() {
             c.kill().expect("SIGKILL");
             c.wait().expect("reap");
         }
-        let mut next = TestServer::start_in(&self.data_dir.clone(), &[]);
+        let mut next = TestServer::start_in(&self.data_dir.clone(), args);
         next._tmp = self._tmp.take();
         next
     }

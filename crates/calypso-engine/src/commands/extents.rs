@@ -32,12 +32,23 @@ fn extent_rows(db: &Database, tables: &[&Table], out: &mut Vec<Vec<Cell>>) {
     for t in tables {
         for e in &t.extents {
             let created = Cell::DateTime(rfc3339_nanos(&e.created_on));
+            let min_created = if e.min_created_on.is_empty() {
+                created.clone()
+            } else {
+                Cell::DateTime(rfc3339_nanos(&e.min_created_on))
+            };
+            // The file holds the data, its statistics and page indexes: no separate index.
+            let original = if e.original_size > 0 {
+                e.original_size
+            } else {
+                e.size_bytes
+            };
             out.push(vec![
                 guid(&e.id),
                 db.name.clone().into(),
                 t.name.clone().into(),
-                created.clone(),
-                Cell::Real(e.size_bytes as f64),
+                created,
+                Cell::Real(original as f64),
                 Cell::Real(e.size_bytes as f64),
                 Cell::Real(e.size_bytes as f64),
                 Cell::Real(0.0),
@@ -45,7 +56,7 @@ fn extent_rows(db: &Database, tables: &[&Table], out: &mut Vec<Vec<Cell>>) {
                 Cell::Long(1),
                 e.path.clone().into(),
                 Cell::Long(e.rows as i64),
-                created,
+                min_created,
                 e.tags.join(" ").into(),
                 "StorageExtent".into(),
                 Cell::Long(0),

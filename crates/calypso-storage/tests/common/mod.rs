@@ -62,6 +62,23 @@ pub fn batch(rows: &[(i64, i64, &str)]) -> RecordBatch {
     RecordBatch::try_new(Arc::new(schema), columns).unwrap()
 }
 
+/// One row in the columns of `t`: `name` is `value`, the others are null.
+pub fn batch_of(t: &Table, name: &str, value: i64) -> RecordBatch {
+    let schema = t.arrow_schema();
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.name() == name {
+                Arc::new(Int64Array::from(vec![value])) as ArrayRef
+            } else {
+                arrow::array::new_null_array(f.data_type(), 1)
+            }
+        })
+        .collect();
+    RecordBatch::try_new(schema, columns).unwrap()
+}
+
 /// Writes `batches` as one extent of `DB.T` and commits it.
 pub async fn ingest(storage: &Storage, batches: &[RecordBatch]) -> ExtentMeta {
     let extent = storage.write_extent(DB, T, batches).await.unwrap();
@@ -74,6 +91,17 @@ pub async fn ingest(storage: &Storage, batches: &[RecordBatch]) -> ExtentMeta {
         .await
         .unwrap();
     extent
+}
+
+/// Removes every extent of `DB.T` (as `.clear table data` does).
+pub async fn clear_data(storage: &Storage) {
+    storage
+        .commit(|c| {
+            c.require_table_mut(DB, T)?.extents.clear();
+            Ok(())
+        })
+        .await
+        .unwrap();
 }
 
 /// A session with `DB.T` registered as `T`.

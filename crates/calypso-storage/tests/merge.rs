@@ -1,0 +1,328 @@
+//! Extent merge by the merge policy: small extents become fewer, rows are read once,
+//! `drop-by:` tags are never mixed, the policy's bounds hold, older snapshots still read.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use calypso_storage::{MergePolicy, Storage};
+use common::{DB, T, batch, create_table, ingest, query, single_i64};
+use datafusion::functions_aggregate::expr_fn::{count, sum};
+use datafusion::prelude::{SessionContext, col, lit};
+use serde_json::json;
+
+/// (count(*), sum(x)) over the table.
+async fn count_sum(storage: &Storage) -> (i64, Option<i64>) {
+    let out = query(storage, |df| {
+        df.aggregate(vec![], vec![count(lit(1)), sum(col("x"))])
+    })
+    .await;
+    (single_i64(&out, 0).unwrap(), single_i64(&out, 1))
+}
+
+fn extents(storage: &Storage) -> Vec<calypso_storage::ExtentMeta> {
+    storage
+        .catalog()
+        .require_table(DB, T)
+        .unwrap()
+        .extents
+        .clone()
+}
+
+/// `n` one-row extents with x = 1..=n.
+async fn small_extents(storage: &Storage, n: i64) {
+    for x in 1..=n {
+        ingest(storage, &[batch(&[(x, x, "s")])]).await;
+    }
+}
+
+async fn set_policy(storage: &Storage, policy: serde_json::Value) {
+    storage
+        .commit(move |c| {
+            c.require_table_mut(DB, T)?
+                .policies
+                .insert("merge".into(), policy);
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn small_extents_merge_into_one_and_rows_stay_once() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let storage = Storage::open_local(dir.path()).await.unwrap();
+        create_table(&storage).await;
+        small_extents(&storage, 30).await;
+        assert_eq!(extents(&storage).len(), 30);
+        assert_eq!(storage.merge_all().await.unwrap(), 1);
+        let after = extents(&storage);
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].rows, 30);
+        assert_eq!(count_sum(&storage).await, (30, Some(465)));
+        assert_eq!(
+            storage.merge_all().await.unwrap(),
+            0,
+            "nothing left to merge"
+        );
+    }
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    assert_eq!(extents(&storage).len(), 1);
+    assert_eq!(count_sum(&storage).await, (30, Some(465)));
+    let files = walk(&dir.path().join("data"));
+    assert_eq!(files, 1, "the merged-away files went at the restart");
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() { walk(&p) } else { 1 }
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn extents_with_different_drop_by_tags_are_not_merged_together() {
+    let storage = Storage::in_memory();
+    create_table(&storage).await;
+    small_extents(&storage, 4).await;
+    storage
+        .commit(|c| {
+            let t = c.require_table_mut(DB, T)?;
+            for (i, e) in t.extents.iter_mut().enumerate() {
+                e.tags = vec![format!("drop-by:{}", i % 2), format!("ingest-by:{i}")];
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(storage.merge_all().await.unwrap(), 2);
+    let mut tags: Vec<Vec<String>> = extents(&storage).into_iter().map(|e| e.tags).collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        vec![
+            vec![
+                "drop-by:0".to_string(),
+                "ingest-by:0".into(),
+                "ingest-by:2".into()
+            ],
+            vec![
+                "drop-by:1".to_string(),
+                "ingest-by:1".into(),
+                "ingest-by:3".into()
+            ],
+        ]
+    );
+    assert_eq!(count_sum(&storage).await, (4, Some(10)));
+}
+
+#[tokio::test]
+async fn the_policys_bounds_hold() {
+    let storage = Storage::in_memory();
+    create_table(&storage).await;
+    small_extents(&storage, 5).await;
+
+    set_policy(&storage, json!({"AllowMerge": false})).await;
+    assert_eq!(storage.merge_all().await.unwrap(), 0);
+
+    // At most two extents per merge: 5 -> 2 + 2 + 1.
+    set_policy(&storage, json!({"MaxExtentsToMerge": 2})).await;
+    assert_eq!(storage.merge_all().await.unwrap(), 2);
+    let mut rows: Vec<u64> = extents(&storage).iter().map(|e| e.rows).collect();
+    rows.sort();
+    assert_eq!(rows, vec![1, 2, 2]);
+
+    // At most three rows in a merged extent: 2 + 2 is too many, 1 + 2 is not.
+    set_policy(&storage, json!({"RowCountUpperBoundForMerge": 3})).await;
+    assert_eq!(storage.merge_all().await.unwrap(), 1);
+    let mut rows: Vec<u64> = extents(&storage).iter().map(|e| e.rows).collect();
+    rows.sort();
+    assert_eq!(rows, vec![2, 3]);
+    assert_eq!(count_sum(&storage).await, (5, Some(15)));
+}
+
+#[test]
+fn the_policy_falls_back_to_the_database_then_to_adx_defaults() {
+    let d = MergePolicy::default();
+    assert_eq!(
+        (
+            d.row_count_upper_bound,
+            d.max_extents,
+            d.max_range_hours,
+            d.allow_merge
+        ),
+        (16_000_000, 100, 24, true)
+    );
+    let table = json!({"MaxExtentsToMerge": 7});
+    let database = json!({"MaxExtentsToMerge": 9, "MaxRangeInHours": 2});
+    let p = MergePolicy::of(Some(&table), Some(&database));
+    assert_eq!((p.max_extents, p.max_range_hours), (7, 2));
+    assert_eq!(p.row_count_upper_bound, 16_000_000);
+}
+
+#[tokio::test]
+async fn extents_created_far_apart_are_not_merged() {
+    let storage = Storage::in_memory();
+    create_table(&storage).await;
+    small_extents(&storage, 3).await;
+    storage
+        .commit(|c| {
+            let t = c.require_table_mut(DB, T)?;
+            t.extents[0].created_on = "2026-01-01T00:00:00Z".into();
+            t.extents[1].created_on = "2026-01-01T05:00:00Z".into();
+            t.extents[2].created_on = "2026-01-03T00:00:00Z".into();
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(storage.merge_all().await.unwrap(), 1);
+    let mut rows: Vec<u64> = extents(&storage).iter().map(|e| e.rows).collect();
+    rows.sort();
+    assert_eq!(rows, vec![1, 2], "the third is 43 hours later");
+    let merged = extents(&storage).into_iter().find(|e| e.rows == 2).unwrap();
+    assert_eq!(
+        merged.created_on, "2026-01-01T05:00:00Z",
+        "the latest of its sources"
+    );
+}
+
+#[tokio::test]
+async fn renamed_columns_merge_under_their_new_names() {
+    let storage = Storage::in_memory();
+    create_table(&storage).await;
+    small_extents(&storage, 2).await;
+    storage
+        .commit(|c| {
+            let t = c.require_table_mut(DB, T)?;
+            t.rename_column_data("x", "y");
+            for column in &mut t.columns {
+                if column.name == "x" {
+                    column.name = "y".into();
+                }
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let t = storage.catalog().require_table(DB, T).unwrap().clone();
+    let extent = storage
+        .write_extent(DB, T, &[common::batch_of(&t, "y", 40)])
+        .await
+        .unwrap();
+    storage
+        .commit(move |c| {
+            c.require_table_mut(DB, T)?.extents.push(extent);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(storage.merge_all().await.unwrap(), 1);
+    let after = extents(&storage);
+    assert_eq!(after.len(), 1);
+    assert!(
+        after[0].columns_as.is_empty(),
+        "the merged file has the table's names"
+    );
+    let out = query(&storage, |df| df.aggregate(vec![], vec![sum(col("y"))])).await;
+    assert_eq!(single_i64(&out, 0), Some(43));
+}
+
+#[tokio::test]
+async fn a_query_on_the_version_before_a_merge_still_reads_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    create_table(&storage).await;
+    small_extents(&storage, 3).await;
+    let before = storage.extent_table(&storage.snapshot(), DB, T).unwrap();
+    assert_eq!(storage.merge_all().await.unwrap(), 1);
+    let ctx = SessionContext::new();
+    ctx.register_table("old", before).unwrap();
+    let out = ctx
+        .table("old")
+        .await
+        .unwrap()
+        .aggregate(vec![], vec![count(lit(1)), sum(col("x"))])
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        (single_i64(&out, 0), single_i64(&out, 1)),
+        (Some(3), Some(6))
+    );
+    assert_eq!(count_sum(&storage).await, (3, Some(6)));
+}
+
+/// Sets the created time of the table's extents, in order.
+async fn created(storage: &Storage, times: &'static [&'static str]) {
+    storage
+        .commit(move |c| {
+            let t = c.require_table_mut(DB, T)?;
+            for (e, at) in t.extents.iter_mut().zip(times) {
+                e.created_on = (*at).to_string();
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn retention_removes_extents_older_than_the_soft_delete_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-12-03T12:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    {
+        let storage = Storage::open_local(dir.path()).await.unwrap();
+        create_table(&storage).await;
+        small_extents(&storage, 3).await;
+        created(
+            &storage,
+            &[
+                "2026-11-01T00:00:00Z",
+                "2026-12-01T00:00:00Z",
+                "2026-12-03T11:00:00Z",
+            ],
+        )
+        .await;
+        assert_eq!(
+            storage.apply_retention(now).await.unwrap(),
+            0,
+            "no policy: kept"
+        );
+
+        // The database's policy applies to a table without one...
+        storage
+            .commit(|c| {
+                c.require_database_mut(DB)?.policies.insert(
+                    "retention".into(),
+                    json!({"SoftDeletePeriod": "10.00:00:00", "Recoverability": "Enabled"}),
+                );
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(storage.apply_retention(now).await.unwrap(), 1);
+        assert_eq!(count_sum(&storage).await, (2, Some(5)));
+
+        // ... and the table's own overrides it.
+        storage
+            .commit(|c| {
+                c.require_table_mut(DB, T)?.policies.insert(
+                    "retention".into(),
+                    json!({"SoftDeletePeriod": "1.00:00:00", "Recoverability": "Disabled"}),
+                );
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(storage.apply_retention(now).await.unwrap(), 1);
+        assert_eq!(count_sum(&storage).await, (1, Some(3)));
+    }
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    assert_eq!(count_sum(&storage).await, (1, Some(3)), "durable");
+}
