@@ -4,29 +4,11 @@
 //! Also `.show table T extents` after a merge: real sizes and the sources' time range.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use calypso_engine::{DEFAULT_DATABASE, Engine, MappingSpec, RequestOptions, StorageOptions};
+mod common;
 
-async fn rows(e: &Engine, q: &str) -> Vec<Vec<String>> {
-    let r = match e
-        .execute(DEFAULT_DATABASE, q, &RequestOptions::default())
-        .await
-    {
-        Ok(r) => r,
-        Err(err) => panic!("{q}: {err}"),
-    };
-    let mut out = Vec::new();
-    for b in &r.tables[0].batches {
-        for i in 0..b.num_rows() {
-            out.push(
-                b.columns()
-                    .iter()
-                    .map(|c| kql_functions::convert::kql_to_string(c.as_ref(), i))
-                    .collect(),
-            );
-        }
-    }
-    out
-}
+use calypso_engine::{DEFAULT_DATABASE, Engine, MappingSpec, StorageOptions};
+
+use common::rows;
 
 async fn one(e: &Engine, q: &str) -> String {
     let r = rows(e, q).await;

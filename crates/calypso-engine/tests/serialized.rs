@@ -6,7 +6,10 @@
 //! default, beyond the ends), and the order of a serialized row set is kept.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod common;
+
 use calypso_engine::{DEFAULT_DATABASE, Engine, RequestOptions};
+use common::rows;
 
 /// `T (k:string, v:long)` with v = 1..12 in four extents, and the docs' `Flights`
 /// (row_number() example) in three extents.
@@ -30,29 +33,6 @@ async fn engine_with_extents() -> Engine {
     let extents = rows(&e, ".show table T extents | count").await;
     assert_eq!(extents, vec![vec!["4".to_string()]]);
     e
-}
-
-/// Every cell of the first result as Kusto text, row by row.
-async fn rows(e: &Engine, q: &str) -> Vec<Vec<String>> {
-    let r = match e
-        .execute(DEFAULT_DATABASE, q, &RequestOptions::default())
-        .await
-    {
-        Ok(r) => r,
-        Err(err) => panic!("{q}: {err}"),
-    };
-    let mut out = Vec::new();
-    for b in &r.tables[0].batches {
-        for i in 0..b.num_rows() {
-            out.push(
-                b.columns()
-                    .iter()
-                    .map(|c| kql_functions::convert::kql_to_string(c.as_ref(), i))
-                    .collect(),
-            );
-        }
-    }
-    out
 }
 
 fn table(text: &str) -> Vec<Vec<String>> {

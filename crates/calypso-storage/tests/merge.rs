@@ -194,19 +194,7 @@ async fn renamed_columns_merge_under_their_new_names() {
     let storage = Storage::in_memory();
     create_table(&storage).await;
     small_extents(&storage, 2).await;
-    storage
-        .commit(|c| {
-            let t = c.require_table_mut(DB, T)?;
-            t.rename_column_data("x", "y");
-            for column in &mut t.columns {
-                if column.name == "x" {
-                    column.name = "y".into();
-                }
-            }
-            Ok(())
-        })
-        .await
-        .unwrap();
+    common::rename_column(&storage, "x", "y").await;
     let t = storage.catalog().require_table(DB, T).unwrap().clone();
     let extent = storage
         .write_extent(DB, T, &[common::batch_of(&t, "y", 40)])

@@ -172,20 +172,7 @@ async fn renaming_and_dropping_columns_apply_to_hot_rows() {
     let dir = tempfile::tempdir().unwrap();
     {
         let storage = with_rows(dir.path(), &[2, 3]).await;
-        // x -> y, as `.rename column` does it.
-        storage
-            .commit(|c| {
-                let t = c.require_table_mut(DB, T)?;
-                t.rename_column_data("x", "y");
-                for column in &mut t.columns {
-                    if column.name == "x" {
-                        column.name = "y".into();
-                    }
-                }
-                Ok(())
-            })
-            .await
-            .unwrap();
+        common::rename_column(&storage, "x", "y").await;
         let t = storage.catalog().require_table(DB, T).unwrap().clone();
         assert_eq!(t.extents.len(), 1, "the hot rows were sealed by the rename");
         assert!(storage.snapshot().hot.is_empty());

@@ -104,6 +104,23 @@ pub async fn clear_data(storage: &Storage) {
         .unwrap();
 }
 
+/// Renames column `from` of `DB.T` to `to`, as `.rename column` does.
+pub async fn rename_column(storage: &Storage, from: &'static str, to: &'static str) {
+    storage
+        .commit(move |c| {
+            let t = c.require_table_mut(DB, T)?;
+            t.rename_column_data(from, to);
+            for column in &mut t.columns {
+                if column.name == from {
+                    column.name = to.into();
+                }
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
 /// A session with `DB.T` registered as `T`.
 pub fn session(storage: &Storage) -> SessionContext {
     let ctx = SessionContext::new();
