@@ -4,6 +4,8 @@
 //! the result the command gives when run synchronously.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod common;
+
 use calypso_engine::{DEFAULT_DATABASE, Engine, RequestOptions};
 
 async fn rows(e: &Engine, q: &str) -> (Vec<String>, Vec<Vec<String>>) {
@@ -13,18 +15,7 @@ async fn rows(e: &Engine, q: &str) -> (Vec<String>, Vec<Vec<String>>) {
         .unwrap_or_else(|err| panic!("{q}: {err}"));
     let t = &r.tables[0];
     let names = t.columns.iter().map(|(n, _)| n.clone()).collect();
-    let mut out = Vec::new();
-    for b in &t.batches {
-        for i in 0..b.num_rows() {
-            out.push(
-                b.columns()
-                    .iter()
-                    .map(|c| kql_functions::convert::kql_to_string(c.as_ref(), i))
-                    .collect(),
-            );
-        }
-    }
-    (names, out)
+    (names, common::text_rows(&r))
 }
 
 #[tokio::test]

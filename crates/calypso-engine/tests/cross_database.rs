@@ -4,6 +4,8 @@
 //! `database-function.md`, `cluster-function.md`). A cluster other than this one is refused.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod common;
+
 use calypso_engine::{DEFAULT_DATABASE, Engine, EngineError, RequestOptions};
 
 /// `NetDefaultDB.T (k, v)` and `Other.U (k, w)` with functions in `Other`: `Positive` (a
@@ -36,18 +38,7 @@ async fn run(e: &Engine, q: &str) -> Result<Vec<Vec<String>>, EngineError> {
     let r = e
         .execute(DEFAULT_DATABASE, q, &RequestOptions::default())
         .await?;
-    let mut out = Vec::new();
-    for b in &r.tables[0].batches {
-        for i in 0..b.num_rows() {
-            out.push(
-                b.columns()
-                    .iter()
-                    .map(|c| kql_functions::convert::kql_to_string(c.as_ref(), i))
-                    .collect(),
-            );
-        }
-    }
-    Ok(out)
+    Ok(common::text_rows(&r))
 }
 
 async fn rows(e: &Engine, q: &str) -> Vec<Vec<String>> {

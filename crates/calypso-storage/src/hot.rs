@@ -170,58 +170,76 @@ impl Hot {
         self.bytes
     }
 
-    /// With the rows of the entry `seq` appended to table `table_id`.
-    pub(crate) fn append(&mut self, table_id: &str, seq: u64, batch: RecordBatch) {
-        let bytes = batch.get_array_memory_size();
-        let rows = batch.num_rows();
-        let table = match self.tables.get(table_id) {
-            Some(old) => {
-                let mut t = HotTable::clone(old);
-                let merged = t
-                    .chunks
-                    .last()
-                    .filter(|c| {
-                        c.batch.num_rows() < CHUNK_GROW_ROWS && c.batch.schema() == batch.schema()
-                    })
-                    .and_then(|last| {
-                        let merged =
-                            arrow::compute::concat_batches(&batch.schema(), [&last.batch, &batch])
-                                .ok()?;
-                        let mut seqs = last.seqs.clone();
-                        seqs.push((seq, merged.num_rows()));
-                        Some(HotChunk {
-                            batch: merged,
-                            seqs,
-                        })
-                    });
-                match merged {
-                    Some(chunk) => {
-                        if let Some(slot) = t.chunks.last_mut() {
-                            *slot = Arc::new(chunk);
-                        }
-                    }
-                    None => t.chunks.push(Arc::new(HotChunk {
-                        batch,
-                        seqs: vec![(seq, rows)],
-                    })),
-                }
-                t.rows += rows as u64;
-                t.bytes += bytes;
-                t
-            }
+    /// With the rows of `entries` (sequence number, rows; ascending) appended to table
+    /// `table_id`: the table is copied once, and each run of entries of one schema becomes
+    /// one batch (with the last chunk, while that is small).
+    pub(crate) fn append(&mut self, table_id: &str, entries: Vec<(u64, RecordBatch)>) {
+        if entries.is_empty() {
+            return;
+        }
+        let mut t = match self.tables.get(table_id) {
+            Some(old) => HotTable::clone(old),
             None => HotTable {
-                chunks: vec![Arc::new(HotChunk {
-                    batch,
-                    seqs: vec![(seq, rows)],
-                })],
-                rows: rows as u64,
-                bytes,
+                chunks: Vec::new(),
+                rows: 0,
+                bytes: 0,
                 since: Instant::now(),
                 since_text: now_rfc3339(),
             },
         };
-        self.bytes += bytes;
-        self.tables.insert(table_id.to_string(), Arc::new(table));
+        let mut runs: Vec<Vec<(u64, RecordBatch)>> = Vec::new();
+        for (seq, batch) in entries {
+            let bytes = batch.get_array_memory_size();
+            t.rows += batch.num_rows() as u64;
+            t.bytes += bytes;
+            self.bytes += bytes;
+            match runs.last_mut() {
+                Some(run) if run[0].1.schema() == batch.schema() => run.push((seq, batch)),
+                _ => runs.push(vec![(seq, batch)]),
+            }
+        }
+        for run in runs {
+            let schema = run[0].1.schema();
+            let grow = t
+                .chunks
+                .last()
+                .filter(|c| c.batch.num_rows() < CHUNK_GROW_ROWS && c.batch.schema() == schema)
+                .cloned();
+            let (mut parts, mut seqs) = match &grow {
+                Some(last) => (vec![&last.batch], last.seqs.clone()),
+                None => (Vec::new(), Vec::new()),
+            };
+            let mut end = grow.as_ref().map_or(0, |c| c.batch.num_rows());
+            for (seq, batch) in &run {
+                end += batch.num_rows();
+                seqs.push((*seq, end));
+                parts.push(batch);
+            }
+            let merged = match parts.as_slice() {
+                [one] => Ok(RecordBatch::clone(one)),
+                _ => arrow::compute::concat_batches(&schema, parts.iter().copied()),
+            };
+            match merged {
+                Ok(batch) => {
+                    let chunk = Arc::new(HotChunk { batch, seqs });
+                    match (grow, t.chunks.last_mut()) {
+                        (Some(_), Some(slot)) => *slot = chunk,
+                        _ => t.chunks.push(chunk),
+                    }
+                }
+                // Not expected (one schema): each entry a chunk of its own.
+                Err(_) => {
+                    for (seq, batch) in run {
+                        let rows = batch.num_rows();
+                        t.chunks.push(Arc::new(HotChunk {
+                            batch,
+                            seqs: vec![(seq, rows)],
+                        }));
+                    }
+                }
+            }
+        }
+        self.tables.insert(table_id.to_string(), Arc::new(t));
     }
 
     /// Without the rows that `catalog` has sealed (entries up to a table's `sealed_seq`)
@@ -312,9 +330,8 @@ mod tests {
         db.tables.insert("T".into(), t);
 
         let mut hot = Hot::default();
-        hot.append(&id, 1, batch(&[1, 2]));
-        hot.append(&id, 2, batch(&[3]));
-        hot.append(&id, 5, batch(&[4, 5, 6]));
+        hot.append(&id, vec![(1, batch(&[1, 2]))]);
+        hot.append(&id, vec![(2, batch(&[3])), (5, batch(&[4, 5, 6]))]);
         let t = hot.table(&id).unwrap();
         assert_eq!(t.chunks.len(), 1);
         assert_eq!(t.rows(), 6);

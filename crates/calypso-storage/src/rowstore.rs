@@ -15,6 +15,7 @@
 //! entries are sealed. At startup the log is replayed: entries after their table's
 //! `sealed_seq` become hot rows again.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
@@ -73,6 +74,7 @@ pub(crate) async fn open(storage: &Storage, root: &Path) -> Result<()> {
     let mut progress = storage.inner.commit_lock.lock().await;
     let catalog = storage.catalog();
     let mut hot = Hot::default();
+    let mut by_table: HashMap<String, Vec<(u64, RecordBatch)>> = HashMap::new();
     let mut last = catalog
         .databases
         .values()
@@ -94,7 +96,13 @@ pub(crate) async fn open(storage: &Storage, root: &Path) -> Result<()> {
                 entry.header.seq, t.name
             )));
         }
-        hot.append(&t.id, entry.header.seq, entry.batch);
+        by_table
+            .entry(t.id.clone())
+            .or_default()
+            .push((entry.header.seq, entry.batch));
+    }
+    for (id, entries) in by_table {
+        hot.append(&id, entries);
     }
     progress.next_seq = last + 1;
     files.remove_sealed(&catalog)?;
@@ -351,14 +359,21 @@ impl Storage {
         };
         match logged {
             Ok(()) => {
-                let mut hot = Hot::clone(&snapshot.hot);
+                let mut by_table: HashMap<&str, Vec<(u64, RecordBatch)>> = HashMap::new();
                 let mut tables = written.iter();
                 for (request, answer) in &answers {
                     if let Ok(seq) = answer
                         && let Some((table_id, _)) = tables.next()
                     {
-                        hot.append(table_id, *seq, request.batch.clone());
+                        by_table
+                            .entry(table_id.as_str())
+                            .or_default()
+                            .push((*seq, request.batch.clone()));
                     }
+                }
+                let mut hot = Hot::clone(&snapshot.hot);
+                for (table_id, entries) in by_table {
+                    hot.append(table_id, entries);
                 }
                 self.set_state(Arc::clone(&snapshot.catalog), Arc::new(hot));
                 drop(progress);
