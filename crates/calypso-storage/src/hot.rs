@@ -187,12 +187,10 @@ impl Hot {
                 since_text: now_rfc3339(),
             },
         };
+        let before = t.bytes;
         let mut runs: Vec<Vec<(u64, RecordBatch)>> = Vec::new();
         for (seq, batch) in entries {
-            let bytes = batch.get_array_memory_size();
             t.rows += batch.num_rows() as u64;
-            t.bytes += bytes;
-            self.bytes += bytes;
             match runs.last_mut() {
                 Some(run) if run[0].1.schema() == batch.schema() => run.push((seq, batch)),
                 _ => runs.push(vec![(seq, batch)]),
@@ -215,10 +213,8 @@ impl Hot {
                 seqs.push((*seq, end));
                 parts.push(batch);
             }
-            let merged = match parts.as_slice() {
-                [one] => Ok(RecordBatch::clone(one)),
-                _ => arrow::compute::concat_batches(&schema, parts.iter().copied()),
-            };
+            // Copied even when alone: into buffers of the rows' size.
+            let merged = arrow::compute::concat_batches(&schema, parts.iter().copied());
             match merged {
                 Ok(batch) => {
                     let chunk = Arc::new(HotChunk { batch, seqs });
@@ -239,6 +235,13 @@ impl Hot {
                 }
             }
         }
+        // What the chunks hold (a parsed batch may reserve far more than its rows).
+        t.bytes = t
+            .chunks
+            .iter()
+            .map(|c| c.batch.get_array_memory_size())
+            .sum();
+        self.bytes = (self.bytes + t.bytes).saturating_sub(before);
         self.tables.insert(table_id.to_string(), Arc::new(t));
     }
 
