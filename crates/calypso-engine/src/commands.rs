@@ -8,9 +8,11 @@ use kql_syntax::ast::{ColumnDecl, Command, CommandKind};
 
 mod caches;
 mod databases;
+mod extent_ops;
 mod extents;
 mod functions;
 pub(crate) mod ingest;
+pub(crate) mod ingest_props;
 pub(crate) mod mappings;
 pub(crate) mod operations;
 pub(crate) mod policies;
@@ -185,7 +187,7 @@ impl Engine {
             }
             CommandKind::Ingest(c) => self.ingest_command(caller, database, c, options).await?,
             CommandKind::Operations(c) => self.operations_command(caller, database, c).await?,
-            CommandKind::Extents(c) => self.extents_command(database, c)?,
+            CommandKind::Extents(c) => self.extent_change(caller, database, c, options).await?,
             CommandKind::Cache(c) => caches::clear(c)?,
             CommandKind::Unsupported { .. } => return Err(not_implemented(cmd)),
         };

@@ -40,9 +40,10 @@ fn needs_request_database(cmd: &kql_syntax::ast::Command) -> bool {
             false
         }
         CommandKind::Policy(p) => !matches!(p.scope, PolicyScope::Cluster),
-        CommandKind::Extents(ExtentsCommand::Show { scope }) => {
+        CommandKind::Extents(ExtentsCommand::Show { scope, .. }) => {
             !matches!(scope, ExtentsScope::Cluster)
         }
+        CommandKind::Extents(_) => true,
         CommandKind::Security(SecurityCommand::ShowRoles { scope: None, .. }) => false,
         CommandKind::Security(
             SecurityCommand::ChangeRoles { scope, .. }

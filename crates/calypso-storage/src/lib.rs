@@ -14,12 +14,15 @@
 //!   extents as the tables' merge policies allow (`merge.rs`).
 //! * Retention — [`Storage::apply_retention`] (in the same background task) removes the
 //!   extents older than their retention policy's `SoftDeletePeriod` (`retention.rs`).
+//! * Extent commands — [`Storage::drop_extents`], [`Storage::retag_extents`],
+//!   [`Storage::move_extents`]: one commit each (`extent_ops.rs`).
 //! * [`ExtentTable`] — a DataFusion `TableProvider` over a table's extents (skipping
 //!   extents with their catalog statistics) and its hot rows, in one [`Snapshot`].
 
 pub mod catalog;
 pub mod error;
 mod extent;
+mod extent_ops;
 mod hot;
 mod log;
 mod manifest;
@@ -37,6 +40,7 @@ pub use catalog::{
 };
 pub use error::{EntityKind, Error, Result};
 pub use extent::{KQL_SCHEMA_KEY, ROW_GROUP_ROWS, ZSTD_LEVEL};
+pub use extent_ops::{ExtentRef, Replaced, is_sealed};
 pub use hot::{Hot, HotTable};
 pub use merge::MergePolicy;
 pub use provider::{ExtentTable, ScanCounters};

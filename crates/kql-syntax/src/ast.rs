@@ -866,3 +866,4 @@ pub struct TopNestedClause {
 }
 
 pub use crate::command::ast::*;
+pub use crate::command::extents::*;

@@ -3,7 +3,7 @@
 
 use calypso_storage::{Catalog, Database, Table};
 use kql_functions::KqlType;
-use kql_syntax::ast::{ExtentsCommand, ExtentsScope};
+use kql_syntax::ast::{ExtentsCommand, ExtentsScope, TagFilter, TagTest};
 
 use super::{db_of, table_of};
 use crate::table::{Cell, guid, rfc3339_nanos, table};
@@ -28,9 +28,37 @@ const EXTENTS_COLS: &[(&str, KqlType)] = &[
     ("DeletedRowCount", KqlType::Long),
 ];
 
-fn extent_rows(db: &Database, tables: &[&Table], out: &mut Vec<Vec<Cell>>) {
+/// Whether tags `tags` pass every filter of `.show extents ... where tags ...`: `has` is
+/// equality, `contains` a case-insensitive substring.
+fn tags_pass(tags: &[String], filters: &[TagFilter]) -> bool {
+    filters.iter().all(|f| {
+        let needle = f.tag.to_lowercase();
+        let has = || tags.contains(&f.tag);
+        let contains = || tags.iter().any(|t| t.to_lowercase().contains(&needle));
+        match f.test {
+            TagTest::Has => has(),
+            TagTest::NotHas => !has(),
+            TagTest::Contains => contains(),
+            TagTest::NotContains => !contains(),
+        }
+    })
+}
+
+/// Which extents `.show extents` lists: its ids (none: all) and tag filters.
+struct Pick<'a> {
+    ids: &'a [String],
+    tags: &'a [TagFilter],
+}
+
+fn extent_rows(db: &Database, tables: &[&Table], pick: &Pick<'_>, out: &mut Vec<Vec<Cell>>) {
     for t in tables {
         for e in &t.extents {
+            if !pick.ids.is_empty() && !pick.ids.iter().any(|i| i.eq_ignore_ascii_case(&e.id)) {
+                continue;
+            }
+            if !tags_pass(&e.tags, pick.tags) {
+                continue;
+            }
             let created = Cell::DateTime(rfc3339_nanos(&e.created_on));
             let min_created = if e.min_created_on.is_empty() {
                 created.clone()
@@ -57,7 +85,7 @@ fn extent_rows(db: &Database, tables: &[&Table], out: &mut Vec<Vec<Cell>>) {
                 e.path.clone().into(),
                 Cell::Long(e.rows as i64),
                 min_created,
-                e.tags.join(" ").into(),
+                e.tags.join("\r\n").into(),
                 "StorageExtent".into(),
                 Cell::Long(0),
             ]);
@@ -71,26 +99,31 @@ impl Engine {
         database: &str,
         cmd: &ExtentsCommand,
     ) -> Result<ResultTable> {
-        let ExtentsCommand::Show { scope } = cmd;
+        let ExtentsCommand::Show { scope, ids, tags } = cmd else {
+            return Err(crate::EngineError::Execution(
+                "not a .show extents command".into(),
+            ));
+        };
+        let pick = Pick { ids, tags };
         let cat = self.storage.catalog();
         let mut rows = Vec::new();
         match scope {
             ExtentsScope::Cluster => {
                 for d in cat.databases.values() {
                     let tables: Vec<&Table> = d.tables.values().collect();
-                    extent_rows(d, &tables, &mut rows);
+                    extent_rows(d, &tables, &pick, &mut rows);
                 }
             }
             ExtentsScope::Database(name) => {
                 let d = db_of(&cat, name.as_ref().map_or(database, |n| n.name.as_str()))?;
                 let tables: Vec<&Table> = d.tables.values().collect();
-                extent_rows(d, &tables, &mut rows);
+                extent_rows(d, &tables, &pick, &mut rows);
             }
             ExtentsScope::Databases(names) => {
                 for n in names {
                     let d = db_of(&cat, &n.name)?;
                     let tables: Vec<&Table> = d.tables.values().collect();
-                    extent_rows(d, &tables, &mut rows);
+                    extent_rows(d, &tables, &pick, &mut rows);
                 }
             }
             ExtentsScope::Tables(names) => {
@@ -99,7 +132,7 @@ impl Engine {
                 for n in names {
                     tables.push(table_of(d, &n.name)?);
                 }
-                extent_rows(d, &tables, &mut rows);
+                extent_rows(d, &tables, &pick, &mut rows);
             }
         }
         table(EXTENTS_COLS, rows)

@@ -9,6 +9,7 @@ use datafusion::datasource::MemTable;
 use kql_functions::KqlType;
 use kql_syntax::ast::{IngestCommand, Operator, Query, SetVerb, prop};
 
+use super::ingest_props::ExtentProps;
 use super::{EXTENT_RESULT_COLS, new_id};
 use crate::table::{Cell, guid, table};
 use crate::{Engine, EngineError, RequestOptions, Result, ResultTable};
@@ -21,6 +22,14 @@ pub struct IngestSummary {
     pub extent_id: Option<String>,
     /// Rows ingested.
     pub rows: u64,
+}
+
+/// Where `.set`/`.append`/`.set-or-append`/`.set-or-replace` write: the verb, the table and
+/// the extent's properties.
+pub(crate) struct Target<'a> {
+    pub(crate) verb: &'a str,
+    pub(crate) table: &'a str,
+    pub(crate) props: &'a ExtentProps,
 }
 
 /// The mapping an ingestion names: none (identity), a stored one by name
@@ -159,7 +168,14 @@ impl Engine {
             });
         }
         let extent = self
-            .append_batches(database, table, &columns, batches, false)
+            .append_batches(
+                database,
+                table,
+                &columns,
+                batches,
+                false,
+                &ExtentProps::default(),
+            )
             .await?;
         Ok(IngestSummary {
             rows: extent.as_ref().map_or(0, |e| e.rows),
@@ -167,7 +183,8 @@ impl Engine {
         })
     }
 
-    /// Parses `data` for the table and commits it as one extent (`None`: no records).
+    /// Parses `data` for the table and commits it as one extent with `props` (`None`: no
+    /// records, or an `ingestIfNotExists` repeat).
     pub(crate) async fn ingest_bytes(
         &self,
         database: &str,
@@ -175,12 +192,23 @@ impl Engine {
         format: calypso_ingest::Format,
         mapping: MappingSpec<'_>,
         data: &[u8],
+        props: &ExtentProps,
     ) -> Result<Option<ExtentMeta>> {
+        if self.is_repeat(database, table_name, props) {
+            return Ok(None);
+        }
         let (columns, batches) = self
             .parse_body(database, table_name, format, mapping, data, false)
             .await?;
-        self.append_batches(database, table_name, &columns, batches, false)
+        self.append_batches(database, table_name, &columns, batches, false, props)
             .await
+    }
+
+    /// Whether an extent of the table already carries one of the `ingestIfNotExists` tags.
+    fn is_repeat(&self, database: &str, table: &str, props: &ExtentProps) -> bool {
+        let cat = self.storage.catalog();
+        cat.table(database, table)
+            .is_some_and(|t| props.already_ingested(t.extents.iter().flat_map(|e| e.tags.iter())))
     }
 
     /// Parses `data` into batches of the table's columns.
@@ -226,7 +254,9 @@ impl Engine {
         Ok((columns, batches))
     }
 
-    /// Writes batches as one extent and commits it to the table (replacing its extents when asked).
+    /// Writes batches as one extent with `props` and commits it to the table (replacing
+    /// its extents when asked). `None`: no rows, or an `ingestIfNotExists` repeat (checked
+    /// again in the commit, so two concurrent ingestions with the same tag land once).
     async fn append_batches(
         &self,
         database: &str,
@@ -234,27 +264,34 @@ impl Engine {
         columns: &[(String, KqlType)],
         batches: Vec<RecordBatch>,
         replace: bool,
+        props: &ExtentProps,
     ) -> Result<Option<ExtentMeta>> {
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         if rows == 0 && !replace {
             return Ok(None);
         }
         let extent = if rows > 0 {
-            Some(
-                self.storage
-                    .write_extent(database, table_name, &batches)
-                    .await?,
-            )
+            let mut e = self
+                .storage
+                .write_extent(database, table_name, &batches)
+                .await?;
+            e.tags.clone_from(&props.tags);
+            if let Some(at) = &props.creation_time {
+                e.created_on.clone_from(at);
+            }
+            Some(e)
         } else {
             None
         };
+        let repeat = props.clone();
         let (db, tn, e2, expected) = (
             database.to_string(),
             table_name.to_string(),
             extent.clone(),
             columns.to_vec(),
         );
-        self.storage
+        let committed = self
+            .storage
             .commit(move |c| {
                 let d = c.require_database_mut(&db)?;
                 let t = d
@@ -272,6 +309,9 @@ impl Engine {
                         "The schema of table '{tn}' changed during the ingestion; retry"
                     )));
                 }
+                if repeat.already_ingested(t.extents.iter().flat_map(|e| e.tags.iter())) {
+                    return Ok(false);
+                }
                 if replace {
                     // With the stand-in of the row store's rows: those go too.
                     t.extents.clear();
@@ -279,10 +319,19 @@ impl Engine {
                 if let Some(e) = e2 {
                     t.extents.push(e);
                 }
-                Ok(())
+                Ok(true)
             })
-            .await?;
-        Ok(extent)
+            .await;
+        match committed {
+            Ok(true) => Ok(extent),
+            Ok(false) => {
+                if let Some(e) = &extent {
+                    self.storage.forget_extent_file(e).await;
+                }
+                Ok(None)
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// `.ingest inline` and the `.set*`/`.append` commands.
@@ -318,8 +367,16 @@ impl Engine {
                     (None, Some(m)) => MappingSpec::Inline(m),
                     (None, None) => MappingSpec::Identity,
                 };
+                let props = ExtentProps::from_with(with)?;
                 let extent = self
-                    .ingest_bytes(database, &name.name, format, mapping, data.as_bytes())
+                    .ingest_bytes(
+                        database,
+                        &name.name,
+                        format,
+                        mapping,
+                        data.as_bytes(),
+                        &props,
+                    )
                     .await?;
                 let rows = extent.map(|e| vec![guid(&e.id)]).into_iter().collect();
                 table(&[("ExtentId", KqlType::Guid)], rows)
@@ -328,15 +385,22 @@ impl Engine {
                 verb,
                 table: name,
                 query,
+                with,
                 ..
             } => {
+                let props = ExtentProps::from_with(with)?;
                 let verb = match verb {
                     SetVerb::Set => "set",
                     SetVerb::Append => "append",
                     SetVerb::SetOrAppend => "set-or-append",
                     SetVerb::SetOrReplace => "set-or-replace",
                 };
-                self.set_or_append(caller, database, verb, &name.name, query, options)
+                let target = Target {
+                    verb,
+                    table: &name.name,
+                    props: &props,
+                };
+                self.set_or_append(caller, database, target, query, options)
                     .await
             }
         }
@@ -346,11 +410,18 @@ impl Engine {
         &self,
         caller: &crate::Caller,
         database: &str,
-        verb: &str,
-        table_name: &str,
+        target: Target<'_>,
         query: &Query,
         options: &RequestOptions,
     ) -> Result<ResultTable> {
+        let Target {
+            verb,
+            table: table_name,
+            props,
+        } = target;
+        if self.is_repeat(database, table_name, props) {
+            return table(EXTENT_RESULT_COLS, Vec::new());
+        }
         let result = self.run_query_ast(caller, database, query, options).await?;
         let Some(primary) = result.tables.into_iter().next() else {
             return Err(EngineError::BadRequest("The query has no result".into()));
@@ -413,7 +484,7 @@ impl Engine {
         let batches = align(primary.batches, &columns)?;
         let replace = verb == "set-or-replace";
         let extent = self
-            .append_batches(database, table_name, &columns, batches, replace)
+            .append_batches(database, table_name, &columns, batches, replace, props)
             .await?;
         let rows = match &extent {
             Some(e) => vec![vec![

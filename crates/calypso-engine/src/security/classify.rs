@@ -9,10 +9,10 @@
 
 use calypso_storage::Catalog;
 use kql_syntax::ast::{
-    CacheCommand, ColumnDecl, Command, CommandKind, DatabaseCommand, DatabaseSet, ExtentsCommand,
-    ExtentsScope, FunctionCommand, FunctionVerb, IngestCommand, MappingCommand, MappingScope,
-    OperationsCommand, PolicyCommand, PolicyScope, PolicyVerb, QName, SchemaVerb, SecurityCommand,
-    SecurityScope, SetVerb, TableCommand,
+    CacheCommand, ColumnDecl, Command, CommandKind, DatabaseCommand, DatabaseSet, ExtentSource,
+    ExtentsCommand, ExtentsScope, FunctionCommand, FunctionVerb, IngestCommand, MappingCommand,
+    MappingScope, OperationsCommand, PolicyCommand, PolicyScope, PolicyVerb, QName, SchemaVerb,
+    SecurityCommand, SecurityScope, SetVerb, TableCommand,
 };
 
 use super::access::{Action, Need};
@@ -124,23 +124,7 @@ pub(crate) fn command_actions(cat: &Catalog, database: &str, cmd: &Command) -> V
         CommandKind::Security(c) => vec![security_action(cat, database, c)],
         CommandKind::Ingest(c) => ingest_actions(cat, database, c),
         CommandKind::Operations(c) => vec![operations_action(database, c)],
-        CommandKind::Extents(ExtentsCommand::Show { scope }) => match scope {
-            ExtentsScope::Cluster => {
-                vec![Action::new("ClusterExtentsShowCommand", Need::ClusterRole)]
-            }
-            ExtentsScope::Database(d) => vec![metadata(
-                "DatabaseExtentsShowCommand",
-                d.as_ref().map_or(database, |d| d.name.as_str()),
-            )],
-            ExtentsScope::Databases(ds) => ds
-                .iter()
-                .map(|d| metadata("DatabaseExtentsShowCommand", &d.name))
-                .collect(),
-            ExtentsScope::Tables(ts) => ts
-                .iter()
-                .map(|t| table_metadata("TableExtentsShowCommand", database, &t.name))
-                .collect(),
-        },
+        CommandKind::Extents(c) => extents_actions(cat, database, c),
         CommandKind::Cache(c) => vec![match c {
             CacheCommand::Other { scope, .. } if scope == "cluster" => {
                 Action::new("ClusterCacheClearCommand", Need::ClusterAdmin)
@@ -521,6 +505,111 @@ fn ingest_actions(cat: &Catalog, database: &str, c: &IngestCommand) -> Vec<Actio
                 ),
                 (_, false) => Action::new(op, Need::WriteDatabase { database: db() }),
             }]
+        }
+    }
+}
+
+fn table_admin_of(op: &'static str, database: &str, table: &str) -> Action {
+    Action::new(
+        op,
+        Need::TableAdmin {
+            database: database.to_string(),
+            table: table.to_string(),
+        },
+    )
+}
+
+fn database_admin(op: &'static str, database: &str) -> Action {
+    Action::new(
+        op,
+        Need::DatabaseAdmin {
+            database: database.to_string(),
+        },
+    )
+}
+
+/// What a command source after `<|` needs: a command's own actions (a query's reads are
+/// authorized when it is planned).
+fn source_actions(cat: &Catalog, database: &str, s: &ExtentSource) -> Vec<Action> {
+    match s {
+        ExtentSource::Command(c) => command_actions(cat, database, c),
+        ExtentSource::Query(_) => Vec::new(),
+    }
+}
+
+/// "If the TableName is specified, you must have at least Table Admin permissions ... If
+/// the TableName isn't specified, ... Database Admin" (drop-extents.md); the tags, move
+/// and replace commands need Table Admin of every table involved (the tables a query
+/// returns are checked when the command runs).
+fn extents_actions(cat: &Catalog, database: &str, c: &ExtentsCommand) -> Vec<Action> {
+    match c {
+        ExtentsCommand::Show { scope, .. } => match scope {
+            ExtentsScope::Cluster => {
+                vec![Action::new("ClusterExtentsShowCommand", Need::ClusterRole)]
+            }
+            ExtentsScope::Database(d) => vec![metadata(
+                "DatabaseExtentsShowCommand",
+                d.as_ref().map_or(database, |d| d.name.as_str()),
+            )],
+            ExtentsScope::Databases(ds) => ds
+                .iter()
+                .map(|d| metadata("DatabaseExtentsShowCommand", &d.name))
+                .collect(),
+            ExtentsScope::Tables(ts) => ts
+                .iter()
+                .map(|t| table_metadata("TableExtentsShowCommand", database, &t.name))
+                .collect(),
+        },
+        ExtentsCommand::DropIds { table, .. } | ExtentsCommand::DropByAge { table, .. } => {
+            vec![match table {
+                Some(t) => table_admin_of("ExtentsDropCommand", database, &t.name),
+                None => database_admin("ExtentsDropCommand", database),
+            }]
+        }
+        ExtentsCommand::DropFrom { source, .. } => source_actions(cat, database, source),
+        ExtentsCommand::AlterTags { table, source, .. } => {
+            let mut v = vec![table_admin_of(
+                "ExtentsAlterTagsCommand",
+                database,
+                &table.name,
+            )];
+            v.extend(source_actions(cat, database, source));
+            v
+        }
+        ExtentsCommand::DropTags { table, source, .. } => {
+            let mut v = vec![table_admin_of(
+                "ExtentsDropTagsCommand",
+                database,
+                &table.name,
+            )];
+            if let Some(s) = source {
+                v.extend(source_actions(cat, database, s));
+            }
+            v
+        }
+        ExtentsCommand::Move {
+            from, to, source, ..
+        } => {
+            let mut v = vec![table_admin_of("ExtentsMoveCommand", database, &to.name)];
+            if let Some(f) = from {
+                v.push(table_admin_of("ExtentsMoveCommand", database, &f.name));
+            }
+            if let Some(s) = source {
+                v.extend(source_actions(cat, database, s));
+            }
+            v
+        }
+        ExtentsCommand::Replace {
+            table, drop, moved, ..
+        } => {
+            let mut v = vec![table_admin_of(
+                "ExtentsReplaceCommand",
+                database,
+                &table.name,
+            )];
+            v.extend(source_actions(cat, database, drop));
+            v.extend(source_actions(cat, database, moved));
+            v
         }
     }
 }

@@ -3,6 +3,7 @@
 //! these types only.
 
 use crate::ast::{ColumnDecl, Ident, NodeSpan, Operator, Param, Query};
+use crate::command::extents::ExtentsCommand;
 
 /// A control command (`.show tables`, `.create table ...`).
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +32,13 @@ impl Command {
     pub fn is_async(&self) -> bool {
         match &self.kind {
             CommandKind::Ingest(IngestCommand::FromQuery { is_async, .. })
-            | CommandKind::Table(TableCommand::ClearData { is_async, .. }) => *is_async,
+            | CommandKind::Table(TableCommand::ClearData { is_async, .. })
+            | CommandKind::Extents(
+                ExtentsCommand::AlterTags { is_async, .. }
+                | ExtentsCommand::DropTags { is_async, .. }
+                | ExtentsCommand::Move { is_async, .. }
+                | ExtentsCommand::Replace { is_async, .. },
+            ) => *is_async,
             _ => false,
         }
     }
@@ -726,29 +733,6 @@ pub enum OperationsCommand {
     ShowEntityGroups,
     /// `.show external tables`.
     ShowExternalTables,
-}
-
-/// Which extents `.show extents` lists.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ExtentsScope {
-    /// `.show cluster extents`.
-    Cluster,
-    /// `.show database [D] extents`.
-    Database(Option<Ident>),
-    /// `.show databases (A, B) extents`.
-    Databases(Vec<Ident>),
-    /// `.show table T extents`, `.show tables (A, B) extents`.
-    Tables(Vec<Ident>),
-}
-
-/// Extent commands.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ExtentsCommand {
-    /// `.show ... extents`.
-    Show {
-        /// Which.
-        scope: ExtentsScope,
-    },
 }
 
 /// The caches `.clear ... cache` empties.

@@ -2,6 +2,7 @@
 //! ([`crate::ast::Command`]), parsed by `parser::command`.
 
 pub mod ast;
+pub mod extents;
 pub mod kinds;
 
 pub use kinds::{KindTable, command_kind};

@@ -4,6 +4,7 @@
 //! [`CommandKind::Unsupported`]; a text no pattern matches is a syntax error.
 
 mod database;
+mod extents;
 mod function;
 mod ingest;
 mod mapping;
@@ -38,6 +39,7 @@ pub(crate) fn command(p: &mut Parser<'_>) -> PResult<Command> {
         mapping::parse,
         security::parse,
         ingest::parse,
+        extents::parse,
         operations::parse,
     ] {
         p.pos = after_verb;
@@ -312,4 +314,37 @@ pub(super) fn sub_query(p: &mut Parser<'_>) -> PResult<Query> {
         return Err(p.unexpected(&t, "a query"));
     }
     Ok(Query { statements })
+}
+
+/// A guid: bare (`0b1e6b5e-...`, several tokens), `guid(...)` or a string.
+pub(super) fn guid(p: &mut Parser<'_>) -> PResult<String> {
+    let t = p.peek().clone();
+    match &t.kind {
+        TokenKind::Str { .. } => string(p),
+        TokenKind::TypedRaw { raw, .. } => {
+            p.bump();
+            Ok(raw.clone())
+        }
+        _ => {
+            let start = t.span.start;
+            let mut end = t.span.end;
+            p.bump();
+            while !p.at_eof() && p.prev_span().end == p.peek().span.start {
+                end = p.peek().span.end;
+                p.bump();
+            }
+            let text = &p.text[start as usize..end as usize];
+            let groups: Vec<usize> = text.split('-').map(str::len).collect();
+            if groups != [8, 4, 4, 4, 12]
+                || !text.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
+            {
+                return Err(crate::Diagnostic::syntax(
+                    "KS002",
+                    crate::Span::new(start as usize, end as usize),
+                    format!("Expected a guid, found '{text}'"),
+                ));
+            }
+            Ok(text.to_string())
+        }
+    }
 }

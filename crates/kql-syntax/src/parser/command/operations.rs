@@ -1,10 +1,9 @@
 //! Operations and monitoring (`.show queries`, `.cancel query`, `.show operations`,
-//! `.show journal`, ...), cluster information, extents and caches.
+//! `.show journal`, ...), cluster information and caches.
 
 use super::super::{PResult, Parser};
-use super::{eat_word, expect_word, name, name_list, peek_word, string, with_props};
+use super::{expect_word, guid, name, peek_word, string, with_props};
 use crate::ast::*;
-use crate::token::TokenKind;
 
 pub(super) fn parse(p: &mut Parser<'_>, kind: &str, _verb: &str) -> Option<PResult<CommandKind>> {
     use OperationsCommand as O;
@@ -72,13 +71,6 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, _verb: &str) -> Option<PResu
             expect_word(p, "journal")?;
             Ok(CommandKind::Operations(O::ShowJournal { database }))
         })(),
-        "ShowClusterExtents" | "ShowDatabaseExtents" | "ShowTableExtents" => {
-            let r = extents(p);
-            if r.is_ok() && !at_end(p) {
-                return None;
-            }
-            r.map(CommandKind::Extents)
-        }
         "ClearDatabaseCacheStreamingIngestionSchema"
         | "ClearDatabaseCacheQueryResults"
         | "ClearDatabaseCacheQueryWeakConsistency"
@@ -94,63 +86,6 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, _verb: &str) -> Option<PResu
 
 fn at_end(p: &Parser<'_>) -> bool {
     p.at_eof() || p.peek().is_punct("|")
-}
-
-/// A guid: bare (`0b1e6b5e-...`, several tokens), `guid(...)` or a string.
-fn guid(p: &mut Parser<'_>) -> PResult<String> {
-    let t = p.peek().clone();
-    match &t.kind {
-        TokenKind::Str { .. } => string(p),
-        TokenKind::TypedRaw { raw, .. } => {
-            p.bump();
-            Ok(raw.clone())
-        }
-        _ => {
-            let start = t.span.start;
-            let mut end = t.span.end;
-            p.bump();
-            while !p.at_eof() && p.prev_span().end == p.peek().span.start {
-                end = p.peek().span.end;
-                p.bump();
-            }
-            let text = &p.text[start as usize..end as usize];
-            let groups: Vec<usize> = text.split('-').map(str::len).collect();
-            if groups != [8, 4, 4, 4, 12]
-                || !text.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
-            {
-                return Err(crate::Diagnostic::syntax(
-                    "KS002",
-                    crate::Span::new(start as usize, end as usize),
-                    format!("Expected a guid, found '{text}'"),
-                ));
-            }
-            Ok(text.to_string())
-        }
-    }
-}
-
-/// `.show cluster extents`, `.show database [D] extents`, `.show table T extents`,
-/// `.show tables (A, B) extents`, each with an optional `hot` (every extent is hot).
-fn extents(p: &mut Parser<'_>) -> PResult<ExtentsCommand> {
-    let scope = if eat_word(p, "cluster") {
-        ExtentsScope::Cluster
-    } else if eat_word(p, "databases") {
-        ExtentsScope::Databases(name_list(p)?)
-    } else if eat_word(p, "database") {
-        if peek_word(p).is_some_and(|(w, _)| w == "extents") {
-            ExtentsScope::Database(None)
-        } else {
-            ExtentsScope::Database(Some(name(p)?))
-        }
-    } else if eat_word(p, "tables") {
-        ExtentsScope::Tables(name_list(p)?)
-    } else {
-        expect_word(p, "table")?;
-        ExtentsScope::Tables(vec![name(p)?])
-    };
-    expect_word(p, "extents")?;
-    eat_word(p, "hot");
-    Ok(ExtentsCommand::Show { scope })
 }
 
 /// `.clear database cache ...`, `.clear table T cache ...`, `.clear cluster cache ...`.
