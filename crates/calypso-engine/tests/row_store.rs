@@ -113,3 +113,47 @@ async fn merged_extents_show_real_sizes_and_their_time_range() {
     assert_eq!(shown, vec![vec!["3", "true", "true", "true"]]);
     assert_eq!(one(&e, "T | summarize sum(a)").await, "3");
 }
+
+/// `ingestion_time()` of each row: stamped when the row store took it, the same after the
+/// rows are sealed into an extent, after a restart (replayed from the log) and after a
+/// merge, which keeps each row's own time.
+#[tokio::test]
+async fn each_row_keeps_its_ingestion_time_through_seal_restart_and_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let times = "T | summarize t = make_list(tostring(ingestion_time())) by a | order by a asc | project a, tostring(t)";
+    let before;
+    {
+        let e = open(dir.path()).await;
+        setup(&e).await;
+        stream(&e, "1,x\n2,y\n").await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        stream(&e, "3,z\n").await;
+        before = rows(&e, times).await;
+        assert_eq!(before.len(), 3);
+        assert_ne!(before[0][1], before[2][1], "two ingestions, two times");
+        assert_eq!(before[0][1], before[1][1], "one ingestion, one time");
+        assert_eq!(
+            one(&e, "T | summarize countif(isnull(ingestion_time()))").await,
+            "0"
+        );
+        // Rows of the row store are in no extent yet.
+        assert_eq!(
+            one(&e, "T | summarize make_set(tostring(extent_id()))").await,
+            r#"["00000000-0000-0000-0000-000000000000"]"#
+        );
+    }
+    let e = open(dir.path()).await;
+    assert_eq!(rows(&e, times).await, before, "replayed from the log");
+    e.storage().seal_all().await.unwrap();
+    assert_eq!(one(&e, ".show table T extents | count").await, "1");
+    assert_eq!(rows(&e, times).await, before, "sealed");
+    assert_eq!(one(&e, "T | summarize dcount(extent_id())").await, "1");
+
+    // A second extent, then a merge of the two: every row keeps its own time.
+    rows(&e, ".ingest inline into table T <| 4,w").await;
+    assert_eq!(e.storage().merge_all().await.unwrap(), 1);
+    assert_eq!(one(&e, ".show table T extents | count").await, "1");
+    let after = rows(&e, times).await;
+    assert_eq!(after[..3], before[..]);
+    assert_eq!(one(&e, "T | summarize dcount(ingestion_time())").await, "3");
+}

@@ -560,6 +560,18 @@ impl Table {
         ))
     }
 
+    /// The schema rows are stored with: the table's columns, then the hidden
+    /// `$IngestionTime`.
+    pub fn stored_schema(&self) -> SchemaRef {
+        let mut fields: Vec<Field> = self
+            .columns
+            .iter()
+            .map(|c| Field::new(&c.name, c.kql_type.to_arrow(), true))
+            .collect();
+        fields.push(crate::extent::ingestion_time_field());
+        Arc::new(Schema::new(fields))
+    }
+
     /// The number of rows over all extents.
     pub fn total_rows(&self) -> u64 {
         self.extents.iter().map(|e| e.rows).sum()

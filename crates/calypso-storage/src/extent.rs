@@ -1,7 +1,11 @@
 //! Encoding of extents: record batches → one zstd-compressed Parquet file + statistics.
 
-use arrow::datatypes::SchemaRef;
-use arrow::record_batch::RecordBatch;
+use std::sync::Arc;
+
+use arrow::array::TimestampNanosecondArray;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use kql_functions::types::hidden::INGESTION_TIME;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -22,6 +26,34 @@ pub const ZSTD_LEVEL: i32 = 3;
 /// (`{"column": "long", ...}`), so a file can be understood without the catalog.
 pub const KQL_SCHEMA_KEY: &str = "calypso.kql_schema";
 
+/// The hidden `$IngestionTime` column as stored.
+pub(crate) fn ingestion_time_field() -> Field {
+    Field::new(
+        INGESTION_TIME,
+        DataType::Timestamp(TimeUnit::Nanosecond, None),
+        true,
+    )
+}
+
+/// `batch` with `$IngestionTime` = `at` (nanoseconds since the epoch) in every row, unless
+/// it has the column already.
+pub(crate) fn stamped(batch: &RecordBatch, at: i64) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    if schema.index_of(INGESTION_TIME).is_ok() {
+        return Ok(batch.clone());
+    }
+    let rows = batch.num_rows();
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(ingestion_time_field());
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(TimestampNanosecondArray::from_value(at, rows)));
+    let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    let options = RecordBatchOptions::new().with_row_count(Some(rows));
+    Ok(RecordBatch::try_new_with_options(
+        schema, columns, &options,
+    )?)
+}
+
 /// An encoded extent, not yet stored.
 pub(crate) struct EncodedExtent {
     pub bytes: Vec<u8>,
@@ -33,7 +65,7 @@ pub(crate) struct EncodedExtent {
 
 /// Checks that `batches` fit `table`: one schema for all, each column a column of the
 /// table with the table's Arrow type (columns of the table may be missing: they read as
-/// null), and at least one row. Returns the batches' schema.
+/// null) or the hidden `$IngestionTime`, and at least one row. Returns the batches' schema.
 pub(crate) fn validate(table: &Table, batches: &[RecordBatch]) -> Result<SchemaRef> {
     let Some(first) = batches.first() else {
         return Err(Error::invalid(format!(
@@ -57,6 +89,10 @@ pub(crate) fn validate(table: &Table, batches: &[RecordBatch]) -> Result<SchemaR
         }
     }
     for (i, field) in schema.fields().iter().enumerate() {
+        if field.name() == INGESTION_TIME && field.data_type() == ingestion_time_field().data_type()
+        {
+            continue;
+        }
         let Some(column) = table.column(field.name()) else {
             return Err(Error::invalid(format!(
                 "table '{}' has no column '{}'",

@@ -132,11 +132,16 @@ pub(crate) fn pad(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch
     )?)
 }
 
-/// Whether the fields of `batch` are a prefix of `table`'s columns (names and types).
+/// Whether the fields of `batch` are a prefix of `table`'s columns (names and types);
+/// The hidden `$IngestionTime` does not count.
 pub(crate) fn fits(table: &Table, schema: &Schema) -> bool {
-    schema.fields().len() <= table.columns.len()
-        && schema
-            .fields()
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .filter(|f| !kql_functions::types::hidden::is_hidden(f.name()))
+        .collect();
+    fields.len() <= table.columns.len()
+        && fields
             .iter()
             .zip(&table.columns)
             .all(|(f, c)| f.name() == &c.name && f.data_type() == &c.kql_type.to_arrow())

@@ -17,8 +17,9 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Weak};
 
-use arrow::array::{ArrayRef, new_null_array};
+use arrow::array::{ArrayRef, TimestampNanosecondArray, new_null_array};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use kql_functions::types::hidden::INGESTION_TIME;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -153,14 +154,19 @@ pub(crate) fn plan(t: &Table, policy: &MergePolicy) -> Vec<Vec<usize>> {
     groups
 }
 
-/// The rows of one extent file as batches of `t`'s columns (by the names the file stores
-/// them under; columns it lacks are null).
+/// The rows of one extent file as batches of `t`'s columns and `$IngestionTime` (by the
+/// names the file stores them under; columns it lacks are null, an ingestion time it
+/// lacks is the extent's creation time).
 fn read_extent<R: ChunkReader + 'static>(
     t: &Table,
     e: &ExtentMeta,
     bytes: R,
 ) -> Result<Vec<RecordBatch>> {
-    let schema = t.arrow_schema();
+    let schema = t.stored_schema();
+    // Rows of files written before ingestion times were kept: the extent's creation time.
+    let created = chrono::DateTime::parse_from_rfc3339(&e.created_on)
+        .ok()
+        .and_then(|d| d.timestamp_nanos_opt());
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
     let mut out = Vec::new();
     for batch in reader {
@@ -175,6 +181,9 @@ fn read_extent<R: ChunkReader + 'static>(
             columns.push(match stored {
                 Some(a) if a.data_type() == field.data_type() => a,
                 Some(a) => arrow::compute::cast(&a, field.data_type())?,
+                None if field.name() == INGESTION_TIME => {
+                    Arc::new(TimestampNanosecondArray::from(vec![created; rows]))
+                }
                 None => new_null_array(field.data_type(), rows),
             });
         }

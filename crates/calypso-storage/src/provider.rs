@@ -4,12 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column as DfColumn, DFSchema, Statistics, project_schema};
+use datafusion::common::{Column as DfColumn, DFSchema, ScalarValue, Statistics, project_schema};
 use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -28,6 +28,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
+use kql_functions::types::hidden::{EXTENT_ID, EXTENT_TAGS};
 use object_store::ObjectStore;
 
 use crate::catalog::{Catalog, ExtentMeta, Table};
@@ -36,10 +37,30 @@ use crate::hot::HotTable;
 use crate::stats::ExtentStatistics;
 use crate::store::Snapshot;
 
+/// The columns each extent gives its rows, after the stored ones: `$ExtentId` and
+/// `$ExtentTags` (per-file values of the Parquet scan).
+fn extent_fields() -> [FieldRef; 2] {
+    [
+        Arc::new(Field::new(EXTENT_ID, DataType::FixedSizeBinary(16), true)),
+        Arc::new(Field::new(EXTENT_TAGS, DataType::LargeUtf8, true)),
+    ]
+}
+
+/// The values of [`extent_fields`] for extent `e`.
+fn extent_values(e: &ExtentMeta) -> Vec<ScalarValue> {
+    let id = uuid::Uuid::parse_str(&e.id).map_or([0; 16], |u| *u.as_bytes());
+    let tags = serde_json::to_string(&e.tags).unwrap_or_else(|_| "[]".into());
+    vec![
+        ScalarValue::FixedSizeBinary(16, Some(id.to_vec())),
+        ScalarValue::LargeUtf8(Some(tags)),
+    ]
+}
+
 /// The extents and the hot rows (row store) of one table as a DataFusion table.
 ///
 /// The schema is the table's columns with [`KqlType::to_arrow`](kql_functions::KqlType::to_arrow)
-/// types, all nullable. A scan first drops the extents that the filters exclude by their
+/// types, all nullable, then the hidden `$IngestionTime` (stored), `$ExtentId` and
+/// `$ExtentTags` (of the extent; the row store's rows have none: null). A scan first drops the extents that the filters exclude by their
 /// catalog statistics (min/max/null count), then reads the remaining files with
 /// DataFusion's Parquet reader (which may skip row groups too). Columns an extent does
 /// not have (added to the table after it was written) read as null. The hot rows of the
@@ -74,7 +95,9 @@ impl ExtentTable {
         counters: Arc<ScanCounters>,
     ) -> Result<ExtentTable, Error> {
         let t = snapshot.catalog.require_table(database, table)?;
-        let schema = t.arrow_schema();
+        let mut fields: Vec<FieldRef> = t.stored_schema().fields().iter().cloned().collect();
+        fields.extend(extent_fields());
+        let schema = Arc::new(Schema::new(fields));
         let hot = snapshot.hot.table(&t.id).cloned();
         Ok(ExtentTable {
             store,
@@ -238,9 +261,7 @@ impl TableProvider for ExtentTable {
         // except in files written before a column was renamed, retyped or dropped.
         let mut layouts: Vec<(Vec<Option<&str>>, Vec<&ExtentMeta>)> = Vec::new();
         for e in extents {
-            let names: Vec<Option<&str>> = self
-                .schema
-                .fields()
+            let names: Vec<Option<&str>> = self.schema.fields()[..self.stored_len()]
                 .iter()
                 .map(|f| e.file_column(f.name()))
                 .collect();
@@ -260,6 +281,12 @@ impl TableProvider for ExtentTable {
 }
 
 impl ExtentTable {
+    /// The number of stored columns (the table's and `$IngestionTime`), before the
+    /// extents' own.
+    fn stored_len(&self) -> usize {
+        self.schema.fields().len() - extent_fields().len()
+    }
+
     /// A Parquet scan of `extents`, whose files store table column `i` as `names[i]` (`None`:
     /// not at all, read as null), with the table's column names in its output.
     async fn scan_files(
@@ -270,13 +297,16 @@ impl ExtentTable {
         projection: Option<&Vec<usize>>,
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let fields = self.schema.fields();
+        let fields = &self.schema.fields()[..self.stored_len()];
         let as_table = names
             .iter()
             .zip(fields.iter())
             .all(|(n, f)| *n == Some(f.name().as_str()));
         let file_schema: SchemaRef = if as_table {
-            Arc::clone(&self.schema)
+            Arc::new(Schema::new_with_metadata(
+                fields.to_vec(),
+                self.schema.metadata().clone(),
+            ))
         } else {
             let renamed: Vec<Field> = fields
                 .iter()
@@ -297,16 +327,24 @@ impl ExtentTable {
         let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); groups_count];
         let mut rows = 0u64;
         for (i, e) in extents.iter().enumerate() {
-            groups[i % groups_count].push(PartitionedFile::new(e.path.clone(), e.size_bytes));
+            let mut file = PartitionedFile::new(e.path.clone(), e.size_bytes);
+            file.partition_values = extent_values(e);
+            groups[i % groups_count].push(file);
             rows += e.rows;
         }
-        let mut statistics = Statistics::new_unknown(&file_schema);
+        let mut whole: Vec<FieldRef> = file_schema.fields().iter().cloned().collect();
+        whole.extend(extent_fields());
+        let mut statistics = Statistics::new_unknown(&Schema::new(whole));
         if let Ok(rows) = usize::try_from(rows) {
             statistics.num_rows = Precision::Exact(rows);
         }
 
         let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
-        let source = format.file_source(TableSchema::from(Arc::clone(&file_schema)));
+        let source = format.file_source(
+            TableSchema::builder(Arc::clone(&file_schema))
+                .with_table_partition_cols(extent_fields().to_vec())
+                .build(),
+        );
         let config = FileScanConfigBuilder::new(self.url.clone(), source)
             .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
             .with_statistics(statistics)

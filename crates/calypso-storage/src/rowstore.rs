@@ -215,7 +215,7 @@ pub(crate) async fn settle(
         let Some((db, before)) = current.table_by_id(id) else {
             continue;
         };
-        let batches = rows.batches(&before.arrow_schema())?;
+        let batches = rows.batches(&before.stored_schema())?;
         let mut extent = storage.write_extent_of(&db.id, before, &batches).await?;
         extent.columns_as = stand_in.columns_as;
         extent.tags = stand_in.tags;
@@ -270,6 +270,9 @@ impl Storage {
             return Ok(None);
         }
         let batch = arrow::compute::concat_batches(&first.schema(), batches)?;
+        // The rows' ingestion time, logged with them.
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let batch = crate::extent::stamped(&batch, now)?;
         let rows = batch.num_rows() as u64;
         if rows == 0 {
             return Err(Error::invalid(format!(
@@ -460,7 +463,7 @@ impl Storage {
         if t.sealed_seq >= rows.last_seq() {
             return Ok(false);
         }
-        let batches = rows.batches(&t.arrow_schema())?;
+        let batches = rows.batches(&t.stored_schema())?;
         let extent = self.write_extent_of(&db.id, t, &batches).await?;
         let location = object_store::path::Path::from(extent.path.as_str());
         let seq = rows.last_seq();

@@ -469,7 +469,8 @@ impl Storage {
     }
 
     /// Writes `batches` (in the table's Arrow schema; columns of the table may be
-    /// missing) as one immutable zstd Parquet extent under
+    /// missing; with `$IngestionTime`, or it is now for every row) as one immutable zstd
+    /// Parquet extent under
     /// `data/<database id>/<table id>/<extent id>.parquet`, durably, and returns its
     /// metadata. The extent is not visible until a commit adds it to the table.
     pub async fn write_extent(
@@ -491,9 +492,14 @@ impl Storage {
         t: &crate::catalog::Table,
         batches: &[RecordBatch],
     ) -> Result<ExtentMeta> {
-        let schema = extent::validate(t, batches)?;
+        // Rows without an ingestion time were ingested now.
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let owned = batches
+            .iter()
+            .map(|b| extent::stamped(b, now))
+            .collect::<Result<Vec<_>>>()?;
+        let schema = extent::validate(t, &owned)?;
         let columns = t.columns.clone();
-        let owned = batches.to_vec();
         let encoded = blocking(move || extent::encode(&columns, schema, &owned)).await?;
 
         let id = new_id();

@@ -186,3 +186,22 @@ pub fn schema(columns: &[(String, KqlType)]) -> arrow::datatypes::SchemaRef {
             .collect::<Vec<_>>(),
     ))
 }
+
+/// The hidden columns of a table's rows, which only functions reach (never `*`, the
+/// schema or a result): names no KQL identifier can spell, all starting with `$`.
+pub mod hidden {
+    /// `ingestion_time()`: when the row was ingested (`datetime`), stored with the rows of
+    /// every extent and row-store entry (ingestion-time-policy.md: "a hidden `datetime`
+    /// column ... called `$IngestionTime`").
+    pub const INGESTION_TIME: &str = "$IngestionTime";
+    /// `extent_id()`: the id of the extent holding the row (`guid`), given by the scan.
+    pub const EXTENT_ID: &str = "$ExtentId";
+    /// `extent_tags()`: the tags of the extent holding the row (`dynamic` array), given by
+    /// the scan.
+    pub const EXTENT_TAGS: &str = "$ExtentTags";
+
+    /// Whether `name` is a hidden column.
+    pub fn is_hidden(name: &str) -> bool {
+        name.starts_with('$')
+    }
+}

@@ -276,6 +276,11 @@ impl Planner<'_> {
                     None => Ok(now),
                 }
             }
+            "ingestion_time" | "extent_id" | "extentid" | "extent_tags" => {
+                arity(n, args, 0, 0, span)?;
+                crate::hidden::value(n, row.schema)
+                    .ok_or_else(|| semantic(span, format!("'{n}' is not a hidden-column function")))
+            }
             "current_principal" => {
                 arity(n, args, 0, 0, span)?;
                 Ok(lit(self.ctx.principal().fqn))

@@ -12,6 +12,7 @@ mod call;
 pub use call::AGGREGATES;
 pub mod error;
 mod expr;
+mod hidden;
 mod literal;
 mod naming;
 mod ops;
@@ -83,6 +84,10 @@ pub const PLANNER_FUNCTIONS: &[&str] = &[
     "current_principal",
     "current_principal_details",
     "current_principal_is_member_of",
+    "ingestion_time",
+    "extent_id",
+    "extentid",
+    "extent_tags",
 ];
 
 /// Aggregates the planner maps onto DataFusion's own (others come from the registry).

@@ -174,6 +174,7 @@ impl Planner<'_> {
         } else {
             t.without_order_columns()?
         };
+        let t = crate::hidden::with_hidden(t, op);
         match &op.kind {
             OperatorKind::Where { predicate, .. } => {
                 let p = self.predicate(predicate, t.row())?;

@@ -204,7 +204,8 @@ impl Planner<'_> {
     /// names: those are the query's, not the database's).
     pub(crate) fn database_entity(&mut self, name: &str, span: Span) -> Result<Tab> {
         if let Some(t) = self.find_table(name) {
-            let plan = LogicalPlanBuilder::scan(name, t.source, None)
+            let visible = crate::hidden::visible(&t.source.schema());
+            let plan = LogicalPlanBuilder::scan(name, t.source, visible)
                 .and_then(|b| b.build())
                 .map_err(df(span))?;
             let mut tab = Tab::new(unqualify(plan, span)?);

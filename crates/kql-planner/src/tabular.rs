@@ -166,15 +166,21 @@ fn carry_order(plan: LogicalPlan, order: Vec<SortExpr>) -> Result<(LogicalPlan, 
     Ok((plan, order))
 }
 
-/// `plan` without its hidden order columns.
+/// Whether `name` is a hidden column: an order column or a hidden column of a table's rows
+/// (`$IngestionTime`, ...).
+pub(crate) fn is_hidden_column(name: &str) -> bool {
+    is_order_column(name) || kql_functions::types::hidden::is_hidden(name)
+}
+
+/// `plan` without its hidden columns (order columns, the rows' hidden columns).
 pub(crate) fn without_order_columns(plan: LogicalPlan) -> Result<LogicalPlan> {
     let fields = plan.schema().fields();
-    if !fields.iter().any(|f| is_order_column(f.name())) {
+    if !fields.iter().any(|f| is_hidden_column(f.name())) {
         return Ok(plan);
     }
     let keep: Vec<Expr> = fields
         .iter()
-        .filter(|f| !is_order_column(f.name()))
+        .filter(|f| !is_hidden_column(f.name()))
         .map(|f| column(f.name()))
         .collect();
     LogicalPlanBuilder::from(plan)

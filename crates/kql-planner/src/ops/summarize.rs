@@ -594,7 +594,7 @@ impl Planner<'_> {
                     for n in &input_names {
                         if !self.plain_keys.contains(n)
                             && exclude != Some(n.as_str())
-                            && !crate::tabular::is_order_column(n)
+                            && !crate::tabular::is_hidden_column(n)
                         {
                             cols.push((n.clone(), column(n)));
                         }
