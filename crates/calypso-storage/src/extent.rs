@@ -35,9 +35,20 @@ pub(crate) fn ingestion_time_field() -> Field {
     )
 }
 
-/// `batch` with `$IngestionTime` = `at` (nanoseconds since the epoch) in every row, unless
-/// it has the column already.
-pub(crate) fn stamped(batch: &RecordBatch, at: i64) -> Result<RecordBatch> {
+/// Whether the table's IngestionTime policy is on ("enabled by default on all newly
+/// created tables", continuous-data-export.md).
+pub(crate) fn ingestion_time_on(table: &Table) -> bool {
+    table
+        .policies
+        .get("ingestiontime")
+        .and_then(|p| p.get("IsEnabled"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(true)
+}
+
+/// `batch` with `$IngestionTime` = `at` (nanoseconds since the epoch; `None`: null, the
+/// policy is off) in every row, unless it has the column already.
+pub(crate) fn stamped(batch: &RecordBatch, at: Option<i64>) -> Result<RecordBatch> {
     let schema = batch.schema();
     if schema.index_of(INGESTION_TIME).is_ok() {
         return Ok(batch.clone());
@@ -46,7 +57,7 @@ pub(crate) fn stamped(batch: &RecordBatch, at: i64) -> Result<RecordBatch> {
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(ingestion_time_field());
     let mut columns = batch.columns().to_vec();
-    columns.push(Arc::new(TimestampNanosecondArray::from_value(at, rows)));
+    columns.push(Arc::new(TimestampNanosecondArray::from(vec![at; rows])));
     let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     Ok(RecordBatch::try_new_with_options(

@@ -271,7 +271,11 @@ impl Storage {
         }
         let batch = arrow::compute::concat_batches(&first.schema(), batches)?;
         // The rows' ingestion time, logged with them.
-        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let on = self
+            .catalog()
+            .table(database, table)
+            .is_none_or(crate::extent::ingestion_time_on);
+        let now = on.then(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX));
         let batch = crate::extent::stamped(&batch, now)?;
         let rows = batch.num_rows() as u64;
         if rows == 0 {

@@ -493,7 +493,8 @@ impl Storage {
         batches: &[RecordBatch],
     ) -> Result<ExtentMeta> {
         // Rows without an ingestion time were ingested now.
-        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let now = extent::ingestion_time_on(t)
+            .then(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX));
         let owned = batches
             .iter()
             .map(|b| extent::stamped(b, now))

@@ -447,6 +447,17 @@ impl Engine {
                 let cols = primary.columns.clone();
                 let (db, tn) = (database.to_string(), table_name.to_string());
                 let owner = crate::security::access::creator_assignment(caller);
+                let policies: std::collections::BTreeMap<String, serde_json::Value> =
+                    if props.policy_ingestiontime {
+                        Default::default()
+                    } else {
+                        [(
+                            "ingestiontime".to_string(),
+                            serde_json::json!({"IsEnabled": false}),
+                        )]
+                        .into_iter()
+                        .collect()
+                    };
                 self.storage
                     .commit(move |c| {
                         let d = c.require_database_mut(&db)?;
@@ -461,6 +472,7 @@ impl Engine {
                                     .map(|(name, kql_type)| Column::new(&name, kql_type))
                                     .collect(),
                                 roles: owner.into_iter().collect(),
+                                policies,
                                 ..Default::default()
                             });
                         }

@@ -7,7 +7,7 @@ use kql_syntax::ast::{PropValue, Property, prop};
 use crate::{EngineError, Result};
 
 /// What an ingestion asks of its extent.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExtentProps {
     /// `tags`: the extent's tags (`drop-by:...`, `ingest-by:...`, any other).
     pub tags: Vec<String>,
@@ -17,6 +17,20 @@ pub struct ExtentProps {
     /// `creationTime`: the extent's creation time (RFC 3339), which retention counts from;
     /// `None`: the time of the ingestion.
     pub creation_time: Option<String>,
+    /// `policy_ingestiontime`: whether a table the command creates gets the IngestionTime
+    /// policy (default true).
+    pub policy_ingestiontime: bool,
+}
+
+impl Default for ExtentProps {
+    fn default() -> ExtentProps {
+        ExtentProps {
+            tags: Vec::new(),
+            ingest_if_not_exists: Vec::new(),
+            creation_time: None,
+            policy_ingestiontime: true,
+        }
+    }
 }
 
 /// A list property: a JSON array's text (`'["a", "b"]'`), a list `("a", "b")`, or one
@@ -71,6 +85,9 @@ impl ExtentProps {
             tags: list("tags")?,
             ingest_if_not_exists: list("ingestIfNotExists")?,
             creation_time,
+            policy_ingestiontime: prop(with, "policy_ingestiontime")
+                .and_then(PropValue::as_bool)
+                .unwrap_or(true),
         })
     }
 

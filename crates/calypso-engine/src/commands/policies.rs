@@ -258,6 +258,11 @@ fn row(cat: &Catalog, target: &Target, policy: &str) -> Result<Vec<Cell>> {
         Target::Database(_) => spec
             .database_default
             .and_then(|d| serde_json::from_str(d).ok()),
+        // "The policy is enabled by default on all newly created tables"
+        // (continuous-data-export.md).
+        Target::Table(..) if policy == "ingestiontime" => {
+            Some(serde_json::json!({"IsEnabled": true}))
+        }
         _ => None,
     });
     let children = match target {
