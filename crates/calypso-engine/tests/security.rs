@@ -693,3 +693,58 @@ async fn row_level_security_filters_by_caller_for_everyone() {
         2
     );
 }
+
+/// drop-extents.md: "If the TableName is specified, ... at least Table Admin"; "If the
+/// TableName isn't specified, ... Database Admin"; the tags and move commands need Table
+/// Admin of every table involved, also of those a source query's rows name.
+#[tokio::test]
+async fn extent_commands_need_table_or_database_admin() {
+    let e = setup().await;
+    let t_admin = user("tadmin", &[]);
+    let ingestor = user("ing", &[]);
+    admin_run(&e, ".add table T admins ('aaduser=tadmin@contoso.com')").await;
+    admin_run(
+        &e,
+        ".add database db viewers ('aaduser=tadmin@contoso.com')",
+    )
+    .await;
+    admin_run(&e, ".add database db ingestors ('aaduser=ing@contoso.com')").await;
+    let r = |x: Result<QueryResult, EngineError>| x.map(|_| ());
+    let cases: [(&str, &Caller, bool); 9] = [
+        (".drop extents older 1000 days from T", &t_admin, true),
+        (
+            ".drop extents older 1000 days from all tables",
+            &t_admin,
+            false,
+        ),
+        (".drop extents older 1000 days from T", &ingestor, false),
+        (
+            ".alter-merge table T extent tags ('x') <| .show table T extents",
+            &t_admin,
+            true,
+        ),
+        (
+            ".alter-merge table T extent tags ('x') <| .show table T extents",
+            &ingestor,
+            false,
+        ),
+        (".drop table T extent tags ('x')", &t_admin, true),
+        // U is not the caller's: neither as the source named nor as a query's rows.
+        (".move extents all from table U to table T", &t_admin, false),
+        (
+            ".drop extents <| U | summarize by ExtentId = extent_id(), TableName = 'U'",
+            &t_admin,
+            false,
+        ),
+        (".drop extents from T", &t_admin, true),
+    ];
+    for (text, caller, allowed) in cases {
+        check(text, text, caller, r(run(&e, caller, text).await), allowed);
+    }
+    assert_eq!(rows(&admin_run(&e, "U").await), 1, "U kept its rows");
+    assert_eq!(
+        rows(&admin_run(&e, "T").await),
+        0,
+        "T's extents were dropped"
+    );
+}
