@@ -13,6 +13,7 @@ mod bench_admission;
 mod bench_ingest;
 mod bench_ingest_small;
 mod bench_load;
+mod bench_scan;
 mod bench_server;
 mod serve_config;
 
@@ -117,6 +118,9 @@ enum Bench {
     /// p50/p99 of the first and last 1,000 of `--count` in sequence, bytes written per
     /// ingest, then acknowledged ingests per second from `--writers` clients at once.
     IngestSmall(bench_ingest_small::Options),
+    /// The bytes a one-day filter reads of `--days` days of rows ingested out of order and
+    /// merged (temporary data dir), against a full scan: about 1/days.
+    Scan(bench_scan::Options),
     /// A burst of concurrent `.create-merge table` commands and small queries beyond the
     /// default limits, against an in-process server: successes, 429s, latency per kind.
     /// Fails if any request failed.
@@ -341,6 +345,9 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Bench {
             which: Bench::IngestSmall(options),
         } => rt.block_on(bench_ingest_small::run(options, &mut out)),
+        Command::Bench {
+            which: Bench::Scan(options),
+        } => rt.block_on(bench_scan::run(options, &mut out)),
         Command::Bench {
             which: Bench::Plan { iterations },
         } => {

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use arrow::array::TimestampNanosecondArray;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use kql_functions::KqlType;
 use kql_functions::types::hidden::INGESTION_TIME;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::catalog::{Column, ColumnStats, Table};
 use crate::error::{Error, Result};
@@ -18,6 +20,9 @@ use crate::stats::compute_stats;
 /// Rows per Parquet row group: small enough for DataFusion to skip row groups with
 /// their statistics, large enough to compress well.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// Rows per Parquet data page at most (pages are what the page index lets a scan skip).
+pub const PAGE_ROWS: usize = 8 * 1024;
 
 /// The zstd level of extent files.
 pub const ZSTD_LEVEL: i32 = 3;
@@ -63,6 +68,59 @@ pub(crate) fn stamped(batch: &RecordBatch, at: Option<i64>) -> Result<RecordBatc
     Ok(RecordBatch::try_new_with_options(
         schema, columns, &options,
     )?)
+}
+
+/// The column an extent's rows are sorted by: the table's first `datetime` column that the
+/// rows have, else `$IngestionTime`; so that row groups and pages cover short time ranges
+/// and a time filter skips the others by their statistics.
+pub(crate) fn sort_key(table: &Table, schema: &Schema) -> Option<String> {
+    table
+        .columns
+        .iter()
+        .find(|c| c.kql_type == KqlType::DateTime && schema.index_of(&c.name).is_ok())
+        .map(|c| c.name.clone())
+        .or_else(|| {
+            schema
+                .index_of(INGESTION_TIME)
+                .is_ok()
+                .then(|| INGESTION_TIME.to_string())
+        })
+}
+
+/// `batches` (of one schema) as one batch sorted by column `key` (nulls last; rows of equal
+/// keys keep their order). CPU-bound.
+pub(crate) fn sorted(batches: &[RecordBatch], key: &str) -> Result<Vec<RecordBatch>> {
+    let Some(first) = batches.first() else {
+        return Ok(Vec::new());
+    };
+    let schema = first.schema();
+    let Ok(i) = schema.index_of(key) else {
+        return Ok(batches.to_vec());
+    };
+    let all = arrow::compute::concat_batches(&schema, batches)?;
+    let options = arrow::compute::SortOptions {
+        descending: false,
+        nulls_first: false,
+    };
+    let indices = arrow::compute::sort_to_indices(all.column(i), Some(options), None)?;
+    // Already in order (one ingestion, the usual case): no copy.
+    let in_order = indices
+        .values()
+        .iter()
+        .enumerate()
+        .all(|(at, v)| *v as usize == at);
+    if in_order {
+        return Ok(vec![all]);
+    }
+    let columns = all
+        .columns()
+        .iter()
+        .map(|c| arrow::compute::take(c.as_ref(), &indices, None))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let options = RecordBatchOptions::new().with_row_count(Some(all.num_rows()));
+    Ok(vec![RecordBatch::try_new_with_options(
+        schema, columns, &options,
+    )?])
 }
 
 /// An encoded extent, not yet stored.
@@ -157,8 +215,27 @@ pub(crate) fn encode(
                 .map(|c| (c.name.clone(), c.kql_type.name().into()))
         })
         .collect();
-    let props = WriterProperties::builder()
+    // Page-level statistics, which the writer keeps as the file's page index (column and
+    // offset indexes): a scan skips the pages of a row group a filter excludes.
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
+        .set_statistics_enabled(parquet::file::properties::EnabledStatistics::Page)
+        .set_data_page_row_count_limit(PAGE_ROWS);
+    // Times and reals rarely repeat: a dictionary of them is about the column's size and is
+    // read before any page of it, so they are stored without one (times delta-encoded,
+    // which suits the sorted key); strings, integers and the ingestion time keep theirs.
+    for c in columns {
+        let path = ColumnPath::from(c.name.as_str());
+        let encoding = match c.kql_type {
+            KqlType::DateTime | KqlType::TimeSpan => Encoding::DELTA_BINARY_PACKED,
+            KqlType::Real => Encoding::BYTE_STREAM_SPLIT,
+            _ => continue,
+        };
+        props = props
+            .set_column_dictionary_enabled(path.clone(), false)
+            .set_column_encoding(path, encoding);
+    }
+    let props = props
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("calypso {}", env!("CARGO_PKG_VERSION")))
         .set_key_value_metadata(Some(vec![KeyValue::new(

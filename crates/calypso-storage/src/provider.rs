@@ -83,6 +83,8 @@ pub struct ScanCounters {
     pub extents_scanned: AtomicU64,
     /// Extents skipped by their catalog statistics.
     pub extents_pruned: AtomicU64,
+    /// Bytes read from the object store, by scans and everything else (merges, startup).
+    pub bytes_read: AtomicU64,
 }
 
 impl ExtentTable {

@@ -220,6 +220,11 @@ impl Storage {
         catalog: Catalog,
         durable: bool,
     ) -> Storage {
+        let counters: Arc<ScanCounters> = Arc::default();
+        let store: Arc<dyn ObjectStore> = Arc::new(crate::counting::CountingStore::new(
+            store,
+            Arc::clone(&counters),
+        ));
         let url = format!("calypso://{}", uuid::Uuid::new_v4().simple());
         // The URL is well formed: a scheme and a host of hex digits.
         let url = ObjectStoreUrl::parse(url).unwrap_or_else(|_| ObjectStoreUrl::local_filesystem());
@@ -236,7 +241,7 @@ impl Storage {
                 options,
                 rows: OnceLock::new(),
                 durable,
-                counters: Arc::default(),
+                counters,
                 _lock: None,
             }),
         }
@@ -501,7 +506,15 @@ impl Storage {
             .collect::<Result<Vec<_>>>()?;
         let schema = extent::validate(t, &owned)?;
         let columns = t.columns.clone();
-        let encoded = blocking(move || extent::encode(&columns, schema, &owned)).await?;
+        let key = extent::sort_key(t, &schema);
+        let encoded = blocking(move || {
+            let rows = match &key {
+                Some(k) => extent::sorted(&owned, k)?,
+                None => owned,
+            };
+            extent::encode(&columns, schema, &rows)
+        })
+        .await?;
 
         let id = new_id();
         let path = format!("{DATA_DIR}/{database_id}/{}/{id}.parquet", t.id);
