@@ -22,11 +22,23 @@ pub struct Faults {
     pub fail: Option<String>,
 }
 
+/// Random failures: each put, copy and delete fails (before it changes anything) with
+/// probability `rate`, drawn from a generator seeded with `seed`.
+#[derive(Debug, Clone, Copy)]
+pub struct RandomFaults {
+    pub seed: u64,
+    pub rate: f64,
+}
+
 /// `inner` with [`Faults`].
 #[derive(Debug)]
 pub struct FaultyStore {
     inner: Arc<dyn ObjectStore>,
     pub faults: Mutex<Faults>,
+    /// The random mode and its generator's state.
+    random: Mutex<Option<(RandomFaults, u64)>>,
+    /// Failures injected so far.
+    pub injected: std::sync::atomic::AtomicU64,
 }
 
 impl FaultyStore {
@@ -34,7 +46,35 @@ impl FaultyStore {
         Arc::new(FaultyStore {
             inner,
             faults: Mutex::new(Faults::default()),
+            random: Mutex::new(None),
+            injected: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Turns random failures on (`Some`) or off.
+    pub fn set_random(&self, random: Option<RandomFaults>) {
+        *self.random.lock().unwrap() = random.map(|r| (r, r.seed));
+    }
+
+    /// A failure, if the random mode draws one for the operation `what`.
+    fn draw(&self, what: &str) -> Result<()> {
+        let mut guard = self.random.lock().unwrap();
+        let Some((r, state)) = guard.as_mut() else {
+            return Ok(());
+        };
+        *state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let x = (*state >> 11) as f64 / (1u64 << 53) as f64;
+        if x < r.rate {
+            self.injected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(object_store::Error::Generic {
+                store: "FaultyStore",
+                source: format!("injected failure: {what}").into(),
+            });
+        }
+        Ok(())
     }
 
     pub fn set(&self, faults: Faults) {
@@ -62,6 +102,7 @@ impl ObjectStore for FaultyStore {
         {
             tokio::time::sleep(*delay).await;
         }
+        self.draw(&format!("writing {location}"))?;
         if let Some(part) = &faults.fail
             && location.as_ref().contains(part.as_str())
         {
@@ -89,6 +130,9 @@ impl ObjectStore for FaultyStore {
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
+        if let Err(e) = self.draw("deleting") {
+            return Box::pin(futures::stream::once(async move { Err(e) }));
+        }
         self.inner.delete_stream(locations)
     }
 
@@ -101,6 +145,7 @@ impl ObjectStore for FaultyStore {
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.draw(&format!("copying {from} to {to}"))?;
         self.inner.copy_opts(from, to, options).await
     }
 }
