@@ -57,6 +57,11 @@ async fn streamed_rows_are_queryable_at_once_and_commands_apply_to_them() {
         stream(&e, "3,z\n").await;
         assert_eq!(one(&e, "T | summarize sum(a)").await, "6");
         assert_eq!(one(&e, ".show table T extents | count").await, "0");
+        assert_eq!(
+            one(&e, ".show table T details | project TotalRowCount").await,
+            "3",
+            "the row store's rows count"
+        );
 
         rows(&e, ".rename column T.a to c").await;
         assert_eq!(one(&e, "T | summarize sum(c)").await, "6");

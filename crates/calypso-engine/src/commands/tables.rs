@@ -51,9 +51,10 @@ const COLUMN_RESULT_COLS: &[(&str, KqlType)] = &[
 ];
 
 /// A row of `.show table(s) ... details`: real extent counts, rows and sizes (every extent
-/// is hot).
-pub(crate) fn details_row(d: &Database, t: &Table) -> Vec<Cell> {
-    let rows: i64 = t.extents.iter().map(|e| e.rows as i64).sum();
+/// is hot); the rows count those still in the row store (`hot`).
+pub(crate) fn details_row(d: &Database, t: &Table, hot: &calypso_storage::Hot) -> Vec<Cell> {
+    let rows: i64 = t.extents.iter().map(|e| e.rows as i64).sum::<i64>()
+        + hot.table(&t.id).map_or(0, |h| h.rows() as i64);
     let size: f64 = t.extents.iter().map(|e| e.size_bytes as f64).sum();
     let policy = |n: &str| -> Cell { t.policies.get(n).map(|p| p.to_string()).into() };
     let principals: Vec<serde_json::Value> = t
@@ -537,7 +538,9 @@ impl Engine {
                 if *details {
                     table(
                         TABLE_DETAILS_COLS,
-                        list.iter().map(|t| details_row(d, t)).collect(),
+                        list.iter()
+                            .map(|t| details_row(d, t, &self.storage.snapshot().hot))
+                            .collect(),
                     )
                 } else {
                     table(TABLES_COLS, list.iter().map(|t| tables_row(d, t)).collect())
@@ -548,7 +551,13 @@ impl Engine {
                 flavor,
             } => {
                 let cat = self.storage.catalog();
-                show_table(&cat, database, &name.name, *flavor)
+                show_table(
+                    &cat,
+                    &self.storage.snapshot().hot,
+                    database,
+                    &name.name,
+                    *flavor,
+                )
             }
             TableCommand::ClearData { table: t, .. } => {
                 let tn = t.name.clone();
@@ -723,6 +732,7 @@ fn table_column<'a>(
 /// `.show table T [details | cslschema | schema as json]`.
 fn show_table(
     cat: &Catalog,
+    hot: &calypso_storage::Hot,
     database: &str,
     name: &str,
     flavor: TableFlavor,
@@ -741,7 +751,7 @@ fn show_table(
                 t.docstring.clone().into(),
             ]],
         ),
-        TableFlavor::Details => table(TABLE_DETAILS_COLS, vec![details_row(d, t)]),
+        TableFlavor::Details => table(TABLE_DETAILS_COLS, vec![details_row(d, t, hot)]),
         TableFlavor::Columns => {
             let rows = t
                 .columns
