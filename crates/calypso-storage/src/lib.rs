@@ -24,6 +24,7 @@ mod counting;
 pub mod error;
 mod extent;
 mod extent_ops;
+mod gc;
 mod hot;
 mod log;
 mod manifest;

@@ -325,7 +325,7 @@ impl Storage {
 }
 
 /// The maintenance task: every `merge_every`, removes what the retention policies expire,
-/// then merges what the merge policies allow.
+/// merges what the merge policies allow, and collects unreferenced files.
 pub(crate) async fn merger(weak: Weak<Inner>) {
     let every = match weak.upgrade() {
         Some(inner) => inner.options.merge_every,
@@ -340,5 +340,6 @@ pub(crate) async fn merger(weak: Weak<Inner>) {
         let storage = Storage { inner };
         let _ = storage.apply_retention(chrono::Utc::now()).await;
         let _ = storage.merge_all().await;
+        let _ = storage.collect_garbage(chrono::Utc::now()).await;
     }
 }

@@ -3,7 +3,8 @@
 //! extent drops, retags and merges. Every operation either succeeds and is there after a
 //! restart, or fails with an error and leaves no trace: the catalog in memory always equals
 //! the one a fresh open reads from the store, and the rows are exactly those of the
-//! acknowledged ingestions minus the dropped extents'.
+//! acknowledged ingestions minus the dropped extents'. The files the failures left are
+//! collected after the grace period.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -237,6 +238,63 @@ async fn every_operation_succeeds_durably_or_leaves_nothing() {
         "both outcomes were exercised: {ok} succeeded, {failed} failed ({} faults injected)",
         faulty.injected.load(Ordering::Relaxed)
     );
+    // The files of failed commits are collected once past the grace period (not before),
+    // and only those.
+    let data = object_store::path::Path::from("data");
+    let files = || async {
+        use futures::TryStreamExt;
+        inner
+            .list(Some(&data))
+            .map_ok(|m| m.location.to_string())
+            .try_collect::<Vec<String>>()
+            .await
+            .unwrap()
+    };
+    let referenced: Vec<String> = storage
+        .catalog()
+        .extent_paths()
+        .map(str::to_string)
+        .collect();
+    // (The restarts above collected what the random failures left: ingestions whose
+    // file landed but whose commit failed, made here.)
+    faulty.set(common::faulty::Faults {
+        delay: None,
+        fail: Some("catalog/log".into()),
+    });
+    for i in 0..3 {
+        let e = storage
+            .write_extent(DB, T, &[rows(1000 + i, 5)])
+            .await
+            .unwrap();
+        let r = storage
+            .commit(move |c| {
+                c.require_table_mut(DB, T)?.extents.push(e);
+                Ok(())
+            })
+            .await;
+        assert!(r.is_err());
+    }
+    faulty.set(common::faulty::Faults::default());
+    let before = files().await;
+    assert_eq!(
+        before.len(),
+        referenced.len() + 3,
+        "failed commits left files"
+    );
+    assert_eq!(
+        storage.collect_garbage(chrono::Utc::now()).await.unwrap(),
+        0
+    );
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    let collected = storage.collect_garbage(later).await.unwrap();
+    let mut after = files().await;
+    after.sort();
+    let mut expected = referenced.clone();
+    expected.sort();
+    assert_eq!(after, expected, "only the referenced files are left");
+    assert_eq!(collected, before.len() - referenced.len());
+    assert_eq!(values(&storage).await, model);
+
     // A restart of the store that saw the faults opens, with the same rows.
     let reopened = open(Arc::clone(&faulty) as _).await;
     assert_eq!(values(&reopened).await, model);
