@@ -93,6 +93,11 @@ impl Catalog {
     }
 }
 
+/// What a stored database without `persistent` is: persistent.
+fn persistent_by_default() -> bool {
+    true
+}
+
 /// A database.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -103,7 +108,9 @@ pub struct Database {
     /// under `data/<id>/`.
     pub id: String,
     /// False for databases that live only as long as the process (`.create database x
-    /// volatile`).
+    /// volatile`); true when a stored catalog does not say (catalogs of earlier layouts,
+    /// whose databases were all persistent).
+    #[serde(default = "persistent_by_default")]
     pub persistent: bool,
     /// When it was created (RFC 3339).
     pub created_on: String,

@@ -232,6 +232,6 @@ impl Storage {
     /// commit decided against it); errors are ignored (startup collects what is left).
     pub async fn forget_extent_file(&self, e: &ExtentMeta) {
         let location = object_store::path::Path::from(e.path.as_str());
-        let _ = self.inner.store.delete(&location).await;
+        let _ = self.store_of(&e.path).delete(&location).await;
     }
 }

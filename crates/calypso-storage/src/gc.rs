@@ -12,9 +12,11 @@ use object_store::{ObjectMeta, ObjectStoreExt};
 
 use crate::error::Result;
 use crate::store::{DATA_DIR, Storage};
+use crate::volatile::VOLATILE_DIR;
 
 impl Storage {
-    /// Deletes the files under `data/` that the current catalog does not reference and
+    /// Deletes the files under `data/` (and the volatile store's) that the current catalog
+    /// does not reference and
     /// that were last written before `now` minus the grace period; returns how many.
     pub async fn collect_garbage(&self, now: chrono::DateTime<chrono::Utc>) -> Result<usize> {
         let grace = chrono::Duration::from_std(self.inner.options.gc_grace)
@@ -22,19 +24,30 @@ impl Storage {
         let Some(before) = now.checked_sub_signed(grace) else {
             return Ok(0);
         };
-        let files: Vec<ObjectMeta> = self
-            .inner
-            .store
-            .list(Some(&ObjectPath::from(DATA_DIR)))
-            .try_collect()
-            .await?;
+        let mut files: Vec<ObjectMeta> = Vec::new();
+        for (volatile, dir) in [(false, DATA_DIR), (true, VOLATILE_DIR)] {
+            let store = if volatile {
+                &self.inner.volatile_store
+            } else {
+                &self.inner.store
+            };
+            let listed: Vec<ObjectMeta> = store
+                .list(Some(&ObjectPath::from(dir)))
+                .try_collect()
+                .await?;
+            files.extend(listed);
+        }
         // The catalog read after the listing: a file committed meanwhile is referenced.
         let catalog = self.catalog();
         let referenced: BTreeSet<&str> = catalog.extent_paths().collect();
         let mut deleted = 0;
         for file in files {
             if file.last_modified < before && !referenced.contains(file.location.as_ref()) {
-                match self.inner.store.delete(&file.location).await {
+                match self
+                    .store_of(file.location.as_ref())
+                    .delete(&file.location)
+                    .await
+                {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => deleted += 1,
                     Err(e) => return Err(e.into()),
                 }

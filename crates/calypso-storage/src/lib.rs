@@ -34,6 +34,7 @@ mod retention;
 mod rowstore;
 mod stats;
 mod store;
+mod volatile;
 mod wal;
 
 pub use catalog::{

@@ -239,7 +239,7 @@ impl Storage {
         let mut batches = Vec::new();
         for e in &sources {
             let location = ObjectPath::from(e.path.as_str());
-            let bytes = self.inner.store.get(&location).await?.bytes().await?;
+            let bytes = self.store_of(&e.path).get(&location).await?.bytes().await?;
             let (table, extent) = (t.clone(), e.clone());
             batches.extend(blocking(move || read_extent(&table, &extent, bytes)).await?);
         }
@@ -287,7 +287,7 @@ impl Storage {
             })
             .await;
         if !matches!(committed, Ok(true)) {
-            let _ = self.inner.store.delete(&location).await;
+            let _ = self.store_of(location.as_ref()).delete(&location).await;
         }
         if committed.as_ref().is_ok_and(|c| *c) {
             self.delete_later(gone.into_iter().map(|e| e.path).collect());
@@ -314,8 +314,7 @@ impl Storage {
             for path in &paths {
                 if !referenced.contains(path.as_str()) {
                     let _ = storage
-                        .inner
-                        .store
+                        .store_of(path)
                         .delete(&ObjectPath::from(path.as_str()))
                         .await;
                 }

@@ -247,7 +247,8 @@ impl Storage {
     /// them); several ingests waiting at once share one fsync.
     ///
     /// `Ok(None)` when this storage has no row store (in memory, an object store, or
-    /// disabled), when it is full, or when the rows are too large for it: the caller
+    /// disabled), for a volatile database, when it is full, or when the rows are too
+    /// large for it: the caller
     /// writes an extent instead ([`Storage::write_extent`]). An error leaves nothing.
     pub async fn append_rows(
         &self,
@@ -258,6 +259,15 @@ impl Storage {
         let Some(row_store) = self.inner.rows.get() else {
             return Ok(None);
         };
+        // A volatile database's rows are never logged: they go to an extent in memory.
+        if self
+            .catalog()
+            .databases
+            .get(database)
+            .is_some_and(|d| !d.persistent)
+        {
+            return Ok(None);
+        }
         let Some(first) = batches.first() else {
             return Err(Error::invalid(format!(
                 "no data to ingest into table '{table}'"
@@ -486,7 +496,7 @@ impl Storage {
             })
             .await;
         if !matches!(committed, Ok(true)) {
-            let _ = self.inner.store.delete(&location).await;
+            let _ = self.store_of(location.as_ref()).delete(&location).await;
         }
         let committed = committed?;
         if let Some(rs) = self.inner.rows.get() {

@@ -110,6 +110,9 @@ pub(crate) struct Inner {
     root: Option<PathBuf>,
     /// The URL under which scans find `store` in DataFusion's object store registry.
     url: ObjectStoreUrl,
+    /// The in-memory store of volatile databases' extents, and its URL.
+    pub(crate) volatile_store: Arc<dyn ObjectStore>,
+    volatile_url: ObjectStoreUrl,
     /// The catalog and the row store, published together.
     current: RwLock<Snapshot>,
     /// Held by a commit from the copy of the catalog to its new version in memory, and
@@ -225,14 +228,23 @@ impl Storage {
             store,
             Arc::clone(&counters),
         ));
-        let url = format!("calypso://{}", uuid::Uuid::new_v4().simple());
-        // The URL is well formed: a scheme and a host of hex digits.
-        let url = ObjectStoreUrl::parse(url).unwrap_or_else(|_| ObjectStoreUrl::local_filesystem());
+        let volatile_store: Arc<dyn ObjectStore> = Arc::new(crate::counting::CountingStore::new(
+            Arc::new(InMemory::new()),
+            Arc::clone(&counters),
+        ));
+        let id = uuid::Uuid::new_v4().simple();
+        // The URLs are well formed: a scheme and a host of hex digits.
+        let url = ObjectStoreUrl::parse(format!("calypso://{id}"))
+            .unwrap_or_else(|_| ObjectStoreUrl::local_filesystem());
+        let volatile_url = ObjectStoreUrl::parse(format!("calypso-volatile://{id}"))
+            .unwrap_or_else(|_| ObjectStoreUrl::local_filesystem());
         Storage {
             inner: Arc::new(Inner {
                 store,
                 root,
                 url,
+                volatile_store,
+                volatile_url,
                 current: RwLock::new(Snapshot {
                     catalog: Arc::new(catalog),
                     hot: Arc::default(),
@@ -369,6 +381,13 @@ impl Storage {
         if changes.is_empty() {
             return Ok(out);
         }
+        let changes = crate::volatile::durable_changes(changes, &current, &next);
+        if changes.is_empty() {
+            // Only volatile databases changed: in memory, at the same version.
+            let hot = Arc::new(hot.pruned(&next));
+            self.set_state(Arc::new(next), hot);
+            return Ok(out);
+        }
         let version = current.version + 1;
         next.version = version;
         next.format_version = FORMAT_VERSION;
@@ -443,7 +462,8 @@ impl Storage {
     /// what it makes unnecessary. False when the store had that checkpoint already.
     async fn checkpoint(&self, progress: &mut Progress) -> Result<bool> {
         let catalog = self.catalog();
-        let written = manifest::write_checkpoint(self.inner.store.as_ref(), &catalog).await?;
+        let durable = crate::volatile::durable_catalog(&catalog);
+        let written = manifest::write_checkpoint(self.inner.store.as_ref(), &durable).await?;
         self.sync(&written.location).await?;
         progress.records = 0;
         progress.bytes = 0;
@@ -466,9 +486,11 @@ impl Storage {
         if !self.inner.durable {
             return Ok(());
         }
-        let loaded = manifest::load(self.inner.store.as_ref()).await?;
-        if loaded.catalog.version > self.catalog().version {
-            self.set_catalog(loaded.catalog);
+        let mut loaded = manifest::load(self.inner.store.as_ref()).await?.catalog;
+        let live = self.catalog();
+        if loaded.version > live.version {
+            crate::volatile::keep_volatile(&mut loaded, &live);
+            self.set_catalog(loaded);
         }
         Ok(())
     }
@@ -517,18 +539,25 @@ impl Storage {
         .await?;
 
         let id = new_id();
-        let path = format!("{DATA_DIR}/{database_id}/{}/{id}.parquet", t.id);
+        let volatile = self.is_volatile_id(database_id);
+        let dir = if volatile {
+            crate::volatile::VOLATILE_DIR
+        } else {
+            DATA_DIR
+        };
+        let path = format!("{dir}/{database_id}/{}/{id}.parquet", t.id);
         let location = ObjectPath::from(path.as_str());
         let size_bytes = encoded.bytes.len() as u64;
-        self.inner
-            .store
+        self.store_of(&path)
             .put_opts(
                 &location,
                 PutPayload::from(encoded.bytes),
                 PutMode::Create.into(),
             )
             .await?;
-        self.sync(&location).await?;
+        if !volatile {
+            self.sync(&location).await?;
+        }
         Ok(ExtentMeta {
             id,
             path,
@@ -556,9 +585,15 @@ impl Storage {
         database: &str,
         table: &str,
     ) -> Result<Arc<ExtentTable>> {
+        let persistent = snapshot.catalog.require_database(database)?.persistent;
+        let (store, url) = if persistent {
+            (&self.inner.store, &self.inner.url)
+        } else {
+            (&self.inner.volatile_store, &self.inner.volatile_url)
+        };
         Ok(Arc::new(ExtentTable::new(
-            Arc::clone(&self.inner.store),
-            self.inner.url.clone(),
+            Arc::clone(store),
+            url.clone(),
             snapshot,
             database,
             table,
