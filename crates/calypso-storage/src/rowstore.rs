@@ -260,14 +260,15 @@ impl Storage {
             return Ok(None);
         };
         // A volatile database's rows are never logged: they go to an extent in memory.
-        if self
-            .catalog()
-            .databases
-            .get(database)
-            .is_some_and(|d| !d.persistent)
-        {
+        let catalog = self.catalog();
+        let db = catalog.databases.get(database);
+        if db.is_some_and(|d| !d.persistent) {
             return Ok(None);
         }
+        let stamp_time = db
+            .and_then(|d| d.tables.get(table))
+            .is_none_or(crate::extent::ingestion_time_on);
+        drop(catalog);
         let Some(first) = batches.first() else {
             return Err(Error::invalid(format!(
                 "no data to ingest into table '{table}'"
@@ -281,11 +282,7 @@ impl Storage {
         }
         let batch = arrow::compute::concat_batches(&first.schema(), batches)?;
         // The rows' ingestion time, logged with them.
-        let on = self
-            .catalog()
-            .table(database, table)
-            .is_none_or(crate::extent::ingestion_time_on);
-        let now = on.then(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX));
+        let now = stamp_time.then(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX));
         let batch = crate::extent::stamped(&batch, now)?;
         let rows = batch.num_rows() as u64;
         if rows == 0 {

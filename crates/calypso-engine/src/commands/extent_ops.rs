@@ -10,6 +10,7 @@ use calypso_storage::{Catalog, ExtentMeta, ExtentRef, Replaced, is_sealed};
 use kql_functions::KqlType;
 use kql_syntax::ast::{AgeUnit, ExtentSource, ExtentsCommand, Property, prop};
 
+use super::ingest_props::datetime_prop;
 use super::{db_of, table_of};
 use crate::table::{Cell, guid, rfc3339_nanos, table};
 use crate::{Caller, Engine, EngineError, RequestOptions, Result, ResultTable};
@@ -124,23 +125,6 @@ fn table_holding(cat: &Catalog, database: &str, id: &str) -> Option<String> {
         .map(|t| t.name.clone())
 }
 
-/// A `datetime(...)` (or bare) time property as nanoseconds.
-fn time_prop(with: &[Property], name: &str) -> Result<Option<i64>> {
-    let Some(v) = prop(with, name) else {
-        return Ok(None);
-    };
-    let text = v.text();
-    let inner = text
-        .strip_prefix("datetime(")
-        .and_then(|s| s.strip_suffix(')'))
-        .unwrap_or(&text);
-    kql_functions::convert::parse_datetime(inner.trim())
-        .map(Some)
-        .ok_or_else(|| {
-            EngineError::BadRequest(format!("Property '{name}': '{text}' is not a datetime"))
-        })
-}
-
 /// The `extentCreatedOnFrom`/`extentCreatedOnTo` window of a command.
 struct Window {
     from: Option<i64>,
@@ -150,8 +134,8 @@ struct Window {
 impl Window {
     fn of(with: &[Property]) -> Result<Window> {
         Ok(Window {
-            from: time_prop(with, "extentCreatedOnFrom")?,
-            to: time_prop(with, "extentCreatedOnTo")?,
+            from: datetime_prop(with, "extentCreatedOnFrom")?,
+            to: datetime_prop(with, "extentCreatedOnTo")?,
         })
     }
 

@@ -55,6 +55,24 @@ fn string_list(name: &str, v: &PropValue) -> Result<Vec<String>> {
     }
 }
 
+/// A datetime property (`'2020-01-01'` or `datetime(2020-01-01)`) as nanoseconds since the
+/// epoch; `None` when absent.
+pub(crate) fn datetime_prop(with: &[Property], name: &str) -> Result<Option<i64>> {
+    let Some(v) = prop(with, name) else {
+        return Ok(None);
+    };
+    let text = v.text();
+    let inner = text
+        .strip_prefix("datetime(")
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or(&text);
+    kql_functions::convert::parse_datetime(inner.trim())
+        .map(Some)
+        .ok_or_else(|| {
+            EngineError::BadRequest(format!("The property '{name}' is not a datetime: '{text}'"))
+        })
+}
+
 impl ExtentProps {
     /// The properties of a command's `with (...)`.
     pub fn from_with(with: &[Property]) -> Result<ExtentProps> {
@@ -62,25 +80,10 @@ impl ExtentProps {
             Some(v) => string_list(name, v),
             None => Ok(Vec::new()),
         };
-        let creation_time = match prop(with, "creationTime") {
-            None => None,
-            Some(v) => {
-                let text = v.text();
-                let inner = text
-                    .strip_prefix("datetime(")
-                    .and_then(|s| s.strip_suffix(')'))
-                    .unwrap_or(&text);
-                let ns = kql_functions::convert::parse_datetime(inner.trim()).ok_or_else(|| {
-                    EngineError::BadRequest(format!(
-                        "The ingestion property 'creationTime' is not a datetime: '{text}'"
-                    ))
-                })?;
-                Some(
-                    chrono::DateTime::from_timestamp_nanos(ns)
-                        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-                )
-            }
-        };
+        let creation_time = datetime_prop(with, "creationTime")?.map(|ns| {
+            chrono::DateTime::from_timestamp_nanos(ns)
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+        });
         Ok(ExtentProps {
             tags: list("tags")?,
             ingest_if_not_exists: list("ingestIfNotExists")?,
