@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use calypso_ingest::{Format, read};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kql_functions::KqlType;
+use kql_types::KqlType;
 
 const TARGET_BYTES: usize = 20 << 20;
 

@@ -11,12 +11,12 @@ use arrow::array::{
 };
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use kql_functions::KqlType;
-use kql_functions::convert::{
+use kql_types::KqlType;
+use kql_types::json::parse_json_string;
+use kql_types::parse::{
     parse_decimal, parse_guid, parse_long, parse_timespan, parse_timespan_literal,
 };
-use kql_functions::dynamic::parse_json_string;
-use kql_functions::types::DECIMAL_SCALE;
+use kql_types::types::DECIMAL_SCALE;
 use serde_json::Value;
 
 use crate::dynamic::minify;
@@ -234,7 +234,7 @@ impl Batcher {
     pub(crate) fn push_datetime(&mut self, i: usize, nanos: Option<i64>) {
         match (self.columns.get_mut(i), nanos) {
             (Some(Column::DateTime(b)), n) => b.append_option(n),
-            (Some(c), Some(n)) => c.push_text(&kql_functions::convert::format_datetime_kusto(n)),
+            (Some(c), Some(n)) => c.push_text(&kql_types::format::format_datetime_kusto(n)),
             (Some(c), None) => c.push_null(),
             (None, _) => {}
         }

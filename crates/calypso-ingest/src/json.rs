@@ -11,7 +11,7 @@
 //!   request (`BadRequest_InvalidBlob`).
 //! * `singlejson`: exactly one JSON value, an object or an array of objects.
 
-use kql_functions::dynamic::lenient;
+use kql_types::lenient;
 use serde_json::{Map, Value};
 
 use crate::columns::Batcher;

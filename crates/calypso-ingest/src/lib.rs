@@ -29,7 +29,7 @@ use std::fmt;
 use std::io::Read;
 
 use arrow::record_batch::RecordBatch;
-use kql_functions::KqlType;
+use kql_types::KqlType;
 
 use columns::Batcher;
 pub use mapping::{Mapping, MappingKind};

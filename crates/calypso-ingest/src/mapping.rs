@@ -19,7 +19,7 @@
 
 use std::fmt;
 
-use kql_functions::KqlType;
+use kql_types::KqlType;
 use serde_json::{Map, Value};
 
 use crate::columns::Batcher;

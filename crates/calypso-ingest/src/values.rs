@@ -1,7 +1,7 @@
 //! Fast paths for the most common text forms of values; each answers exactly as the
-//! general parser of `kql_functions::convert` does, or leaves the text to it.
+//! general parser of `kql_types::parse` does, or leaves the text to it.
 
-use kql_functions::convert::{parse_datetime, parse_real};
+use kql_types::parse::{parse_datetime, parse_real};
 
 /// [`parse_datetime`], with a fast path for `yyyy-MM-ddTHH:mm:ss[.fffffff][Z]`.
 pub(crate) fn datetime(s: &str) -> Option<i64> {

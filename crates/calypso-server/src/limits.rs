@@ -6,7 +6,7 @@
 
 use arrow::array::RecordBatch;
 use calypso_engine::ResultLimits;
-use kql_functions::KqlType;
+use kql_types::KqlType;
 
 use crate::wire::service::batch_size;
 use crate::wire::{OneApiError, ResponseContext};

@@ -185,8 +185,8 @@ impl KustoRequest {
                 Value::Number(n) => n
                     .as_u64()
                     .map(|ms| i64::try_from(ms.saturating_mul(1_000_000)).unwrap_or(i64::MAX)),
-                Value::String(s) => kql_functions::convert::parse_timespan(s)
-                    .or_else(|| kql_functions::convert::parse_timespan_literal(s)),
+                Value::String(s) => kql_types::parse::parse_timespan(s)
+                    .or_else(|| kql_types::parse::parse_timespan_literal(s)),
                 _ => None,
             }?;
             u64::try_from(ns)
@@ -208,7 +208,7 @@ impl KustoRequest {
         let o = &self.options;
         RequestOptions {
             parameters: self.parameters.clone(),
-            query_now: opt_str(o, "query_now").and_then(kql_functions::convert::parse_datetime),
+            query_now: opt_str(o, "query_now").and_then(kql_types::parse::parse_datetime),
             max_memory_per_query: opt_u64(o, "max_memory_consumption_per_query_per_node"),
             max_memory_per_iterator: opt_u64(o, "maxmemoryconsumptionperiterator"),
             truncation: query.then(|| Truncation {

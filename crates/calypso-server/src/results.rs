@@ -385,7 +385,7 @@ impl<'a> Reply<'a> {
         out: &mut Vec<u8>,
         held: &[arrow::array::RecordBatch],
         stats: &mut TableStats,
-        columns: &[(String, kql_functions::KqlType)],
+        columns: &[(String, kql_types::KqlType)],
     ) {
         let total: u64 = held.iter().map(|b| b.num_rows() as u64).sum();
         for b in held {

@@ -9,7 +9,7 @@ use calypso_server::wire::{
     from_engine_error, v1_mgmt, v1_query, v1_query_with_errors, v2_frames, value_json,
 };
 use chrono::TimeZone;
-use kql_functions::KqlType;
+use kql_types::KqlType;
 use serde_json::Value;
 
 const ALL_TYPES: &str = r#"datatable(i:int, l:long, r:real, d:decimal, s:string, dt:datetime,

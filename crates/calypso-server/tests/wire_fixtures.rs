@@ -24,8 +24,8 @@ use calypso_server::wire::{
     ColumnOverride, ErrorPlacement, OneApiError, ResponseContext, V2Options, v1_mgmt,
     v1_query_with_errors, v2_frames,
 };
-use kql_functions::KqlType;
-use kql_functions::convert::{parse_datetime, parse_decimal, parse_guid, parse_timespan};
+use kql_types::KqlType;
+use kql_types::parse::{parse_datetime, parse_decimal, parse_guid, parse_timespan};
 use serde_json::Value;
 
 fn fixtures_dir() -> PathBuf {
@@ -158,7 +158,7 @@ fn result_table(name: &str, columns: &Value, rows: &[&Value]) -> ResultTable {
             build_array(*t, &col)
         })
         .collect();
-    let schema = kql_functions::types::schema(&columns);
+    let schema = kql_types::types::schema(&columns);
     let batch = RecordBatch::try_new(schema, arrays).unwrap();
     ResultTable {
         name: name.to_string(),

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
-use kql_functions::KqlType;
+use kql_types::KqlType;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EntityKind, Error, Result};
@@ -367,7 +367,7 @@ pub struct ColumnStats {
 
 /// Serializes a [`KqlType`] as its Kusto name.
 mod kql_type_name {
-    use kql_functions::KqlType;
+    use kql_types::KqlType;
     use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
 
     pub(crate) fn serialize<S: Serializer>(t: &KqlType, s: S) -> Result<S::Ok, S::Error> {

@@ -138,7 +138,7 @@ pub(crate) fn fits(table: &Table, schema: &Schema) -> bool {
     let fields: Vec<_> = schema
         .fields()
         .iter()
-        .filter(|f| !kql_functions::types::hidden::is_hidden(f.name()))
+        .filter(|f| !kql_types::types::hidden::is_hidden(f.name()))
         .collect();
     fields.len() <= table.columns.len()
         && fields
@@ -330,10 +330,7 @@ mod tests {
     fn appends_grow_one_chunk_and_pruning_cuts_inside_it() {
         let mut c = Catalog::initial();
         let db = c.ensure_database("db", true);
-        let t = Table::new(
-            "T",
-            vec![crate::Column::new("a", kql_functions::KqlType::Long)],
-        );
+        let t = Table::new("T", vec![crate::Column::new("a", kql_types::KqlType::Long)]);
         let id = t.id.clone();
         db.tables.insert("T".into(), t);
 

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)]
 use super::*;
 use crate::catalog::Column;
-use kql_functions::KqlType;
+use kql_types::KqlType;
 
 fn extent(id: &str, rows: u64) -> ExtentMeta {
     ExtentMeta {

@@ -19,7 +19,7 @@ use std::sync::{Arc, Weak};
 
 use arrow::array::{ArrayRef, TimestampNanosecondArray, new_null_array};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
-use kql_functions::types::hidden::INGESTION_TIME;
+use kql_types::types::hidden::INGESTION_TIME;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;

@@ -28,7 +28,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
-use kql_functions::types::hidden::{EXTENT_ID, EXTENT_TAGS};
+use kql_types::types::hidden::{EXTENT_ID, EXTENT_TAGS};
 use object_store::ObjectStore;
 
 use crate::catalog::{Catalog, ExtentMeta, Table};
@@ -58,7 +58,7 @@ fn extent_values(e: &ExtentMeta) -> Vec<ScalarValue> {
 
 /// The extents and the hot rows (row store) of one table as a DataFusion table.
 ///
-/// The schema is the table's columns with [`KqlType::to_arrow`](kql_functions::KqlType::to_arrow)
+/// The schema is the table's columns with [`KqlType::to_arrow`](kql_types::KqlType::to_arrow)
 /// types, all nullable, then the hidden `$IngestionTime` (stored), `$ExtentId` and
 /// `$ExtentTags` (of the extent; the row store's rows have none: null). A scan first drops the extents that the filters exclude by their
 /// catalog statistics (min/max/null count), then reads the remaining files with

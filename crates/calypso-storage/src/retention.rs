@@ -20,7 +20,7 @@ use crate::store::Storage;
 fn soft_delete_nanos(policy: Option<&Value>) -> Option<i64> {
     let period = policy?.get("SoftDeletePeriod")?;
     match period {
-        Value::String(text) => kql_functions::convert::parse_timespan(text),
+        Value::String(text) => kql_types::parse::parse_timespan(text),
         _ => None,
     }
 }

@@ -15,8 +15,8 @@ use arrow::datatypes::{
 use arrow::record_batch::RecordBatch;
 use datafusion::common::pruning::PruningStatistics;
 use datafusion::common::{Column as DfColumn, ScalarValue};
-use kql_functions::KqlType;
-use kql_functions::types::{DECIMAL_PRECISION, DECIMAL_SCALE};
+use kql_types::KqlType;
+use kql_types::types::{DECIMAL_PRECISION, DECIMAL_SCALE};
 use serde_json::Value;
 
 use crate::catalog::{Column, ColumnStats, ExtentMeta};

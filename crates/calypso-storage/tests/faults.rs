@@ -19,7 +19,7 @@ use calypso_storage::{Column, ExtentRef, Storage, StorageOptions, Table};
 use common::faulty::{FaultyStore, RandomFaults};
 use common::{DB, T};
 use datafusion::prelude::{SessionContext, col};
-use kql_functions::KqlType;
+use kql_types::KqlType;
 
 /// The multiset of `x` values the table holds.
 async fn values(storage: &Storage) -> BTreeMap<i64, usize> {

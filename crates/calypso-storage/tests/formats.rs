@@ -13,7 +13,7 @@ use arrow::array::{
 use calypso_storage::{Column, Error, FORMAT_VERSION, RoleAssignment, Storage, Table};
 use common::{DB, T, create_table, query};
 use datafusion::prelude::{col, ident, lit};
-use kql_functions::KqlType;
+use kql_types::KqlType;
 
 #[tokio::test]
 async fn a_catalog_of_an_older_format_still_loads() {

@@ -11,7 +11,7 @@ use calypso_storage::{Column, Storage, StorageOptions};
 use common::{DB, T, batch, clear_data, create_table, query, single_i64};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::prelude::{col, lit};
-use kql_functions::KqlType;
+use kql_types::KqlType;
 
 /// Options that never seal by themselves (tests seal with `seal_all`).
 fn no_auto_seal() -> StorageOptions {

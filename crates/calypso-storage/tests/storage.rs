@@ -14,7 +14,7 @@ use common::{DB, T, batch, create_table, ingest, plan, query, single_i64};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::prelude::{ident, lit};
 use datafusion::scalar::ScalarValue;
-use kql_functions::KqlType;
+use kql_types::KqlType;
 
 fn ts(seconds: i64) -> datafusion::prelude::Expr {
     lit(ScalarValue::TimestampNanosecond(

@@ -5,9 +5,9 @@
 //!
 //! Conversions never fail: input that cannot be converted gives null (`""` for strings).
 
-mod format;
 pub(crate) mod kernel;
-mod parse;
+
+use kql_types::{format, parse};
 
 use std::sync::Arc;
 

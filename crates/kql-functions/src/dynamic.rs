@@ -6,7 +6,7 @@
 pub mod arrays;
 pub mod funcs;
 pub mod json;
-pub mod lenient;
+pub use kql_types::lenient;
 
 pub use json::{
     dynamic_array, dynamic_to_json, json_equal, json_to_dynamic_text, parse_dynamic_text,

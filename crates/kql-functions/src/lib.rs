@@ -25,7 +25,7 @@ pub mod math;
 pub mod operators;
 pub mod registry;
 pub mod string;
-pub mod types;
+pub use kql_types::types;
 pub mod util;
 pub mod window;
 

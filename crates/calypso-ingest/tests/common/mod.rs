@@ -5,8 +5,8 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use calypso_ingest::{Format, IngestError, read};
-use kql_functions::KqlType;
-use kql_functions::convert::kql_to_string;
+use kql_types::KqlType;
+use kql_types::format::kql_to_string;
 
 /// Columns from `"name:type"` specs.
 pub fn cols(specs: &[&str]) -> Vec<(String, KqlType)> {

@@ -52,7 +52,7 @@ impl ResponseContext {
             .timestamp
             .timestamp_nanos_opt()
             .unwrap_or_else(|| self.timestamp.timestamp_micros().saturating_mul(1000));
-        kql_functions::convert::format_datetime_kusto(ns)
+        kql_types::format::format_datetime_kusto(ns)
     }
 
     /// The `@context` object of OneApi errors.

@@ -3,7 +3,7 @@
 
 use arrow::array::{Array, RecordBatch};
 use calypso_engine::{Render, ResultTable};
-use kql_functions::KqlType;
+use kql_types::KqlType;
 use serde_json::{Map, Value, json};
 
 use super::errors::ResponseContext;
@@ -156,7 +156,7 @@ pub fn resource_consumption(tables: &[TableStats], ctx: &ResponseContext) -> Val
     let zero_hits = json!({"hits": 0, "misses": 0, "total": 0});
     let zero_shard = json!({"hitbytes": 0, "missbytes": 0, "retrievebytes": 0});
     let epoch = "0001-01-01T00:00:00.0000000Z";
-    let cpu = kql_functions::convert::format_timespan_kusto(
+    let cpu = kql_types::format::format_timespan_kusto(
         i64::try_from(ctx.execution_time.as_nanos()).unwrap_or(i64::MAX),
     );
     let datasets: Vec<Value> = tables

@@ -7,7 +7,7 @@
 
 use arrow::array::RecordBatch;
 use calypso_engine::{QueryResult, ResultSchema, ResultTable};
-use kql_functions::KqlType;
+use kql_types::KqlType;
 use serde_json::{Map, Value, json};
 
 use super::errors::{OneApiError, ResponseContext};

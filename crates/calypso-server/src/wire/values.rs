@@ -19,8 +19,8 @@ use arrow::datatypes::{
     Decimal128Type, DurationNanosecondType, Float64Type, Int32Type, Int64Type,
     TimestampNanosecondType,
 };
-use kql_functions::KqlType;
-use kql_functions::convert::{
+use kql_types::KqlType;
+use kql_types::format::{
     format_datetime_kusto, format_decimal, format_guid, format_timespan_kusto,
 };
 use serde_json::Value;

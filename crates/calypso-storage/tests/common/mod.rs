@@ -14,7 +14,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::error::Result as DfResult;
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::SessionContext;
-use kql_functions::KqlType;
+use kql_types::KqlType;
 
 pub const DB: &str = "db";
 pub const T: &str = "T";

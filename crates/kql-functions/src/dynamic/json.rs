@@ -12,9 +12,9 @@ use arrow::datatypes::{
 };
 use serde_json::{Map, Number, Value};
 
-use super::lenient;
 use crate::datetime::calendar::NANOS_PER_DAY;
 use crate::datetime::format::{datetime_iso, timespan_constant};
+pub use kql_types::json::{json_to_dynamic_text, parse_dynamic_text, parse_json_string};
 
 /// A real as JSON: finite values are numbers; NaN and infinities become the strings
 /// `"NaN"`, `"Infinity"` and `"-Infinity"` (as Kusto renders them).
@@ -153,37 +153,6 @@ pub fn dynamic_to_json(array: &dyn Array, row: usize) -> Value {
                 Err(_) => Value::Null,
             }
         }
-    }
-}
-
-/// The JSON held by a `dynamic` cell's text. Text that is not JSON (which Calypso
-/// never writes) is read leniently, else as a JSON string.
-pub fn parse_dynamic_text(text: &str) -> Value {
-    match serde_json::from_str::<Value>(text) {
-        Ok(v) => v,
-        Err(_) => lenient::parse(text).unwrap_or_else(|| Value::String(text.to_string())),
-    }
-}
-
-/// `parse_json(string)`: the JSON value of `text`, or the string itself as a JSON
-/// string when `text` is not JSON. Kusto's parser is lenient (single quotes, unquoted
-/// keys, trailing commas, comments), and so is this one. Empty text gives `null`.
-pub fn parse_json_string(text: &str) -> Value {
-    if text.trim().is_empty() {
-        return Value::Null;
-    }
-    match serde_json::from_str::<Value>(text) {
-        Ok(v) => v,
-        Err(_) => lenient::parse(text).unwrap_or_else(|| Value::String(text.to_string())),
-    }
-}
-
-/// The text stored in a `dynamic` cell for `v`: compact JSON, or `None` (an Arrow
-/// null) for JSON `null`.
-pub fn json_to_dynamic_text(v: &Value) -> Option<String> {
-    match v {
-        Value::Null => None,
-        v => Some(v.to_string()),
     }
 }
 

@@ -137,7 +137,7 @@ pub fn kql_to_string(array: &dyn Array, row: usize) -> String {
 }
 
 /// `tostring()` of a dynamic value given as JSON text.
-pub(crate) fn dynamic_to_string(json: &str) -> String {
+pub fn dynamic_to_string(json: &str) -> String {
     let t = json.trim();
     if t.starts_with('"')
         && let Ok(serde_json::Value::String(s)) = serde_json::from_str::<serde_json::Value>(t)

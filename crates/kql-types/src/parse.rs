@@ -7,7 +7,7 @@ use crate::types::NANOS_PER_TICK;
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 /// .NET ticks between 0001-01-01 and 1970-01-01.
-pub(crate) const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
+pub const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
 
 /// A tiny byte cursor over ASCII-ish text.
 struct Cursor<'a> {
@@ -619,12 +619,12 @@ pub fn parse_decimal(s: &str, scale: i8) -> Option<i128> {
 }
 
 /// Ticks since 0001-01-01 (.NET `DateTime.Ticks`) of a datetime in Unix nanoseconds.
-pub(crate) fn unix_nanos_to_ticks(ns: i64) -> i64 {
+pub fn unix_nanos_to_ticks(ns: i64) -> i64 {
     ns.div_euclid(NANOS_PER_TICK) + UNIX_EPOCH_TICKS
 }
 
 /// Unix nanoseconds of .NET ticks since 0001-01-01; `None` outside the Arrow range.
-pub(crate) fn ticks_to_unix_nanos(ticks: i64) -> Option<i64> {
+pub fn ticks_to_unix_nanos(ticks: i64) -> Option<i64> {
     ticks
         .checked_sub(UNIX_EPOCH_TICKS)?
         .checked_mul(NANOS_PER_TICK)
