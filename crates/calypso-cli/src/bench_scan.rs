@@ -183,5 +183,50 @@ async fn bench(dir: &std::path::Path, opts: Options, out: &mut impl Write) -> Re
         1.0 / ratio.max(f64::MIN_POSITIVE),
         opts.days
     );
+    drop(e);
+    strings(dir, out).await
+}
+
+/// Queries over the low-cardinality `string` columns.
+const STRING_QUERIES: [&str; 4] = [
+    "Logs | where Level == 'Error' | count",
+    "Logs | summarize count() by Level | count",
+    "Logs | summarize count() by Service, Level | count",
+    "Logs | where Service startswith 'svc-1' | summarize dcount(Service)",
+];
+
+/// Runs [`STRING_QUERIES`] with scans reading strings as `Utf8` and as `Utf8View`
+/// (`StorageOptions::string_views`), median of 5 runs each, on the same data; the answers
+/// must agree.
+async fn strings(dir: &std::path::Path, out: &mut impl Write) -> Result<(), String> {
+    let mut answers: Vec<Vec<String>> = Vec::new();
+    for views in [false, true] {
+        let options = StorageOptions {
+            string_views: views,
+            ..StorageOptions::default()
+        };
+        let e = Engine::open_with(dir, options)
+            .await
+            .map_err(|err| err.to_string())?;
+        let mut line = format!("strings as {}:", if views { "Utf8View" } else { "Utf8" });
+        let mut mine = Vec::new();
+        for q in STRING_QUERIES {
+            let mut times = Vec::new();
+            let mut answer = String::new();
+            for _ in 0..5 {
+                let (a, _, ms) = measure(&e, q).await?;
+                answer = a;
+                times.push(ms);
+            }
+            times.sort_by(f64::total_cmp);
+            line.push_str(&format!(" {:.1} ms ({answer})", times[2]));
+            mine.push(answer);
+        }
+        let _ = writeln!(out, "{line}");
+        answers.push(mine);
+    }
+    if answers.first() != answers.last() {
+        return Err(format!("the string queries' answers differ: {answers:?}"));
+    }
     Ok(())
 }

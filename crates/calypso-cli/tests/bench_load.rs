@@ -1,5 +1,6 @@
 //! `calypso bench load`: a short run of the real binary against its own child server, and
-//! one against a running server through `--url` with `--json`. No timing assertions.
+//! one against a running server through `--url` with `--json`; a small `calypso bench
+//! scan`. No timing assertions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -96,4 +97,31 @@ fn a_bad_duration_is_refused() {
     let (ok, _, err) = calypso(&["bench", "load", "--duration", "5 parsecs"]);
     assert!(!ok);
     assert!(err.contains("unknown unit"), "{err}");
+}
+
+/// `calypso bench scan`, small: the benchmark checks its own answers (the counts of the
+/// time filter, and the string queries agreeing between `Utf8` and `Utf8View` scans).
+#[test]
+fn a_small_scan_benchmark_checks_its_answers() {
+    let (ok, out, err) = calypso(&[
+        "bench",
+        "scan",
+        "--days",
+        "16",
+        "--rows-per-day",
+        "200",
+        "--batches",
+        "2",
+    ]);
+    assert!(ok, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("one day:"), "{out}");
+    let views = out
+        .lines()
+        .find(|l| l.starts_with("strings as Utf8View:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    // 3 levels; 20 services x 3 levels; `svc-1`, `svc-10`..`svc-19` start with `svc-1`.
+    assert!(
+        views.contains("(3)") && views.contains("(60)") && views.contains("(11)"),
+        "{views}"
+    );
 }

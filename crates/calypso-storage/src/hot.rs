@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::{ArrayRef, new_null_array};
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use crate::catalog::{Catalog, ExtentMeta, Table, now_rfc3339};
@@ -114,6 +114,13 @@ pub(crate) fn pad(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch
         columns.push(match batch.schema().index_of(field.name()) {
             Ok(i) if batch.column(i).data_type() == field.data_type() => {
                 Arc::clone(batch.column(i))
+            }
+            // A scan that reads strings as views (`StorageOptions::string_views`).
+            Ok(i)
+                if (batch.column(i).data_type(), field.data_type())
+                    == (&DataType::Utf8, &DataType::Utf8View) =>
+            {
+                arrow::compute::cast(batch.column(i), field.data_type())?
             }
             Ok(_) => {
                 return Err(Error::Corrupt(format!(
@@ -303,11 +310,7 @@ mod tests {
     use arrow::datatypes::Field;
 
     fn batch(values: &[i64]) -> RecordBatch {
-        let schema = Arc::new(Schema::new(vec![Field::new(
-            "a",
-            arrow::datatypes::DataType::Int64,
-            true,
-        )]));
+        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, true)]));
         RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(values.to_vec()))]).unwrap()
     }
 

@@ -20,6 +20,7 @@
 //!   extents with their catalog statistics) and its hot rows, in one [`Snapshot`].
 
 pub mod catalog;
+mod commit;
 mod counting;
 pub mod error;
 mod extent;

@@ -95,9 +95,21 @@ impl ExtentTable {
         database: &str,
         table: &str,
         counters: Arc<ScanCounters>,
+        string_views: bool,
     ) -> Result<ExtentTable, Error> {
         let t = snapshot.catalog.require_table(database, table)?;
-        let mut fields: Vec<FieldRef> = t.stored_schema().fields().iter().cloned().collect();
+        let mut fields: Vec<FieldRef> = t
+            .stored_schema()
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                // The Parquet reader reads these as views of its pages and dictionaries.
+                DataType::Utf8 if string_views => {
+                    Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
+                }
+                _ => Arc::clone(f),
+            })
+            .collect();
         fields.extend(extent_fields());
         let schema = Arc::new(Schema::new(fields));
         let hot = snapshot.hot.table(&t.id).cloned();

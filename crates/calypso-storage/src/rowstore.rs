@@ -30,7 +30,7 @@ use crate::catalog::Catalog;
 use crate::error::{EntityKind, Error, Result};
 use crate::hot::{self, HOT_EXTENT_ID, Hot, HotTable};
 use crate::store::{Inner, Storage, blocking};
-use crate::wal::{self, EntryHeader, WalFiles};
+use crate::wal::{self, EntryHeader, WalFaults, WalFiles};
 
 /// The most bytes of rows one group commit takes.
 const GROUP_BYTES: usize = 32 << 20;
@@ -440,6 +440,24 @@ impl Storage {
             }
         }
         Ok(sealed)
+    }
+
+    /// Fault injection for tests: the row store's next `fsyncs` log fsyncs fail (the
+    /// bytes written are taken back), and with `undo_fails` taking them back fails too
+    /// (the log then refuses every later write until a restart). No effect without a row
+    /// store.
+    #[doc(hidden)]
+    pub fn inject_row_store_faults(&self, fsyncs: u32, undo_fails: bool) {
+        if let Some(rs) = self.inner.rows.get() {
+            let mut files = rs
+                .files
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            files.faults = WalFaults {
+                fail_syncs: fsyncs,
+                fail_undo: undo_fails,
+            };
+        }
     }
 
     /// Entries written to the row store's log, and the fsyncs that made them durable,

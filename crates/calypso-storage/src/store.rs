@@ -14,13 +14,12 @@ use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, PutMode, PutPayload};
 
 use crate::catalog::{Catalog, ExtentMeta, FORMAT_VERSION, new_id, now_rfc3339};
 use crate::error::{Error, Result};
 use crate::extent;
 use crate::hot::Hot;
-use crate::log::{self, Record};
 use crate::manifest::{self, delete_if_exists};
 use crate::provider::{ExtentTable, ScanCounters};
 use crate::rowstore::RowStore;
@@ -58,6 +57,10 @@ pub struct StorageOptions {
     /// How long extent files that a merge replaced stay, for queries still reading the
     /// catalog version before it.
     pub gc_grace: Duration,
+    /// Whether scans hand `string` columns to DataFusion as `Utf8View` (views into the
+    /// Parquet pages and dictionaries, no string copied) rather than `Utf8`. Results are
+    /// the same; `calypso bench scan` measures both.
+    pub string_views: bool,
 }
 
 impl Default for StorageOptions {
@@ -73,6 +76,7 @@ impl Default for StorageOptions {
             wal_segment_bytes: 16 << 20,
             merge_every: Duration::from_secs(3600),
             gc_grace: Duration::from_secs(600),
+            string_views: true,
         }
     }
 }
@@ -87,7 +91,7 @@ pub struct Snapshot {
 }
 
 /// Log bytes since the last checkpoint below which no checkpoint is written for size.
-const MIN_CHECKPOINT_BYTES: u64 = 1 << 20;
+pub(crate) const MIN_CHECKPOINT_BYTES: u64 = 1 << 20;
 
 /// The storage of a Calypso node: a catalog kept as a log, and immutable Parquet extents.
 ///
@@ -118,11 +122,13 @@ pub(crate) struct Inner {
     /// Held by a commit from the copy of the catalog to its new version in memory, and
     /// by the row store's writer from checking a group of entries to publishing them.
     pub(crate) commit_lock: Arc<tokio::sync::Mutex<Progress>>,
+    /// The queue of the committer task (started by the first commit, see `commit.rs`).
+    pub(crate) commits: OnceLock<crate::commit::Queue>,
     pub(crate) options: StorageOptions,
     /// The row store of a local-disk storage (set once it is open).
     pub(crate) rows: OnceLock<RowStore>,
     /// Whether commits go to the store (false: an in-memory storage's catalog only).
-    durable: bool,
+    pub(crate) durable: bool,
     /// Extents scanned and pruned by every scan of this storage.
     counters: Arc<ScanCounters>,
     /// The exclusive lock on `<data dir>/LOCK` of a local-disk storage, held while any
@@ -133,9 +139,9 @@ pub(crate) struct Inner {
 /// The log since the last checkpoint, and the row store's next sequence number.
 #[derive(Debug, Default)]
 pub(crate) struct Progress {
-    records: u64,
-    bytes: u64,
-    checkpoint_bytes: u64,
+    pub(crate) records: u64,
+    pub(crate) bytes: u64,
+    pub(crate) checkpoint_bytes: u64,
     pub(crate) next_seq: u64,
 }
 
@@ -250,6 +256,7 @@ impl Storage {
                     hot: Arc::default(),
                 }),
                 commit_lock: Arc::new(tokio::sync::Mutex::new(Progress::default())),
+                commits: OnceLock::new(),
                 options,
                 rows: OnceLock::new(),
                 durable,
@@ -352,115 +359,9 @@ impl Storage {
         self.inner.root.as_deref()
     }
 
-    /// Applies `f` to a copy of the catalog and commits the result as the next version.
-    ///
-    /// In the copy `f` sees, a table with rows in the row store has one more extent that
-    /// stands for them (`crate::hot::HOT_EXTENT_ID`): if `f` removes it (clearing or
-    /// replacing the table's data) those rows are discarded; if it changes it (renaming or
-    /// dropping a column) the rows are sealed into an extent changed the same way.
-    ///
-    /// Commits are serialized. If `f` fails or the catalog cannot be written, nothing
-    /// changes; if `f` changes nothing, nothing is written. The commit appends one log
-    /// record holding what changed (its size follows the change, not the catalog); it is
-    /// durable when this returns (fsync of the file and its directory on local disk).
-    /// Once `f` has run, the commit goes to its end even if this future is dropped: the
-    /// catalog in memory always matches the store. If another writer committed the same
-    /// version first, the snapshot is reloaded and [`Error::Conflict`] is returned: the
-    /// caller may retry.
-    pub async fn commit<T>(&self, f: impl FnOnce(&mut Catalog) -> Result<T>) -> Result<T> {
-        let progress = Arc::clone(&self.inner.commit_lock).lock_owned().await;
-        let Snapshot {
-            catalog: current,
-            hot,
-        } = self.snapshot();
-        let mut next = Catalog::clone(&current);
-        crate::rowstore::add_stand_ins(&hot, &mut next);
-        let out = f(&mut next)?;
-        crate::rowstore::settle(self, &current, &hot, &mut next).await?;
-        let changes = log::diff(&current, &next);
-        if changes.is_empty() {
-            return Ok(out);
-        }
-        let changes = crate::volatile::durable_changes(changes, &current, &next);
-        if changes.is_empty() {
-            // Only volatile databases changed: in memory, at the same version.
-            let hot = Arc::new(hot.pruned(&next));
-            self.set_state(Arc::new(next), hot);
-            return Ok(out);
-        }
-        let version = current.version + 1;
-        next.version = version;
-        next.format_version = FORMAT_VERSION;
-        let hot = Arc::new(hot.pruned(&next));
-        if !self.inner.durable {
-            self.set_state(Arc::new(next), hot);
-            return Ok(out);
-        }
-        let record = log::encode_record(&Record {
-            format_version: FORMAT_VERSION,
-            version,
-            changes,
-        })?;
-        let storage = self.clone();
-        let write = async move { storage.write_record(progress, record, next, hot).await };
-        // A task of its own, so that a caller that goes away cannot stop it half-way.
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => runtime
-                .spawn(write)
-                .await
-                .map_err(|e| Error::Task(e.to_string()))??,
-            Err(_) => write.await?,
-        }
-        Ok(out)
-    }
-
-    /// Writes the record of `next` (holding the commit lock), then makes `next` current;
-    /// writes a checkpoint when the log since the last one is long enough.
-    async fn write_record(
-        &self,
-        mut progress: tokio::sync::OwnedMutexGuard<Progress>,
-        record: Vec<u8>,
-        next: Catalog,
-        hot: Arc<Hot>,
-    ) -> Result<()> {
-        let version = next.version;
-        let location = log::record_path(version);
-        let size = record.len() as u64;
-        let put = self
-            .inner
-            .store
-            .put_opts(&location, PutPayload::from(record), PutMode::Create.into())
-            .await;
-        match put {
-            Ok(_) => {}
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                self.reload().await?;
-                return Err(Error::Conflict(format!(
-                    "catalog version {version} was committed by another writer"
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        if let Err(e) = self.sync(&location).await {
-            // Not durable: take it back (best effort) so that nothing changed.
-            let _ = self.inner.store.delete(&location).await;
-            return Err(e);
-        }
-        self.set_state(Arc::new(next), hot);
-        progress.records += 1;
-        progress.bytes += size;
-        let due = progress.records >= self.inner.options.checkpoint_every.max(1)
-            || progress.bytes >= progress.checkpoint_bytes.max(MIN_CHECKPOINT_BYTES);
-        if due {
-            // The commit is done; a checkpoint that fails is tried again by the next one.
-            let _ = self.checkpoint(&mut progress).await;
-        }
-        Ok(())
-    }
-
     /// Writes the current catalog as a checkpoint (holding the commit lock), then deletes
     /// what it makes unnecessary. False when the store had that checkpoint already.
-    async fn checkpoint(&self, progress: &mut Progress) -> Result<bool> {
+    pub(crate) async fn checkpoint(&self, progress: &mut Progress) -> Result<bool> {
         let catalog = self.catalog();
         let durable = crate::volatile::durable_catalog(&catalog);
         let written = manifest::write_checkpoint(self.inner.store.as_ref(), &durable).await?;
@@ -482,7 +383,7 @@ impl Storage {
         self.reload().await
     }
 
-    async fn reload(&self) -> Result<()> {
+    pub(crate) async fn reload(&self) -> Result<()> {
         if !self.inner.durable {
             return Ok(());
         }
@@ -598,6 +499,7 @@ impl Storage {
             database,
             table,
             Arc::clone(&self.inner.counters),
+            self.inner.options.string_views,
         )?))
     }
 

@@ -158,6 +158,16 @@ pub(crate) struct WalFiles {
     current: Option<(File, Segment, u64)>,
     /// Why the log refuses appends: a write that could not be taken back.
     poisoned: Option<String>,
+    /// Faults to inject (tests): the next `fail_syncs` fsyncs fail, and while
+    /// `fail_undo` is set, so does taking a failed write back.
+    pub(crate) faults: WalFaults,
+}
+
+/// The faults [`WalFiles`] injects (`Storage::inject_row_store_faults`).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct WalFaults {
+    pub(crate) fail_syncs: u32,
+    pub(crate) fail_undo: bool,
 }
 
 impl WalFiles {
@@ -208,6 +218,7 @@ impl WalFiles {
                 closed,
                 current: None,
                 poisoned: None,
+                faults: WalFaults::default(),
             },
             all,
         ))
@@ -249,10 +260,21 @@ impl WalFiles {
         let Some((file, segment, len)) = self.current.as_mut() else {
             return Err(Error::Task("no row-store log segment".into()));
         };
-        let result = file.write_all(bytes).and_then(|()| file.sync_data());
+        let faults = &mut self.faults;
+        let result = file.write_all(bytes).and_then(|()| {
+            if faults.fail_syncs > 0 {
+                faults.fail_syncs -= 1;
+                return Err(std::io::Error::other("injected fsync failure"));
+            }
+            file.sync_data()
+        });
         if let Err(e) = result {
             // Take the partial write back, so that a restart does not find it.
-            let undo = file.set_len(*len).and_then(|()| file.sync_all());
+            let undo = if faults.fail_undo {
+                Err(std::io::Error::other("injected truncate failure"))
+            } else {
+                file.set_len(*len).and_then(|()| file.sync_all())
+            };
             if let Err(undo) = undo {
                 self.poisoned = Some(format!("{e}; then {undo}"));
             }

@@ -10,6 +10,7 @@ use arrow::array::{
     Float64Array, Int32Array, Int64Array, LargeStringArray, RecordBatch, StringArray,
     TimestampNanosecondArray,
 };
+use arrow::datatypes::DataType;
 use calypso_storage::{Column, Error, FORMAT_VERSION, RoleAssignment, Storage, Table};
 use common::{DB, T, create_table, query};
 use datafusion::prelude::{col, ident, lit};
@@ -96,9 +97,10 @@ fn record(dir: &std::path::Path, version: u64) -> std::path::PathBuf {
 }
 
 async fn set_docstring(storage: &Storage, text: &str) {
+    let text = text.to_string();
     storage
-        .commit(|c| {
-            c.require_table_mut(DB, T)?.docstring = Some(text.into());
+        .commit(move |c| {
+            c.require_table_mut(DB, T)?.docstring = Some(text);
             Ok(())
         })
         .await
@@ -304,6 +306,20 @@ async fn every_kql_type_round_trips_through_an_extent() {
         df.sort(vec![ident("c_long").sort(true, true)])
     })
     .await;
+    // Scans read strings as views (`StorageOptions::string_views`): the same values.
+    let batches: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| {
+            assert_eq!(b.schema().field(8).data_type(), &DataType::Utf8View);
+            let columns = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| arrow::compute::cast(c, f.data_type()).unwrap())
+                .collect();
+            RecordBatch::try_new(Arc::clone(&schema), columns).unwrap()
+        })
+        .collect();
     let output = arrow::compute::concat_batches(&schema, &batches).unwrap();
     assert_eq!(output.schema(), schema);
     // Sorted by c_long (nulls first): rows 1, 2, 0 of the input.

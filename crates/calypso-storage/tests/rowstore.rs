@@ -348,3 +348,36 @@ async fn an_in_memory_storage_has_no_row_store() {
         .unwrap();
     assert_eq!(taken, None, "the caller writes an extent");
 }
+
+/// A failed fsync of the row store's log fails the ingest with a clear error and leaves
+/// nothing: the rows are not visible, the bytes written are taken back (a restart does not
+/// replay them), and the next ingest goes through. When the bytes cannot be taken back,
+/// the log refuses every later write until a restart rather than risk acknowledging rows
+/// after an entry in an unknown state.
+#[tokio::test]
+async fn a_failed_log_fsync_fails_the_ingest_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let storage = with_rows(dir.path(), &[1]).await;
+        storage.inject_row_store_faults(1, false);
+        let failed = storage.append_rows(DB, T, &[batch(&[(10, 10, "s")])]).await;
+        let message = failed.expect_err("the fsync failed").to_string();
+        assert!(message.contains("injected fsync failure"), "{message}");
+        assert_eq!(count_sum(&storage).await, (1, Some(1)), "not visible");
+        append(&storage, 2).await;
+        assert_eq!(count_sum(&storage).await, (2, Some(3)));
+    }
+    {
+        let storage = open(dir.path()).await;
+        assert_eq!(count_sum(&storage).await, (2, Some(3)), "not replayed");
+        storage.inject_row_store_faults(1, true);
+        let failed = storage.append_rows(DB, T, &[batch(&[(20, 20, "s")])]).await;
+        assert!(failed.is_err());
+        let refused = storage
+            .append_rows(DB, T, &[batch(&[(30, 30, "s")])])
+            .await
+            .expect_err("the log is unusable");
+        assert!(refused.to_string().contains("unusable"), "{refused}");
+        assert_eq!(count_sum(&storage).await, (2, Some(3)));
+    }
+}

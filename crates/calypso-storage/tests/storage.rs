@@ -468,7 +468,7 @@ async fn checkpoints_replace_old_records_and_dropped_extents_go() {
     assert_eq!(log_records(dir.path()), vec![1, 2, 3]);
     for n in 0..3 {
         storage
-            .commit(|c| {
+            .commit(move |c| {
                 c.require_table_mut(DB, T)?.docstring = Some(format!("v{n}"));
                 Ok(())
             })
