@@ -104,24 +104,31 @@ impl Storage {
             catalog: current,
             hot,
         } = self.snapshot();
-        let mut next = Catalog::clone(&current);
+        // The catalog after the commits that succeeded so far (`None`: none yet). Each
+        // commit works on a copy of it, so that one that fails leaves nothing.
+        let mut next: Option<Catalog> = None;
         let mut hot_now: Arc<Hot> = Arc::clone(&hot);
         let mut finishes: Vec<Finish> = Vec::with_capacity(group.len());
         for job in group {
-            let mut trial = next.clone();
+            let before = next.as_ref().unwrap_or(&current);
+            let mut trial = before.clone();
             crate::rowstore::add_stand_ins(&hot_now, &mut trial);
             let Some(finish) = job(&mut trial) else {
                 continue;
             };
-            match crate::rowstore::settle(self, &next, &hot_now, &mut trial).await {
+            match crate::rowstore::settle(self, before, &hot_now, &mut trial).await {
                 Ok(()) => {
-                    next = trial;
-                    hot_now = Arc::new(hot_now.pruned(&next));
+                    hot_now = Arc::new(hot_now.pruned(&trial));
+                    next = Some(trial);
                     finishes.push(finish);
                 }
                 Err(e) => finish(Err(e)),
             }
         }
+        // Every commit that succeeded set `next`: without one there is nothing to answer.
+        let Some(next) = next else {
+            return;
+        };
         let written = self.write_commits(progress, &current, next, hot_now).await;
         match written {
             Ok(()) => {

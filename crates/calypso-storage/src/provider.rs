@@ -59,7 +59,7 @@ fn extent_values(e: &ExtentMeta) -> Vec<ScalarValue> {
 /// The extents and the hot rows (row store) of one table as a DataFusion table.
 ///
 /// The schema is the table's columns with [`KqlType::to_arrow`](kql_types::KqlType::to_arrow)
-/// types, all nullable, then the hidden `$IngestionTime` (stored), `$ExtentId` and
+/// types (`string` as `Utf8View` with `StorageOptions::string_views`), all nullable, then the hidden `$IngestionTime` (stored), `$ExtentId` and
 /// `$ExtentTags` (of the extent; the row store's rows have none: null). A scan first drops the extents that the filters exclude by their
 /// catalog statistics (min/max/null count), then reads the remaining files with
 /// DataFusion's Parquet reader (which may skip row groups too). Columns an extent does
