@@ -71,7 +71,7 @@ async fn ingest_row(
 }
 
 /// Bytes this process has passed to `write()` so far (0 where `/proc` is missing).
-fn bytes_written() -> u64 {
+pub(crate) fn bytes_written() -> u64 {
     std::fs::read_to_string("/proc/self/io")
         .ok()
         .and_then(|t| {

@@ -10,6 +10,7 @@
 //!   commands against a server for a set time.
 
 mod bench_admission;
+mod bench_commit;
 mod bench_ingest;
 mod bench_ingest_small;
 mod bench_load;
@@ -118,6 +119,10 @@ enum Bench {
     /// p50/p99 of the first and last 1,000 of `--count` in sequence, bytes written per
     /// ingest, then acknowledged ingests per second from `--writers` clients at once.
     IngestSmall(bench_ingest_small::Options),
+    /// Catalog commits that each add one extent, timed on a catalog of one empty table and
+    /// on one of `--tables` x `--extents` extents (temporary data dir): p50/p99 and bytes
+    /// written per commit on both (about the same when a commit costs its change).
+    Commit(bench_commit::Options),
     /// The bytes a one-day filter reads of `--days` days of rows ingested out of order and
     /// merged (temporary data dir), against a full scan: about 1/days.
     Scan(bench_scan::Options),
@@ -345,6 +350,9 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Bench {
             which: Bench::IngestSmall(options),
         } => rt.block_on(bench_ingest_small::run(options, &mut out)),
+        Command::Bench {
+            which: Bench::Commit(options),
+        } => rt.block_on(bench_commit::run(options, &mut out)),
         Command::Bench {
             which: Bench::Scan(options),
         } => rt.block_on(bench_scan::run(options, &mut out)),

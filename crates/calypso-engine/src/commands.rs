@@ -144,11 +144,12 @@ pub(crate) fn table_schema_row(db: &str, t: &Table) -> Vec<Cell> {
 pub(crate) fn db_of<'a>(cat: &'a Catalog, name: &str) -> Result<&'a Database> {
     cat.databases
         .get(name)
+        .map(|d| &**d)
         .ok_or_else(|| EngineError::UnknownDatabase(name.to_string()))
 }
 
 pub(crate) fn table_of<'a>(db: &'a Database, name: &str) -> Result<&'a Table> {
-    db.tables.get(name).ok_or_else(|| {
+    db.tables.get(name).map(|t| &**t).ok_or_else(|| {
         EngineError::NotFound(format!(
             "Table '{name}' was not found in database '{}'",
             db.name

@@ -429,12 +429,15 @@ impl Engine {
             .commit(|c| {
                 c.databases
                     .entry(DEFAULT_DATABASE.to_string())
-                    .or_insert_with(|| calypso_storage::Database {
-                        name: DEFAULT_DATABASE.to_string(),
-                        id: uuid::Uuid::new_v4().to_string(),
-                        persistent: true,
-                        created_on: chrono::Utc::now().to_rfc3339(),
-                        ..Default::default()
+                    .or_insert_with(|| {
+                        calypso_storage::Database {
+                            name: DEFAULT_DATABASE.to_string(),
+                            id: uuid::Uuid::new_v4().to_string(),
+                            persistent: true,
+                            created_on: chrono::Utc::now().to_rfc3339(),
+                            ..Default::default()
+                        }
+                        .into()
                     });
                 Ok(())
             })

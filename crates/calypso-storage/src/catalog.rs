@@ -1,11 +1,18 @@
 //! The catalog: databases, tables (with their extents) and stored functions.
 //!
-//! The catalog is one JSON document, written whole as `catalog/v{N}.json` at every
-//! commit. Every struct is `#[serde(default)]` so files written by older versions (with
+//! The catalog is one versioned value; each commit writes only what it changed as a log
+//! record and checkpoints hold it whole (see `crate::log` and `crate::manifest`). Every
+//! struct is `#[serde(default)]` so files written by older versions (with
 //! fewer fields) stay readable; `format_version` tells which layout wrote a file, and a
 //! file newer than [`FORMAT_VERSION`] is refused rather than half-read.
 //!
 //! Names are case-sensitive, as in Kusto.
+//!
+//! Versions share what they did not change: databases, tables and extents are behind
+//! `Arc`s, so copying a catalog for a commit copies pointers, the `_mut` accessors copy
+//! (with `Arc::make_mut`) only the database and table a change touches, and comparing two
+//! versions skips what they share by pointer. A commit's cost in memory follows the
+//! tables it touches, not the size of the catalog. (Serialized, an `Arc` is its value.)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,7 +34,7 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const DEFAULT_DATABASE: &str = "NetDefaultDB";
 
 /// The whole catalog at one version.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Catalog {
     /// The layout of the file this was read from (see [`FORMAT_VERSION`]).
@@ -35,7 +42,7 @@ pub struct Catalog {
     /// The version: `N` for `catalog/v{N}.json`, 0 before the first commit.
     pub version: u64,
     /// Databases by name.
-    pub databases: BTreeMap<String, Database>,
+    pub databases: BTreeMap<String, Arc<Database>>,
     /// Cluster-level role assignments (`AllDatabasesAdmin`, `AllDatabasesViewer`,
     /// `AllDatabasesMonitor`).
     pub cluster_roles: Vec<RoleAssignment>,
@@ -44,14 +51,14 @@ pub struct Catalog {
     pub policies: BTreeMap<String, serde_json::Value>,
     /// The history of metadata changes (`.show journal`), oldest first, at most
     /// [`JOURNAL_LIMIT`] entries.
-    pub journal: Vec<JournalEntry>,
+    pub journal: Arc<Vec<JournalEntry>>,
 }
 
 /// How many journal entries the catalog keeps (the oldest go first).
 pub const JOURNAL_LIMIT: usize = 1000;
 
 /// One metadata change (`.show journal`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct JournalEntry {
     /// `CREATE-TABLE`, `ADD-COLUMN`, `DROP-TABLE`, ... (Kusto's event names).
@@ -85,10 +92,11 @@ impl Catalog {
         if entry.timestamp.is_empty() {
             entry.timestamp = now_rfc3339();
         }
-        self.journal.push(entry);
-        if self.journal.len() > JOURNAL_LIMIT {
-            let extra = self.journal.len() - JOURNAL_LIMIT;
-            self.journal.drain(..extra);
+        let journal = Arc::make_mut(&mut self.journal);
+        journal.push(entry);
+        if journal.len() > JOURNAL_LIMIT {
+            let extra = journal.len() - JOURNAL_LIMIT;
+            journal.drain(..extra);
         }
     }
 }
@@ -99,7 +107,7 @@ fn persistent_by_default() -> bool {
 }
 
 /// A database.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Database {
     /// The name (case-sensitive).
@@ -115,7 +123,7 @@ pub struct Database {
     /// When it was created (RFC 3339).
     pub created_on: String,
     /// Tables by name.
-    pub tables: BTreeMap<String, Table>,
+    pub tables: BTreeMap<String, Arc<Table>>,
     /// Stored functions by name.
     pub functions: BTreeMap<String, Function>,
     /// The database's streaming ingestion policy, as Kusto's JSON.
@@ -132,7 +140,7 @@ pub struct Database {
 }
 
 /// A table.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Table {
     /// The name (case-sensitive).
@@ -146,7 +154,7 @@ pub struct Table {
     /// The docstring.
     pub docstring: Option<String>,
     /// The data: immutable Parquet files, in ingestion order.
-    pub extents: Vec<ExtentMeta>,
+    pub extents: Vec<Arc<ExtentMeta>>,
     /// The table's streaming ingestion policy, as Kusto's JSON.
     pub streaming_ingestion_policy: Option<serde_json::Value>,
     /// Named ingestion mappings (`.create table T ingestion csv mapping "m" '...'`).
@@ -175,7 +183,7 @@ fn is_zero(n: &u64) -> bool {
 
 /// A principal's assignment to a security role of the cluster, a database, a table or a
 /// function (`.add database D viewers ('aaduser=...')`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RoleAssignment {
     /// The role as the commands name it: `admins`, `users`, `viewers`,
@@ -204,7 +212,7 @@ impl RoleAssignment {
 }
 
 /// A named ingestion mapping of a table.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct IngestionMapping {
     /// The name (case-sensitive); unique per table and kind.
@@ -223,6 +231,7 @@ impl Table {
     /// The catalog's column list is the caller's to change.
     pub fn rename_column_data(&mut self, from: &str, to: &str) {
         for e in &mut self.extents {
+            let e = Arc::make_mut(e);
             let file = e
                 .columns_as
                 .remove(from)
@@ -247,6 +256,7 @@ impl Table {
     /// that name added later does not see the old data.
     pub fn forget_column_data(&mut self, name: &str) {
         for e in &mut self.extents {
+            let e = Arc::make_mut(e);
             e.columns_as.insert(name.to_string(), String::new());
             e.column_stats.retain(|c| c.name != name);
         }
@@ -261,7 +271,7 @@ impl Table {
 }
 
 /// A column of a table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Column {
     /// The name (case-sensitive).
@@ -288,7 +298,7 @@ impl Default for Column {
 }
 
 /// A stored function (`.create function`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Function {
     /// The name (case-sensitive).
@@ -310,7 +320,7 @@ pub struct Function {
 }
 
 /// An immutable Parquet file holding some rows of a table.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ExtentMeta {
     /// A UUID.
@@ -352,7 +362,7 @@ pub struct ExtentMeta {
 /// for `string`, `decimal` (its decimal text) and `datetime` (RFC 3339 with 9 fractional
 /// digits). `None` means unknown (no non-null value, a type without order such as
 /// `dynamic` or `guid`, non-finite reals, or a string too long to keep).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ColumnStats {
     /// The column name.
@@ -416,22 +426,29 @@ impl Catalog {
 
     /// The database called `name`.
     pub fn database(&self, name: &str) -> Option<&Database> {
-        self.databases.get(name)
+        self.databases.get(name).map(|d| &**d)
     }
 
-    /// The database called `name`, mutably.
+    /// The database called `name`, mutably (this version's own copy of it).
     pub fn database_mut(&mut self, name: &str) -> Option<&mut Database> {
-        self.databases.get_mut(name)
+        self.databases.get_mut(name).map(Arc::make_mut)
     }
 
     /// The table `table` of database `database`.
     pub fn table(&self, database: &str, table: &str) -> Option<&Table> {
-        self.database(database)?.tables.get(table)
+        self.database(database)?.tables.get(table).map(|t| &**t)
     }
 
-    /// The table `table` of database `database`, mutably.
+    /// The table `table` of database `database`, mutably (this version's own copy of it
+    /// and of its database; the other tables stay shared).
     pub fn table_mut(&mut self, database: &str, table: &str) -> Option<&mut Table> {
-        self.database_mut(database)?.tables.get_mut(table)
+        if !self.database(database)?.tables.contains_key(table) {
+            return None;
+        }
+        self.database_mut(database)?
+            .tables
+            .get_mut(table)
+            .map(Arc::make_mut)
     }
 
     /// The database called `name`, or `EntityNotFound`.
@@ -460,23 +477,25 @@ impl Catalog {
     /// The database called `name`, created (empty) if missing. Idempotent: an existing
     /// database is returned unchanged, whatever `persistent` says.
     pub fn ensure_database(&mut self, name: &str, persistent: bool) -> &mut Database {
-        self.databases
-            .entry(name.to_string())
-            .or_insert_with(|| Database::new(name, persistent))
+        Arc::make_mut(
+            self.databases
+                .entry(name.to_string())
+                .or_insert_with(|| Arc::new(Database::new(name, persistent))),
+        )
     }
 
     /// The database and the table whose id is `id`.
     pub fn table_by_id(&self, id: &str) -> Option<(&Database, &Table)> {
         self.databases
             .values()
-            .find_map(|d| d.tables.values().find(|t| t.id == id).map(|t| (d, t)))
+            .find_map(|d| d.tables.values().find(|t| t.id == id).map(|t| (&**d, &**t)))
     }
 
-    /// The table whose id is `id`, mutably.
+    /// The table whose id is `id`, mutably (copying only it and its database).
     pub fn table_by_id_mut(&mut self, id: &str) -> Option<&mut Table> {
-        self.databases
-            .values_mut()
-            .find_map(|d| d.tables.values_mut().find(|t| t.id == id))
+        let (db, table) = self.table_by_id(id)?;
+        let (db, table) = (db.name.clone(), table.name.clone());
+        self.table_mut(&db, &table)
     }
 
     /// Every extent path of every table.
@@ -491,6 +510,7 @@ impl Catalog {
     /// Fills what older files may lack: names from the map keys and missing ids.
     pub(crate) fn normalize(&mut self) {
         for (name, db) in &mut self.databases {
+            let db = Arc::make_mut(db);
             if db.name.is_empty() {
                 db.name.clone_from(name);
             }
@@ -498,6 +518,7 @@ impl Catalog {
                 db.id = new_id();
             }
             for (tname, t) in &mut db.tables {
+                let t = Arc::make_mut(t);
                 if t.name.is_empty() {
                     t.name.clone_from(tname);
                 }
@@ -530,13 +551,16 @@ impl Database {
     pub fn require_table(&self, name: &str) -> Result<&Table> {
         self.tables
             .get(name)
+            .map(|t| &**t)
             .ok_or_else(|| Error::not_found(EntityKind::Table, name))
     }
 
-    /// The table called `name` mutably, or `EntityNotFound`.
+    /// The table called `name` mutably (this version's own copy of it), or
+    /// `EntityNotFound`.
     pub fn require_table_mut(&mut self, name: &str) -> Result<&mut Table> {
         self.tables
             .get_mut(name)
+            .map(Arc::make_mut)
             .ok_or_else(|| Error::not_found(EntityKind::Table, name))
     }
 }
@@ -550,6 +574,12 @@ impl Table {
             columns,
             ..Table::default()
         }
+    }
+
+    /// The extents, each mutably (this version's own copy of each; to change a few, take
+    /// them by index with `Arc::make_mut` instead).
+    pub fn extents_mut(&mut self) -> impl Iterator<Item = &mut ExtentMeta> {
+        self.extents.iter_mut().map(Arc::make_mut)
     }
 
     /// The column called `name`.

@@ -131,9 +131,15 @@ impl Storage {
         };
         let written = self.write_commits(progress, &current, next, hot_now).await;
         match written {
-            Ok(()) => {
+            Ok(due) => {
                 for finish in finishes {
                     finish(Ok(()));
+                }
+                // The commits are answered; the checkpoint they made due is written
+                // before the next group (which waits for the commit lock). One that
+                // fails is tried again after the next record.
+                if let Some(mut progress) = due {
+                    let _ = self.checkpoint(&mut progress).await;
                 }
             }
             Err(e) => {
@@ -150,31 +156,31 @@ impl Storage {
     }
 
     /// Writes the changes from `current` to `next` as the next version (holding the
-    /// commit lock), then makes `next` current; writes a checkpoint when the log since the
-    /// last one is long enough.
+    /// commit lock), then makes `next` current. Returns the commit lock when the log since
+    /// the last checkpoint is long enough for the next one, which the caller writes.
     async fn write_commits(
         &self,
         mut progress: tokio::sync::OwnedMutexGuard<Progress>,
         current: &Catalog,
         mut next: Catalog,
         hot: Arc<Hot>,
-    ) -> Result<()> {
+    ) -> Result<Option<tokio::sync::OwnedMutexGuard<Progress>>> {
         let changes = log::diff(current, &next);
         if changes.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let changes = crate::volatile::durable_changes(changes, current, &next);
         if changes.is_empty() {
             // Only volatile databases changed: in memory, at the same version.
             self.set_state(Arc::new(next), hot);
-            return Ok(());
+            return Ok(None);
         }
         let version = current.version + 1;
         next.version = version;
         next.format_version = FORMAT_VERSION;
         if !self.inner.durable {
             self.set_state(Arc::new(next), hot);
-            return Ok(());
+            return Ok(None);
         }
         let record = log::encode_record(&Record {
             format_version: FORMAT_VERSION,
@@ -208,11 +214,7 @@ impl Storage {
         progress.bytes += size;
         let due = progress.records >= self.inner.options.checkpoint_every.max(1)
             || progress.bytes >= progress.checkpoint_bytes.max(MIN_CHECKPOINT_BYTES);
-        if due {
-            // The commit is done; a checkpoint that fails is tried again by the next one.
-            let _ = self.checkpoint(&mut progress).await;
-        }
-        Ok(())
+        Ok(due.then_some(progress))
     }
 }
 
@@ -281,13 +283,13 @@ mod tests {
                         // Changes, then fails: none of it may stay.
                         c.require_database_mut(DEFAULT_DATABASE)?
                             .tables
-                            .insert("Bad".into(), Table::new("Bad", vec![column("a")]));
+                            .insert("Bad".into(), Table::new("Bad", vec![column("a")]).into());
                         return Err(Error::invalid("commit 7 fails"));
                     }
                     let name = format!("T{i}");
                     c.require_database_mut(DEFAULT_DATABASE)?
                         .tables
-                        .insert(name.clone(), Table::new(&name, vec![column("a")]));
+                        .insert(name.clone(), Table::new(&name, vec![column("a")]).into());
                     Ok(i)
                 })
                 .await

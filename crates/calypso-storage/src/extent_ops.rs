@@ -5,6 +5,7 @@
 //! ADX's row store is left by extent commands.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use object_store::ObjectStoreExt;
 
@@ -43,7 +44,7 @@ fn unknown(id: &str, table: &str) -> Error {
 /// Removes extent `id` from `t`, or fails.
 fn take(t: &mut Table, id: &str) -> Result<ExtentMeta> {
     match t.extents.iter().position(|e| e.id == id && is_sealed(e)) {
-        Some(i) => Ok(t.extents.remove(i)),
+        Some(i) => Ok(Arc::unwrap_or_clone(t.extents.remove(i))),
         None => Err(unknown(id, &t.name)),
     }
 }
@@ -162,6 +163,7 @@ impl Storage {
                 let Some(e) = t.extents.iter_mut().find(|e| e.id == id && is_sealed(e)) else {
                     return Err(unknown(&id, &tn));
                 };
+                let e = Arc::make_mut(e);
                 e.tags = tags_of(&id, &e.tags);
                 e.id = new_id();
                 out.push(Replaced {
@@ -213,7 +215,7 @@ impl Storage {
                     let from = src.clone();
                     let dest = d.require_table_mut(&to)?;
                     let m = moved(e, &from, dest)?;
-                    dest.extents.push(m.clone());
+                    dest.extents.push(Arc::new(m.clone()));
                     out.push(Replaced {
                         original: r.id,
                         result: m,

@@ -335,7 +335,7 @@ mod tests {
         let db = c.ensure_database("db", true);
         let t = Table::new("T", vec![crate::Column::new("a", kql_types::KqlType::Long)]);
         let id = t.id.clone();
-        db.tables.insert("T".into(), t);
+        db.tables.insert("T".into(), t.into());
 
         let mut hot = Hot::default();
         hot.append(&id, vec![(1, batch(&[1, 2]))]);
@@ -359,7 +359,7 @@ mod tests {
             values(hot.pruned(&c).table(&id).unwrap()),
             vec![1, 2, 3, 4, 5, 6]
         );
-        c.databases.get_mut("db").unwrap().tables.clear();
+        c.database_mut("db").unwrap().tables.clear();
         assert!(hot.pruned(&c).is_empty(), "a dropped table's rows are gone");
     }
 }

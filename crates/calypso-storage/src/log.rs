@@ -13,6 +13,7 @@
 //! check out was not written whole.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use object_store::path::Path as ObjectPath;
 use serde::{Deserialize, Serialize};
@@ -60,7 +61,7 @@ pub(crate) enum Change {
         database: String,
         table: String,
         remove: Vec<String>,
-        add: Vec<ExtentMeta>,
+        add: Vec<Arc<ExtentMeta>>,
     },
 }
 
@@ -157,7 +158,9 @@ pub(crate) fn diff(old: &Catalog, new: &Catalog) -> Vec<Change> {
             policies: new.policies.clone(),
         });
     }
-    if let Some(journal) = journal_diff(&old.journal, &new.journal) {
+    if !Arc::ptr_eq(&old.journal, &new.journal)
+        && let Some(journal) = journal_diff(&old.journal, &new.journal)
+    {
         out.push(journal);
     }
     for name in old.databases.keys() {
@@ -167,6 +170,8 @@ pub(crate) fn diff(old: &Catalog, new: &Catalog) -> Vec<Change> {
     }
     for (name, db) in &new.databases {
         match old.databases.get(name) {
+            // Shared with the version before: nothing in it changed.
+            Some(before) if Arc::ptr_eq(before, db) => {}
             Some(before) if before.id == db.id => {
                 if !same_database_fields(before, db) {
                     out.push(Change::PutDatabase {
@@ -204,6 +209,7 @@ fn tables_diff(old: &Database, new: &Database, out: &mut Vec<Change>) {
     }
     for (name, t) in &new.tables {
         match old.tables.get(name) {
+            Some(before) if Arc::ptr_eq(before, t) => {}
             Some(before) if before.id == t.id => {
                 if !same_table_fields(before, t) {
                     out.push(Change::PutTable {
@@ -246,12 +252,13 @@ fn put_whole_table(db: &str, t: &Table, out: &mut Vec<Change>) {
 /// The extents change of a table, `None` when its extents are the same. When the
 /// extents kept do not stay in their order, all are removed and added again.
 fn extents_diff(db: &str, old: &Table, new: &Table) -> Option<Change> {
-    // Most tables of a commit are untouched: no sets to build for them.
+    // Most tables a commit copies keep their extents: no sets to build for them (an
+    // `Arc<ExtentMeta>` shared by both compares by pointer first).
     if old.extents == new.extents {
         return None;
     }
     let new_ids: HashSet<&str> = new.extents.iter().map(|e| e.id.as_str()).collect();
-    let old_by_id: HashMap<&str, &ExtentMeta> =
+    let old_by_id: HashMap<&str, &Arc<ExtentMeta>> =
         old.extents.iter().map(|e| (e.id.as_str(), e)).collect();
     let remove: Vec<String> = old
         .extents
@@ -285,7 +292,7 @@ fn extents_diff(db: &str, old: &Table, new: &Table) -> Option<Change> {
             add: new.extents.clone(),
         });
     }
-    let add: Vec<ExtentMeta> = new
+    let add: Vec<Arc<ExtentMeta>> = new
         .extents
         .iter()
         .filter(|e| old_by_id.get(e.id.as_str()).is_none_or(|o| *o != *e))
@@ -342,12 +349,13 @@ pub(crate) fn apply(catalog: &mut Catalog, changes: Vec<Change>) -> Result<()> {
             }
             Change::Journal { entries, replace } => {
                 if replace {
-                    catalog.journal = entries;
+                    catalog.journal = Arc::new(entries);
                 } else {
-                    catalog.journal.extend(entries);
-                    if catalog.journal.len() > JOURNAL_LIMIT {
-                        let extra = catalog.journal.len() - JOURNAL_LIMIT;
-                        catalog.journal.drain(..extra);
+                    let journal = Arc::make_mut(&mut catalog.journal);
+                    journal.extend(entries);
+                    if journal.len() > JOURNAL_LIMIT {
+                        let extra = journal.len() - JOURNAL_LIMIT;
+                        journal.drain(..extra);
                     }
                 }
             }
@@ -355,12 +363,13 @@ pub(crate) fn apply(catalog: &mut Catalog, changes: Vec<Change>) -> Result<()> {
                 let name = database.name.clone();
                 match catalog.databases.get_mut(&name) {
                     Some(db) => {
+                        let db = Arc::make_mut(db);
                         let tables = std::mem::take(&mut db.tables);
                         *db = database;
                         db.tables = tables;
                     }
                     None => {
-                        catalog.databases.insert(name, database);
+                        catalog.databases.insert(name, Arc::new(database));
                     }
                 }
             }
@@ -372,12 +381,13 @@ pub(crate) fn apply(catalog: &mut Catalog, changes: Vec<Change>) -> Result<()> {
                 let name = table.name.clone();
                 match db.tables.get_mut(&name) {
                     Some(t) => {
+                        let t = Arc::make_mut(t);
                         let extents = std::mem::take(&mut t.extents);
                         *t = table;
                         t.extents = extents;
                     }
                     None => {
-                        db.tables.insert(name, table);
+                        db.tables.insert(name, Arc::new(table));
                     }
                 }
             }
@@ -391,11 +401,11 @@ pub(crate) fn apply(catalog: &mut Catalog, changes: Vec<Change>) -> Result<()> {
                 add,
             } => {
                 let db = database_mut(catalog, &database)?;
-                let t = db.tables.get_mut(&table).ok_or_else(|| {
+                let t = Arc::make_mut(db.tables.get_mut(&table).ok_or_else(|| {
                     Error::Corrupt(format!(
                         "a catalog log record changes the extents of table '{table}' of '{database}', which does not exist"
                     ))
-                })?;
+                })?);
                 let gone: HashSet<String> = remove.into_iter().collect();
                 t.extents.retain(|e| !gone.contains(&e.id));
                 for e in add {
@@ -411,11 +421,15 @@ pub(crate) fn apply(catalog: &mut Catalog, changes: Vec<Change>) -> Result<()> {
 }
 
 fn database_mut<'a>(catalog: &'a mut Catalog, name: &str) -> Result<&'a mut Database> {
-    catalog.databases.get_mut(name).ok_or_else(|| {
-        Error::Corrupt(format!(
-            "a catalog log record changes database '{name}', which does not exist"
-        ))
-    })
+    catalog
+        .databases
+        .get_mut(name)
+        .map(Arc::make_mut)
+        .ok_or_else(|| {
+            Error::Corrupt(format!(
+                "a catalog log record changes database '{name}', which does not exist"
+            ))
+        })
 }
 
 /// A database's own fields: everything but its tables (destructured, so that a new field
@@ -450,7 +464,7 @@ fn database_fields(db: &Database) -> Database {
 }
 
 /// Whether two databases' own fields are equal (their tables aside).
-fn same_database_fields(a: &Database, b: &Database) -> bool {
+pub(crate) fn same_database_fields(a: &Database, b: &Database) -> bool {
     // By reference: this runs for every database at every commit.
     fn own(d: &Database) -> impl PartialEq + '_ {
         let Database {

@@ -4,13 +4,14 @@ use super::*;
 use crate::catalog::Column;
 use kql_types::KqlType;
 
-fn extent(id: &str, rows: u64) -> ExtentMeta {
+fn extent(id: &str, rows: u64) -> Arc<ExtentMeta> {
     ExtentMeta {
         id: id.into(),
         path: format!("data/d/t/{id}.parquet"),
         rows,
         ..Default::default()
     }
+    .into()
 }
 
 fn base() -> Catalog {
@@ -18,10 +19,10 @@ fn base() -> Catalog {
     let db = c.ensure_database("db", true);
     let mut t = Table::new("T", vec![Column::new("a", KqlType::Long)]);
     t.extents = vec![extent("e1", 1), extent("e2", 2)];
-    db.tables.insert("T".into(), t);
+    db.tables.insert("T".into(), t.into());
     db.tables.insert(
         "U".into(),
-        Table::new("U", vec![Column::new("b", KqlType::String)]),
+        Table::new("U", vec![Column::new("b", KqlType::String)]).into(),
     );
     c
 }
@@ -68,14 +69,14 @@ fn every_kind_of_change_round_trips() {
     // a replace of all extents, a changed extent, a rename, a new column
     new.table_mut("db", "T").unwrap().extents = vec![extent("e9", 9)];
     let u = new.database_mut("db").unwrap().tables.remove("U").unwrap();
-    let mut u2 = u.clone();
+    let mut u2 = Arc::unwrap_or_clone(u);
     u2.name = "U2".into();
     u2.columns.push(Column::new("c", KqlType::Real));
     u2.extents.push(extent("u1", 4));
     new.database_mut("db")
         .unwrap()
         .tables
-        .insert("U2".into(), u2);
+        .insert("U2".into(), u2.into());
     new.ensure_database("other", false).pretty_name = Some("x".into());
     new.database_mut("db")
         .unwrap()
@@ -106,7 +107,8 @@ fn reordered_or_changed_extents_round_trip() {
     new.table_mut("db", "T").unwrap().extents.reverse();
     round_trip(&old, &new);
     let mut changed = old.clone();
-    changed.table_mut("db", "T").unwrap().extents[0].tags = vec!["drop-by:x".into()];
+    Arc::make_mut(&mut changed.table_mut("db", "T").unwrap().extents[0]).tags =
+        vec!["drop-by:x".into()];
     let changes = round_trip(&old, &changed);
     assert_eq!(changes.len(), 1);
     // a table replaced by another of the same name (new id)
@@ -115,7 +117,7 @@ fn reordered_or_changed_extents_round_trip() {
         .database_mut("db")
         .unwrap()
         .tables
-        .insert("T".into(), Table::new("T", vec![]));
+        .insert("T".into(), Table::new("T", vec![]).into());
     round_trip(&old, &other);
 }
 

@@ -21,7 +21,7 @@ use crate::log::{
     CHECKPOINT_DIR, LOG_DIR, TORN_DIR, apply, checkpoint_path, decode_record, frame, unframe,
     version_of,
 };
-use crate::store::{CATALOG_DIR, parse_catalog};
+use crate::store::{CATALOG_DIR, blocking, parse_catalog};
 
 /// The catalog as the store holds it.
 #[derive(Debug)]
@@ -196,21 +196,18 @@ pub(crate) struct Written {
 }
 
 /// Writes `catalog` as the checkpoint of its version (an existing one is kept).
-pub(crate) async fn write_checkpoint(
-    store: &dyn ObjectStore,
-    catalog: &Catalog,
-) -> Result<Written> {
-    // Written in this build's layout, whatever layout the catalog was read from.
-    let payload = if catalog.format_version == FORMAT_VERSION {
-        serde_json::to_vec(catalog)?
-    } else {
-        let mut current = catalog.clone();
-        current.format_version = FORMAT_VERSION;
-        serde_json::to_vec(&current)?
-    };
-    let bytes = frame("checkpoint", &payload);
+pub(crate) async fn write_checkpoint(store: &dyn ObjectStore, catalog: Catalog) -> Result<Written> {
+    let version = catalog.version;
+    // The whole catalog: serialized off the async threads (it may be megabytes).
+    let bytes = blocking(move || {
+        let mut catalog = catalog;
+        // Written in this build's layout, whatever layout the catalog was read from.
+        catalog.format_version = FORMAT_VERSION;
+        Ok(frame("checkpoint", &serde_json::to_vec(&catalog)?))
+    })
+    .await?;
     let size = bytes.len() as u64;
-    let location = checkpoint_path(catalog.version);
+    let location = checkpoint_path(version);
     let created = match store
         .put_opts(&location, PutPayload::from(bytes), PutMode::Create.into())
         .await

@@ -220,7 +220,8 @@ impl Storage {
         let policy = MergePolicy::of(t.policies.get("merge"), db.policies.get("merge"));
         let mut merged = 0;
         for group in plan(t, &policy) {
-            let sources: Vec<ExtentMeta> = group.iter().map(|i| t.extents[*i].clone()).collect();
+            let sources: Vec<Arc<ExtentMeta>> =
+                group.iter().map(|i| Arc::clone(&t.extents[*i])).collect();
             if self.merge_group(&db.id, t, sources).await? {
                 merged += 1;
             }
@@ -234,13 +235,13 @@ impl Storage {
         &self,
         database_id: &str,
         t: &Table,
-        sources: Vec<ExtentMeta>,
+        sources: Vec<Arc<ExtentMeta>>,
     ) -> Result<bool> {
         let mut batches = Vec::new();
         for e in &sources {
             let location = ObjectPath::from(e.path.as_str());
             let bytes = self.store_of(&e.path).get(&location).await?.bytes().await?;
-            let (table, extent) = (t.clone(), e.clone());
+            let (table, extent) = (t.clone(), Arc::clone(e));
             batches.extend(blocking(move || read_extent(&table, &extent, bytes)).await?);
         }
         let mut extent = self.write_extent_of(database_id, t, &batches).await?;
@@ -270,7 +271,7 @@ impl Storage {
             .unwrap_or_default();
         let location = ObjectPath::from(extent.path.as_str());
         let id = t.id.clone();
-        let gone: Vec<ExtentMeta> = sources.clone();
+        let gone: Vec<Arc<ExtentMeta>> = sources.clone();
         let committed = self
             .commit(move |c| {
                 let Some(t) = c.table_by_id_mut(&id) else {
@@ -282,7 +283,7 @@ impl Storage {
                 }
                 let ids: BTreeSet<&str> = sources.iter().map(|s| s.id.as_str()).collect();
                 t.extents.retain(|e| !ids.contains(e.id.as_str()));
-                t.extents.push(extent);
+                t.extents.push(Arc::new(extent));
                 Ok(true)
             })
             .await;
@@ -290,7 +291,7 @@ impl Storage {
             let _ = self.store_of(location.as_ref()).delete(&location).await;
         }
         if committed.as_ref().is_ok_and(|c| *c) {
-            self.delete_later(gone.into_iter().map(|e| e.path).collect());
+            self.delete_later(gone.iter().map(|e| e.path.clone()).collect());
         }
         committed
     }

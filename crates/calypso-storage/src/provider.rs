@@ -152,7 +152,7 @@ impl ExtentTable {
         table: &'a Table,
         filters: &[Expr],
     ) -> Vec<&'a ExtentMeta> {
-        let all: Vec<&ExtentMeta> = table.extents.iter().collect();
+        let all: Vec<&ExtentMeta> = table.extents.iter().map(|e| &**e).collect();
         let Some(predicate) = conjunction(filters.iter().cloned()) else {
             return all;
         };

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::catalog::Table;
+use crate::catalog::{ExtentMeta, Table};
 use crate::error::Result;
 use crate::hot::HOT_EXTENT_ID;
 use crate::store::Storage;
@@ -38,11 +38,16 @@ fn expired(created_on: &str, nanos: i64, now: DateTime<Utc>) -> bool {
     age > nanos
 }
 
+/// Whether extent `e` (sealed: the row store's rows are not aged) expired at `now`.
+fn expires(e: &ExtentMeta, nanos: i64, now: DateTime<Utc>) -> bool {
+    e.id != HOT_EXTENT_ID && expired(&e.created_on, nanos, now)
+}
+
 /// The paths of the extents of `t` that expired at `now`, removed from it.
 fn expire(t: &mut Table, nanos: i64, now: DateTime<Utc>) -> Vec<String> {
     let mut gone = Vec::new();
     t.extents.retain(|e| {
-        let out = e.id != HOT_EXTENT_ID && expired(&e.created_on, nanos, now);
+        let out = expires(e, nanos, now);
         if out {
             gone.push(e.path.clone());
         }
@@ -57,14 +62,24 @@ impl Storage {
     pub async fn apply_retention(&self, now: DateTime<Utc>) -> Result<usize> {
         let gone = self
             .commit(move |c| {
-                let mut gone = Vec::new();
-                for d in c.databases.values_mut() {
-                    let database = d.policies.get("retention").cloned();
-                    for t in d.tables.values_mut() {
-                        let policy = t.policies.get("retention").or(database.as_ref());
-                        if let Some(nanos) = soft_delete_nanos(policy) {
-                            gone.extend(expire(t, nanos, now));
+                // Found first, then changed: only the tables that lose extents are
+                // copied for this version.
+                let mut due = Vec::new();
+                for d in c.databases.values() {
+                    let database = d.policies.get("retention");
+                    for t in d.tables.values() {
+                        let policy = t.policies.get("retention").or(database);
+                        if let Some(nanos) = soft_delete_nanos(policy)
+                            && t.extents.iter().any(|e| expires(e, nanos, now))
+                        {
+                            due.push((d.name.clone(), t.name.clone(), nanos));
                         }
+                    }
+                }
+                let mut gone = Vec::new();
+                for (d, t, nanos) in due {
+                    if let Some(t) = c.table_mut(&d, &t) {
+                        gone.extend(expire(t, nanos, now));
                     }
                 }
                 Ok(gone)

@@ -183,8 +183,46 @@ async fn sealer(weak: Weak<Inner>) {
 pub(crate) fn add_stand_ins(hot: &Hot, next: &mut Catalog) {
     for (id, rows) in hot.tables() {
         if let Some(t) = next.table_by_id_mut(id) {
-            t.extents.push(rows.stand_in());
+            t.extents.push(Arc::new(rows.stand_in()));
         }
+    }
+}
+
+/// Table `id` of `next` as the very table of `current` when the change left it as it was:
+/// adding and removing its stand-in copied it, and the versions share what did not change.
+fn share_if_unchanged(current: &Catalog, next: &mut Catalog, id: &str) {
+    let Some((db, before)) = current.table_by_id(id) else {
+        return;
+    };
+    let (Some(old_db), Some(new_db)) = (
+        current.databases.get(&db.name),
+        next.databases.get_mut(&db.name),
+    ) else {
+        return;
+    };
+    let (Some(old), Some(new)) = (
+        old_db.tables.get(&before.name),
+        new_db.tables.get(&before.name),
+    ) else {
+        return;
+    };
+    if Arc::ptr_eq(old, new) || old != new {
+        return;
+    }
+    // The database was copied for this table alone: share it whole if nothing else in
+    // it changed.
+    let alone = new_db.tables.len() == old_db.tables.len()
+        && new_db.tables.iter().all(|(name, t)| {
+            *name == before.name || old_db.tables.get(name).is_some_and(|o| Arc::ptr_eq(o, t))
+        })
+        && crate::log::same_database_fields(old_db, new_db);
+    if alone {
+        *new_db = Arc::clone(old_db);
+    } else {
+        let old = Arc::clone(old);
+        Arc::make_mut(new_db)
+            .tables
+            .insert(before.name.clone(), old);
     }
 }
 
@@ -207,9 +245,10 @@ pub(crate) async fn settle(
             t.sealed_seq = t.sealed_seq.max(last);
             continue;
         };
-        let stand_in = t.extents.remove(at);
+        let stand_in = Arc::unwrap_or_clone(t.extents.remove(at));
         let fit = rows.chunks.iter().all(|c| hot::fits(t, &c.batch.schema()));
         if fit && stand_in == rows.stand_in() {
+            share_if_unchanged(current, next, id);
             continue;
         }
         let Some((db, before)) = current.table_by_id(id) else {
@@ -234,7 +273,7 @@ pub(crate) async fn settle(
         let Some(t) = next.table_by_id_mut(id) else {
             continue;
         };
-        t.extents.insert(at.min(t.extents.len()), extent);
+        t.extents.insert(at.min(t.extents.len()), Arc::new(extent));
         t.sealed_seq = t.sealed_seq.max(last);
     }
     Ok(())
@@ -267,7 +306,7 @@ impl Storage {
         }
         let stamp_time = db
             .and_then(|d| d.tables.get(table))
-            .is_none_or(crate::extent::ingestion_time_on);
+            .is_none_or(|t| crate::extent::ingestion_time_on(t));
         drop(catalog);
         let Some(first) = batches.first() else {
             return Err(Error::invalid(format!(
@@ -505,7 +544,7 @@ impl Storage {
                 if t.sealed_seq >= seq {
                     return Ok(false);
                 }
-                t.extents.push(extent);
+                t.extents.push(Arc::new(extent));
                 t.sealed_seq = seq;
                 Ok(true)
             })

@@ -364,7 +364,7 @@ impl Storage {
     pub(crate) async fn checkpoint(&self, progress: &mut Progress) -> Result<bool> {
         let catalog = self.catalog();
         let durable = crate::volatile::durable_catalog(&catalog);
-        let written = manifest::write_checkpoint(self.inner.store.as_ref(), &durable).await?;
+        let written = manifest::write_checkpoint(self.inner.store.as_ref(), durable).await?;
         self.sync(&written.location).await?;
         progress.records = 0;
         progress.bytes = 0;
@@ -377,7 +377,9 @@ impl Storage {
         Ok(written.created)
     }
 
-    /// Reloads the catalog from the store (written by another process).
+    /// Reloads the catalog from the store (written by another process). Waits first for
+    /// the commit or checkpoint being written (it takes the commit lock): after it, the
+    /// checkpoint the last commit made due is in the store.
     pub async fn refresh(&self) -> Result<()> {
         let _guard = self.inner.commit_lock.lock().await;
         self.reload().await

@@ -70,7 +70,7 @@ pub(crate) fn keep_volatile(loaded: &mut Catalog, live: &Catalog) {
         loaded
             .databases
             .entry(d.name.clone())
-            .or_insert_with(|| d.clone());
+            .or_insert_with(|| Arc::clone(d));
     }
 }
 

@@ -413,7 +413,7 @@ mod tests {
         let db = c.ensure_database("db", true);
         let mut t = crate::Table::new("T", vec![]);
         t.id = "t".into();
-        db.tables.insert("T".into(), t);
+        db.tables.insert("T".into(), t.into());
         for seq in 1..=3 {
             let (bytes, w) = entry(seq, 0);
             wal.append(&bytes, &[w]).unwrap();
@@ -421,7 +421,7 @@ mod tests {
         assert_eq!(wal.remove_sealed(&c).unwrap(), 0);
         c.table_by_id_mut("t").unwrap().sealed_seq = 2;
         assert_eq!(wal.remove_sealed(&c).unwrap(), 2);
-        c.databases.get_mut("db").unwrap().tables.clear();
+        c.database_mut("db").unwrap().tables.clear();
         wal.remove_sealed(&c).unwrap();
         assert_eq!(
             wal.remove_sealed(&c).unwrap(),

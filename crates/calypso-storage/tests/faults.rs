@@ -117,7 +117,7 @@ async fn every_operation_succeeds_durably_or_leaves_nothing() {
             let db = c.ensure_database(DB, true);
             db.tables.insert(
                 T.to_string(),
-                Table::new(T, vec![Column::new("x", KqlType::Long)]),
+                Table::new(T, vec![Column::new("x", KqlType::Long)]).into(),
             );
             Ok(())
         })
@@ -143,7 +143,7 @@ async fn every_operation_succeeds_durably_or_leaves_nothing() {
                     let e = storage.write_extent(DB, T, &[rows(value, n)]).await?;
                     storage
                         .commit(move |c| {
-                            c.require_table_mut(DB, T)?.extents.push(e);
+                            c.require_table_mut(DB, T)?.extents.push(e.into());
                             Ok(())
                         })
                         .await
@@ -268,7 +268,7 @@ async fn every_operation_succeeds_durably_or_leaves_nothing() {
             .unwrap();
         let r = storage
             .commit(move |c| {
-                c.require_table_mut(DB, T)?.extents.push(e);
+                c.require_table_mut(DB, T)?.extents.push(e.into());
                 Ok(())
             })
             .await;

@@ -233,7 +233,7 @@ async fn every_kql_type_round_trips_through_an_extent() {
         .commit(|c| {
             c.ensure_database(DB, true)
                 .tables
-                .insert(T.into(), Table::new(T, columns));
+                .insert(T.into(), Table::new(T, columns).into());
             Ok(())
         })
         .await
@@ -296,7 +296,7 @@ async fn every_kql_type_round_trips_through_an_extent() {
     assert_eq!(stats("c_dynamic").min, None);
     storage
         .commit(move |c| {
-            c.require_table_mut(DB, T)?.extents.push(extent);
+            c.require_table_mut(DB, T)?.extents.push(extent.into());
             Ok(())
         })
         .await
@@ -370,7 +370,7 @@ async fn role_assignments_survive_a_reopen_follow_renames_and_go_with_drops() {
             let mut t = Table::new("T", vec![Column::new("a", KqlType::Long)]);
             t.roles.push(assignment("ingestors", "aadapp=app;tenant"));
             t.restricted_view_access = Some(true);
-            d.tables.insert("T".into(), t);
+            d.tables.insert("T".into(), t.into());
             Ok(())
         })
         .await
@@ -387,9 +387,9 @@ async fn role_assignments_survive_a_reopen_follow_renames_and_go_with_drops() {
     storage
         .commit(|c| {
             let d = c.require_database_mut("db")?;
-            let mut t = d.tables.remove("T").unwrap();
+            let mut t = Arc::unwrap_or_clone(d.tables.remove("T").unwrap());
             t.name = "U".into();
-            d.tables.insert("U".into(), t);
+            d.tables.insert("U".into(), t.into());
             Ok(())
         })
         .await

@@ -19,7 +19,7 @@ async fn count_sum(storage: &Storage) -> (i64, Option<i64>) {
     (single_i64(&out, 0).unwrap(), single_i64(&out, 1))
 }
 
-fn extents(storage: &Storage) -> Vec<calypso_storage::ExtentMeta> {
+fn extents(storage: &Storage) -> Vec<std::sync::Arc<calypso_storage::ExtentMeta>> {
     storage
         .catalog()
         .require_table(DB, T)
@@ -91,7 +91,7 @@ async fn extents_with_different_drop_by_tags_are_not_merged_together() {
     storage
         .commit(|c| {
             let t = c.require_table_mut(DB, T)?;
-            for (i, e) in t.extents.iter_mut().enumerate() {
+            for (i, e) in t.extents_mut().enumerate() {
                 e.tags = vec![format!("drop-by:{}", i % 2), format!("ingest-by:{i}")];
             }
             Ok(())
@@ -99,7 +99,7 @@ async fn extents_with_different_drop_by_tags_are_not_merged_together() {
         .await
         .unwrap();
     assert_eq!(storage.merge_all().await.unwrap(), 2);
-    let mut tags: Vec<Vec<String>> = extents(&storage).into_iter().map(|e| e.tags).collect();
+    let mut tags: Vec<Vec<String>> = extents(&storage).iter().map(|e| e.tags.clone()).collect();
     tags.sort();
     assert_eq!(
         tags,
@@ -171,9 +171,14 @@ async fn extents_created_far_apart_are_not_merged() {
     storage
         .commit(|c| {
             let t = c.require_table_mut(DB, T)?;
-            t.extents[0].created_on = "2026-01-01T00:00:00Z".into();
-            t.extents[1].created_on = "2026-01-01T05:00:00Z".into();
-            t.extents[2].created_on = "2026-01-03T00:00:00Z".into();
+            let times = [
+                "2026-01-01T00:00:00Z",
+                "2026-01-01T05:00:00Z",
+                "2026-01-03T00:00:00Z",
+            ];
+            for (e, at) in t.extents_mut().zip(times) {
+                e.created_on = at.into();
+            }
             Ok(())
         })
         .await
@@ -202,7 +207,7 @@ async fn renamed_columns_merge_under_their_new_names() {
         .unwrap();
     storage
         .commit(move |c| {
-            c.require_table_mut(DB, T)?.extents.push(extent);
+            c.require_table_mut(DB, T)?.extents.push(extent.into());
             Ok(())
         })
         .await
@@ -249,7 +254,7 @@ async fn created(storage: &Storage, times: &'static [&'static str]) {
     storage
         .commit(move |c| {
             let t = c.require_table_mut(DB, T)?;
-            for (e, at) in t.extents.iter_mut().zip(times) {
+            for (e, at) in t.extents_mut().zip(times) {
                 e.created_on = (*at).to_string();
             }
             Ok(())

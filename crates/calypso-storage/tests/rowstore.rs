@@ -5,6 +5,7 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use calypso_storage::{Column, Storage, StorageOptions};
@@ -380,4 +381,61 @@ async fn a_failed_log_fsync_fails_the_ingest_and_leaves_nothing() {
         assert!(refused.to_string().contains("unusable"), "{refused}");
         assert_eq!(count_sum(&storage).await, (2, Some(3)));
     }
+}
+
+/// A commit copies what it changes and shares the rest with the version before, by
+/// pointer: the other tables (one with rows in the row store too, though every commit
+/// adds and removes its stand-in) and the extents a changed table kept.
+#[tokio::test]
+async fn a_commit_shares_what_it_did_not_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(dir.path()).await;
+    create_table(&storage).await;
+    storage
+        .commit(|c| {
+            let u = calypso_storage::Table::new("U", vec![Column::new("x", KqlType::Long)]);
+            c.require_database_mut(DB)?
+                .tables
+                .insert("U".into(), u.into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    common::ingest(&storage, &[batch(&[(1, 1, "a")])]).await;
+    append(&storage, 2).await;
+    let before = storage.catalog();
+    storage
+        .commit(|c| {
+            c.require_table_mut(DB, "U")?.docstring = Some("changed".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let after = storage.catalog();
+    assert_eq!(after.version, before.version + 1);
+    let (b, a) = (&before.databases[DB], &after.databases[DB]);
+    assert!(
+        Arc::ptr_eq(&b.tables[T], &a.tables[T]),
+        "T (with hot rows) is shared"
+    );
+    assert!(!Arc::ptr_eq(&b.tables["U"], &a.tables["U"]), "U changed");
+    assert_eq!(a.tables["U"].docstring.as_deref(), Some("changed"));
+    // An extent added to T: the extent it had stays shared, and so does U.
+    common::ingest(&storage, &[batch(&[(3, 3, "c")])]).await;
+    let later = storage.catalog();
+    let l = &later.databases[DB];
+    assert_eq!(l.tables[T].extents.len(), 2);
+    assert!(Arc::ptr_eq(
+        &a.tables[T].extents[0],
+        &l.tables[T].extents[0]
+    ));
+    assert!(Arc::ptr_eq(&a.tables["U"], &l.tables["U"]));
+    // What is shared is what is stored: the reopened catalog is the same.
+    assert_eq!(count_sum(&storage).await, (3, Some(6)));
+    drop((before, after, later));
+    drop(storage);
+    let reopened = open(dir.path()).await;
+    assert_eq!(count_sum(&reopened).await, (3, Some(6)));
+    let t = reopened.catalog().require_table(DB, "U").unwrap().clone();
+    assert_eq!(t.docstring.as_deref(), Some("changed"));
 }

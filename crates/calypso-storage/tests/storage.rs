@@ -231,7 +231,7 @@ async fn extents_are_queryable_after_their_commit() {
     assert_eq!(single_i64(&rows, 0), Some(0));
     storage
         .commit(move |c| {
-            c.require_table_mut(DB, T)?.extents.push(first);
+            c.require_table_mut(DB, T)?.extents.push(first.into());
             Ok(())
         })
         .await
@@ -287,7 +287,7 @@ async fn write_extent_checks_the_data() {
         .commit(|c| {
             c.require_database_mut(DB)?.tables.insert(
                 "U".into(),
-                Table::new("U", vec![Column::new("x", KqlType::Int)]),
+                Table::new("U", vec![Column::new("x", KqlType::Int)]).into(),
             );
             Ok(())
         })
@@ -463,7 +463,9 @@ async fn checkpoints_replace_old_records_and_dropped_extents_go() {
     let dropped = ingest(&storage, &[batch(&[(1, 1, "a")])]).await;
     assert_eq!(log_records(dir.path()), vec![1, 2]);
     common::clear_data(&storage).await;
-    // The third record: a checkpoint at 3; 0 and the records after it stay.
+    // The third record: a checkpoint at 3 (written after the commit is answered, before
+    // the next one; `refresh` waits for it); 0 and the records after it stay.
+    storage.refresh().await.unwrap();
     assert_eq!(checkpoints(dir.path()), vec![0, 3]);
     assert_eq!(log_records(dir.path()), vec![1, 2, 3]);
     for n in 0..3 {
@@ -475,6 +477,7 @@ async fn checkpoints_replace_old_records_and_dropped_extents_go() {
             .await
             .unwrap();
     }
+    storage.refresh().await.unwrap();
     assert_eq!(checkpoints(dir.path()), vec![3, 6]);
     assert_eq!(log_records(dir.path()), vec![4, 5, 6]);
     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -279,7 +279,8 @@ impl Engine {
                                 created_on: now_rfc3339(),
                                 pretty_name: pretty,
                                 ..Default::default()
-                            },
+                            }
+                            .into(),
                         );
                         c.record(entry);
                         Ok(())

@@ -8,7 +8,7 @@
 use arrow::array::Array;
 use calypso_storage::{Catalog, ExtentMeta, ExtentRef, Replaced, is_sealed};
 use kql_functions::KqlType;
-use kql_syntax::ast::{AgeUnit, ExtentSource, ExtentsCommand, Property, prop};
+use kql_syntax::ast::{AgeUnit, ExtentSource, ExtentsCommand, Property, Trim, TrimBy, prop};
 
 use super::ingest_props::datetime_prop;
 use super::{db_of, table_of};
@@ -230,16 +230,11 @@ impl Engine {
                 trim,
                 pretend,
             } => {
-                if *trim {
-                    return Err(EngineError::NotImplemented(
-                        "'.drop extents ... trim by' is not implemented by Calypso yet".into(),
-                    ));
-                }
                 let cat = self.storage.catalog();
                 let d = db_of(&cat, database)?;
                 let tables = match t {
                     Some(t) => vec![table_of(d, &t.name)?],
-                    None => d.tables.values().collect(),
+                    None => d.tables.values().map(|t| &**t).collect(),
                 };
                 let cutoff = older.map(|(n, unit)| {
                     let unit_ns: i64 = match unit {
@@ -255,11 +250,14 @@ impl Engine {
                             .iter()
                             .filter(|e| is_sealed(e))
                             .filter(|e| cutoff.is_none_or(|c| rfc3339_nanos(&e.created_on) < c))
-                            .map(|e| (t.name.clone(), e.clone()))
+                            .map(|e| (t.name.clone(), ExtentMeta::clone(e)))
                     })
                     .collect();
-                // `limit n`: the oldest first.
+                // `trim by` and `limit n`: the oldest first.
                 chosen.sort_by_key(|(_, e)| rfc3339_nanos(&e.created_on));
+                if let Some(trim) = trim {
+                    chosen = trimmed(chosen, *trim);
+                }
                 if let Some(n) = limit {
                     chosen.truncate(usize::try_from(*n).unwrap_or(usize::MAX));
                 }
@@ -289,7 +287,7 @@ impl Engine {
                     for r in refs {
                         let t = table_of(d, &r.table)?;
                         if let Some(e) = t.extents.iter().find(|e| e.id == r.id && is_sealed(e)) {
-                            rows.push((r.table, e.clone()));
+                            rows.push((r.table, ExtentMeta::clone(e)));
                         }
                     }
                     return drop_rows(&rows);
@@ -522,6 +520,28 @@ impl Engine {
     }
 }
 
+/// `trim by`: of `chosen` (oldest first), the oldest to drop so that the size of those left
+/// is at most the trim size (ADX: "trim the data until the sum of extents matches the
+/// required size"). `extentsize` sums the files' sizes (ExtentSize), `datasize` their
+/// data uncompressed (OriginalSize; the file's size for extents written before it was
+/// kept).
+fn trimmed(chosen: Vec<(String, ExtentMeta)>, trim: Trim) -> Vec<(String, ExtentMeta)> {
+    let size = |e: &ExtentMeta| match trim.by {
+        TrimBy::ExtentSize => e.size_bytes,
+        TrimBy::DataSize if e.original_size > 0 => e.original_size,
+        TrimBy::DataSize => e.size_bytes,
+    };
+    let mut left: u64 = chosen.iter().map(|(_, e)| size(e)).sum();
+    chosen
+        .into_iter()
+        .take_while(|(_, e)| {
+            let over = left > trim.bytes;
+            left = left.saturating_sub(size(e));
+            over
+        })
+        .collect()
+}
+
 fn now_nanos() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
@@ -545,4 +565,43 @@ fn move_rows(dropped: &[ExtentMeta], moved: &[Replaced]) -> Result<ResultTable> 
         ]
     }));
     table(MOVE_COLS, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extent(id: &str, size_bytes: u64, original_size: u64) -> (String, ExtentMeta) {
+        let e = ExtentMeta {
+            id: id.into(),
+            size_bytes,
+            original_size,
+            ..ExtentMeta::default()
+        };
+        ("T".into(), e)
+    }
+
+    fn ids(v: &[(String, ExtentMeta)]) -> Vec<&str> {
+        v.iter().map(|(_, e)| e.id.as_str()).collect()
+    }
+
+    /// The oldest go until the sum of those left is at most the size: 10 + 20 + 30 = 60
+    /// trimmed to 35 drops the first two (30 left); to 50, the first (50 left); to 60, none.
+    #[test]
+    fn trim_drops_the_oldest_until_the_rest_fits() {
+        let all = vec![
+            extent("a", 10, 100),
+            extent("b", 20, 200),
+            extent("c", 30, 0),
+        ];
+        let by = |by, bytes| trimmed(all.clone(), Trim { by, bytes });
+        assert_eq!(ids(&by(TrimBy::ExtentSize, 35)), ["a", "b"]);
+        assert_eq!(ids(&by(TrimBy::ExtentSize, 50)), ["a"]);
+        assert!(by(TrimBy::ExtentSize, 60).is_empty());
+        assert_eq!(ids(&by(TrimBy::ExtentSize, 0)), ["a", "b", "c"]);
+        // datasize: 100 + 200 + 30 (no OriginalSize: the file's size) = 330.
+        assert_eq!(ids(&by(TrimBy::DataSize, 230)), ["a"]);
+        assert_eq!(ids(&by(TrimBy::DataSize, 229)), ["a", "b"]);
+        assert!(by(TrimBy::DataSize, 330).is_empty());
+    }
 }

@@ -110,19 +110,19 @@ impl Engine {
         match scope {
             ExtentsScope::Cluster => {
                 for d in cat.databases.values() {
-                    let tables: Vec<&Table> = d.tables.values().collect();
+                    let tables: Vec<&Table> = d.tables.values().map(|t| &**t).collect();
                     extent_rows(d, &tables, &pick, &mut rows);
                 }
             }
             ExtentsScope::Database(name) => {
                 let d = db_of(&cat, name.as_ref().map_or(database, |n| n.name.as_str()))?;
-                let tables: Vec<&Table> = d.tables.values().collect();
+                let tables: Vec<&Table> = d.tables.values().map(|t| &**t).collect();
                 extent_rows(d, &tables, &pick, &mut rows);
             }
             ExtentsScope::Databases(names) => {
                 for n in names {
                     let d = db_of(&cat, &n.name)?;
-                    let tables: Vec<&Table> = d.tables.values().collect();
+                    let tables: Vec<&Table> = d.tables.values().map(|t| &**t).collect();
                     extent_rows(d, &tables, &pick, &mut rows);
                 }
             }

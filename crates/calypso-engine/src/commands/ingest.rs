@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, new_null_array};
-use calypso_storage::{Column, EntityKind, Error as SErr, ExtentMeta, Table};
+use calypso_storage::{Column, Error as SErr, ExtentMeta, Table};
 use datafusion::datasource::MemTable;
 use kql_functions::KqlType;
 use kql_syntax::ast::{IngestCommand, Operator, Query, SetVerb, prop};
@@ -293,11 +293,7 @@ impl Engine {
         let committed = self
             .storage
             .commit(move |c| {
-                let d = c.require_database_mut(&db)?;
-                let t = d
-                    .tables
-                    .get_mut(&tn)
-                    .ok_or_else(|| SErr::not_found(EntityKind::Table, tn.clone()))?;
+                let t = c.require_table_mut(&db, &tn)?;
                 let now: Vec<(String, KqlType)> = t
                     .columns
                     .iter()
@@ -317,7 +313,7 @@ impl Engine {
                     t.extents.clear();
                 }
                 if let Some(e) = e2 {
-                    t.extents.push(e);
+                    t.extents.push(e.into());
                 }
                 Ok(true)
             })
@@ -464,17 +460,20 @@ impl Engine {
                         if let std::collections::btree_map::Entry::Vacant(slot) =
                             d.tables.entry(tn.clone())
                         {
-                            slot.insert(Table {
-                                name: tn.clone(),
-                                id: new_id(),
-                                columns: cols
-                                    .into_iter()
-                                    .map(|(name, kql_type)| Column::new(&name, kql_type))
-                                    .collect(),
-                                roles: owner.into_iter().collect(),
-                                policies,
-                                ..Default::default()
-                            });
+                            slot.insert(
+                                Table {
+                                    name: tn.clone(),
+                                    id: new_id(),
+                                    columns: cols
+                                        .into_iter()
+                                        .map(|(name, kql_type)| Column::new(&name, kql_type))
+                                        .collect(),
+                                    roles: owner.into_iter().collect(),
+                                    policies,
+                                    ..Default::default()
+                                }
+                                .into(),
+                            );
                         }
                         Ok(())
                     })

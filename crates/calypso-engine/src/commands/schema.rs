@@ -253,7 +253,12 @@ impl Engine {
                 }
                 out
             }
-            DatabaseSet::All => cat.databases.values().filter(|d| may_read(d)).collect(),
+            DatabaseSet::All => cat
+                .databases
+                .values()
+                .map(|d| &**d)
+                .filter(|d| may_read(d))
+                .collect(),
             DatabaseSet::Current => vec![db_of(&cat, database)?],
         };
         match format {

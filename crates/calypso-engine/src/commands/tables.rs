@@ -4,6 +4,8 @@
 //! column(s)`, `.drop column(s)`, `.show tables [details]`, `.show table T ...`, `.clear
 //! table T data`.
 
+use std::sync::Arc;
+
 use calypso_storage::{Catalog, Database, EntityKind, Error as SErr, Table};
 use kql_functions::KqlType;
 use kql_syntax::ast::{
@@ -277,14 +279,14 @@ impl Engine {
                                 .tables
                                 .remove(from)
                                 .ok_or_else(|| SErr::not_found(EntityKind::Table, from.clone()))?;
-                            moved.push(t);
+                            moved.push(Arc::unwrap_or_clone(t));
                         }
                         for ((_, to), mut t) in p2.iter().zip(moved) {
                             if d.tables.contains_key(to) {
                                 return Err(SErr::already_exists(EntityKind::Table, to.clone()));
                             }
                             t.name = to.clone();
-                            d.tables.insert(to.clone(), t);
+                            d.tables.insert(to.clone(), t.into());
                         }
                         for e in entries {
                             cat.record(e);
@@ -533,7 +535,7 @@ impl Engine {
                         }
                         v
                     }
-                    None => d.tables.values().collect(),
+                    None => d.tables.values().map(|t| &**t).collect(),
                 };
                 if *details {
                     table(
@@ -620,7 +622,7 @@ impl Engine {
                     .map(|t| format!("({})", csl_schema(t)))
                     .unwrap_or_default();
                 let d = cat.require_database_mut(&db)?;
-                let event = match (verb, d.tables.get_mut(&n)) {
+                let event = match (verb, d.tables.get_mut(&n).map(Arc::make_mut)) {
                     (SchemaVerb::Create, Some(existing)) => {
                         // `.create table` on an existing table with the same schema is a no-op.
                         let same = existing.columns.len() == cols.len()
@@ -648,7 +650,8 @@ impl Engine {
                                 roles: owner.into_iter().collect(),
                                 created_on: now_rfc3339(),
                                 ..Default::default()
-                            },
+                            }
+                            .into(),
                         );
                         Some("CREATE-TABLE")
                     }

@@ -302,7 +302,7 @@ pub(crate) fn authorize(caller: &Caller, cat: &Catalog, action: &Action) -> Resu
     };
     let fqn = identity.fqn();
     let database_of = |name: &str| -> std::result::Result<Rights, EngineError> {
-        let db = cat.databases.get(name);
+        let db = cat.database(name);
         let r = Rights::of(caller, cat, db);
         if db.is_none() && !r.any_cluster() {
             return Err(read_denied(&fqn, name));

@@ -33,7 +33,8 @@ pub async fn create_table(storage: &Storage) {
                         Column::new("x", KqlType::Long),
                         Column::new("s", KqlType::String),
                     ],
-                ),
+                )
+                .into(),
             );
             Ok(())
         })
@@ -85,7 +86,7 @@ pub async fn ingest(storage: &Storage, batches: &[RecordBatch]) -> ExtentMeta {
     let added = extent.clone();
     storage
         .commit(move |c| {
-            c.require_table_mut(DB, T)?.extents.push(added);
+            c.require_table_mut(DB, T)?.extents.push(added.into());
             Ok(())
         })
         .await

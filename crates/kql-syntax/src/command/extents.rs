@@ -58,6 +58,26 @@ pub enum AgeUnit {
     Hours,
 }
 
+/// What `trim by` sums: `extentsize` (the extents' size on disk, `.show extents`
+/// ExtentSize) or `datasize` (their data's size uncompressed, OriginalSize).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrimBy {
+    /// `extentsize`.
+    ExtentSize,
+    /// `datasize`.
+    DataSize,
+}
+
+/// `trim by extentsize|datasize N MB|GB|bytes`: drop the oldest extents until the size of
+/// those left is at most `bytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trim {
+    /// What is summed.
+    pub by: TrimBy,
+    /// The size to trim to, in bytes (`MB` is 2^20 bytes, `GB` 2^30).
+    pub bytes: u64,
+}
+
 /// Extent commands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExtentsCommand {
@@ -85,8 +105,8 @@ pub enum ExtentsCommand {
         table: Option<Ident>,
         /// `limit n`: at most the `n` oldest.
         limit: Option<u64>,
-        /// `trim by ...` (not supported).
-        trim: bool,
+        /// `trim by ...`.
+        trim: Option<Trim>,
         /// `.drop-pretend`: report, drop nothing.
         pretend: bool,
     },

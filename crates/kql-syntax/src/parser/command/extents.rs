@@ -235,15 +235,11 @@ fn drop_extents(p: &mut Parser<'_>, pretend: bool) -> PResult<ExtentsCommand> {
     } else {
         Some(name(p)?)
     };
-    let mut trim = false;
-    if eat_word(p, "trim") {
-        // `trim by extentsize|datasize N MB|GB|bytes`: read, then refused by the engine.
-        trim = true;
-        expect_word(p, "by")?;
-        p.bump();
-        p.bump();
-        p.bump();
-    }
+    let trim = if eat_word(p, "trim") {
+        Some(trim_by(p)?)
+    } else {
+        None
+    };
     let limit = if eat_word(p, "limit") {
         let t = p.peek().clone();
         match &t.kind {
@@ -262,6 +258,38 @@ fn drop_extents(p: &mut Parser<'_>, pretend: bool) -> PResult<ExtentsCommand> {
         limit,
         trim,
         pretend,
+    })
+}
+
+/// `by extentsize|datasize N MB|GB|bytes` (after `trim`).
+fn trim_by(p: &mut Parser<'_>) -> PResult<Trim> {
+    expect_word(p, "by")?;
+    let by = if eat_word(p, "extentsize") {
+        TrimBy::ExtentSize
+    } else {
+        expect_word(p, "datasize")?;
+        TrimBy::DataSize
+    };
+    let t = p.peek().clone();
+    let n = match &t.kind {
+        TokenKind::Long(n) => n.parse::<u64>().ok(),
+        _ => None,
+    };
+    let Some(n) = n else {
+        return Err(p.unexpected(&t, "a size"));
+    };
+    p.bump();
+    let unit: u64 = if eat_word(p, "MB") {
+        1 << 20
+    } else if eat_word(p, "GB") {
+        1 << 30
+    } else {
+        expect_word(p, "bytes")?;
+        1
+    };
+    Ok(Trim {
+        by,
+        bytes: n.saturating_mul(unit),
     })
 }
 
