@@ -152,15 +152,7 @@ async fn one(
         let name = names[t].clone();
         let e = extent(t, extents + i);
         let started = Instant::now();
-        storage
-            .commit(move |c| {
-                c.require_table_mut(DEFAULT_DATABASE, &name)?
-                    .extents
-                    .push(e.into());
-                Ok(())
-            })
-            .await
-            .map_err(|e| e.to_string())?;
+        add_extent(&storage, name, e).await?;
         times.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     let written = bytes_written().saturating_sub(bytes_before);
@@ -179,16 +171,7 @@ async fn one(
         tasks.push(tokio::spawn(async move {
             for i in 0..n {
                 let e = extent(t, extents + commits + w * commits + i);
-                let name = name.clone();
-                storage
-                    .commit(move |c| {
-                        c.require_table_mut(DEFAULT_DATABASE, &name)?
-                            .extents
-                            .push(e.into());
-                        Ok(())
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?;
+                add_extent(&storage, name.clone(), e).await?;
             }
             Ok::<(), String>(())
         }));
@@ -219,6 +202,19 @@ async fn one(
         sequential,
         concurrent,
     })
+}
+
+/// One commit: extent `e` added to table `name`.
+async fn add_extent(storage: &Storage, name: String, e: ExtentMeta) -> Result<(), String> {
+    storage
+        .commit(move |c| {
+            c.require_table_mut(DEFAULT_DATABASE, &name)?
+                .extents
+                .push(e.into());
+            Ok(())
+        })
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Opens `dir` again once the storage that had it has let go of its lock (its background
