@@ -27,6 +27,9 @@ use crate::store::{Inner, MIN_CHECKPOINT_BYTES, Progress, Snapshot, Storage};
 
 /// The most commits one log record holds.
 pub(crate) const MAX_GROUP: usize = 256;
+/// How many times a commit is written again on top of other writers' commits (that
+/// touched other tables) before it gives up with a conflict.
+const MAX_REBASES: usize = 16;
 
 /// What a commit does once its function ran and the outcome of the record is known.
 type Finish = Box<dyn FnOnce(Result<()>) + Send>;
@@ -49,9 +52,11 @@ impl Storage {
     /// changes; if `f` changes nothing, nothing is written. The record holds what changed
     /// (its size follows the change, not the catalog); it is durable when this returns
     /// (fsync of the file and its directory on local disk). Once queued, the commit goes
-    /// to its end even if this future is dropped. If another writer committed the same
-    /// version first, the snapshot is reloaded and [`Error::Conflict`] is returned: the
-    /// caller may retry.
+    /// to its end even if this future is dropped. If another writer of the store
+    /// committed first, the changes are written again on top of its commits when they
+    /// touched other tables (`crate::rebase`); when they touched the same table (or its
+    /// database's own fields), the catalog is reloaded and [`Error::Conflict`] is
+    /// returned: the caller may retry.
     pub async fn commit<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Catalog) -> Result<T> + Send + 'static,
@@ -175,35 +180,65 @@ impl Storage {
             self.set_state(Arc::new(next), hot);
             return Ok(None);
         }
-        let version = current.version + 1;
-        next.version = version;
-        next.format_version = FORMAT_VERSION;
         if !self.inner.durable {
+            next.version = current.version + 1;
+            next.format_version = FORMAT_VERSION;
             self.set_state(Arc::new(next), hot);
             return Ok(None);
         }
-        let record = log::encode_record(&Record {
-            format_version: FORMAT_VERSION,
-            version,
-            changes,
-        })?;
-        let location = log::record_path(version);
-        let size = record.len() as u64;
-        let put = self
-            .inner
-            .store
-            .put_opts(&location, PutPayload::from(record), PutMode::Create.into())
-            .await;
-        match put {
-            Ok(_) => {}
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                self.reload().await?;
-                return Err(Error::Conflict(format!(
-                    "catalog version {version} was committed by another writer"
-                )));
+        // The version this commit's changes apply to: `current`, or what another writer of
+        // the store committed meanwhile (see `crate::rebase`).
+        let mut base: Option<Catalog> = None;
+        let mut tries = 0;
+        let (location, size) = loop {
+            let version = base.as_ref().unwrap_or(current).version + 1;
+            let record = log::encode_record(&Record {
+                format_version: FORMAT_VERSION,
+                version,
+                changes: changes.clone(),
+            })?;
+            let location = log::record_path(version);
+            let size = record.len() as u64;
+            let put = self
+                .inner
+                .store
+                .put_opts(&location, PutPayload::from(record), PutMode::Create.into())
+                .await;
+            match put {
+                Ok(_) => break (location, size),
+                Err(object_store::Error::AlreadyExists { .. }) => {
+                    tries += 1;
+                    // What the store holds now (never volatile databases).
+                    let loaded = crate::manifest::load(self.inner.store.as_ref())
+                        .await?
+                        .catalog;
+                    let theirs = log::diff(&crate::volatile::durable_catalog(current), &loaded);
+                    let clash = crate::rebase::conflict(&changes, &theirs);
+                    if clash.is_some() || tries > MAX_REBASES || loaded.version < version {
+                        let reason = clash.map_or_else(
+                            || format!("catalog version {version} was committed by another writer"),
+                            |what| {
+                                format!(
+                                    "{what} was changed by another writer since this command read it"
+                                )
+                            },
+                        );
+                        let mut live = loaded;
+                        crate::volatile::keep_volatile(&mut live, current);
+                        self.set_catalog(live);
+                        return Err(Error::Conflict(reason));
+                    }
+                    let mut rebased = loaded.clone();
+                    log::apply(&mut rebased, changes.clone())?;
+                    crate::volatile::keep_volatile(&mut rebased, &next);
+                    next = rebased;
+                    base = Some(loaded);
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
-        }
+        };
+        next.version = base.as_ref().unwrap_or(current).version + 1;
+        next.format_version = FORMAT_VERSION;
         if let Err(e) = self.sync(&location).await {
             // Not durable: take it back (best effort) so that nothing changed.
             let _ = self.inner.store.delete(&location).await;

@@ -31,6 +31,7 @@ mod log;
 mod manifest;
 mod merge;
 pub mod provider;
+mod rebase;
 mod retention;
 mod rowstore;
 mod stats;

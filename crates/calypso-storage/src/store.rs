@@ -324,7 +324,7 @@ impl Storage {
         Snapshot::clone(&guard)
     }
 
-    fn set_catalog(&self, catalog: Catalog) {
+    pub(crate) fn set_catalog(&self, catalog: Catalog) {
         let hot = self.snapshot().hot.pruned(&catalog);
         self.set_state(Arc::new(catalog), Arc::new(hot));
     }

@@ -10,7 +10,7 @@ use calypso_storage::{
     Column, DEFAULT_DATABASE, EntityKind, Error, Function, Storage, StorageOptions, Table,
 };
 use common::faulty::{Faults, FaultyStore};
-use common::{DB, T, batch, create_table, ingest, plan, query, single_i64};
+use common::{DB, T, batch, batch_of, create_table, ingest, plan, query, single_i64};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::prelude::{ident, lit};
 use datafusion::scalar::ScalarValue;
@@ -184,37 +184,155 @@ async fn a_failed_commit_changes_nothing() {
     assert_eq!(reopened.catalog().table(DB, T).unwrap().docstring, None);
 }
 
-#[tokio::test]
-async fn two_writers_cannot_commit_the_same_version() {
-    // Two writers of one object store (a local data directory has one: it is locked).
+/// Two writers of one object store (a local data directory has one: it is locked), both
+/// with table `T` and a table `U` of their own making.
+async fn two_writers() -> (Storage, Storage) {
     let store: Arc<dyn object_store::ObjectStore> = Arc::new(object_store::memory::InMemory::new());
     let a = Storage::open_object_store(Arc::clone(&store), StorageOptions::default())
         .await
         .unwrap();
+    create_table(&a).await;
+    a.commit(|c| {
+        let u = Table::new("U", vec![Column::new("x", KqlType::Long)]);
+        c.require_database_mut(DB)?
+            .tables
+            .insert("U".into(), u.into());
+        Ok(())
+    })
+    .await
+    .unwrap();
     let b = Storage::open_object_store(store, StorageOptions::default())
         .await
         .unwrap();
-    create_table(&a).await;
-    let err = b
-        .commit(|c| {
-            c.ensure_database("other", true);
-            Ok(())
-        })
+    assert_eq!(b.catalog().version, 2);
+    (a, b)
+}
+
+#[tokio::test]
+async fn writers_of_different_tables_do_not_conflict() {
+    let (a, b) = two_writers().await;
+    // `a` writes version 3 into T; `b`, still on version 2, then writes into U (and
+    // creates a database): its commit goes on top of `a`'s as version 4.
+    ingest(&a, &[batch(&[(1, 1, "a")])]).await;
+    let extent = b
+        .write_extent(
+            DB,
+            "U",
+            &[batch_of(b.catalog().table(DB, "U").unwrap(), "x", 7)],
+        )
         .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)), "{err}");
-    assert_eq!(err.http_status(), 409);
-    // The loser reloaded the winner's version and can retry.
-    assert!(b.catalog().table(DB, T).is_some());
-    b.commit(|c| {
+        .unwrap();
+    let id = extent.id.clone();
+    b.commit(move |c| {
+        c.require_table_mut(DB, "U")?.extents.push(extent.into());
         c.ensure_database("other", true);
         Ok(())
     })
     .await
     .unwrap();
+    let catalog = b.catalog();
+    assert_eq!(catalog.version, 4);
+    assert_eq!(
+        catalog.table(DB, T).unwrap().extents.len(),
+        1,
+        "a's extent is kept"
+    );
+    assert_eq!(catalog.table(DB, "U").unwrap().extents[0].id, id);
+    assert!(catalog.database("other").is_some());
     a.refresh().await.unwrap();
-    assert_eq!(a.catalog().version, 2);
-    assert!(a.catalog().database("other").is_some());
+    assert_eq!(a.catalog().version, 4);
+    assert_eq!(a.catalog().table(DB, "U").unwrap().extents[0].id, id);
+    assert_eq!(a.catalog().table(DB, T).unwrap().extents.len(), 1);
+    // What is on the store is the same for a third reader.
+    let c = Storage::open_object_store(a.object_store(), StorageOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(*c.catalog(), *b.catalog());
+}
+
+/// Two writers committing at once into their own tables: none of their commits fails, and
+/// the store holds all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_of_different_tables_all_commit() {
+    let (a, b) = two_writers().await;
+    let spawn = |s: Storage, table: &'static str| {
+        tokio::spawn(async move {
+            for i in 0..25 {
+                let t = s.catalog().table(DB, table).unwrap().clone();
+                let e = s
+                    .write_extent(DB, table, &[batch_of(&t, "x", i)])
+                    .await
+                    .unwrap();
+                s.commit(move |c| {
+                    c.require_table_mut(DB, table)?.extents.push(e.into());
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            }
+        })
+    };
+    let (ra, rb) = (spawn(a.clone(), T), spawn(b.clone(), "U"));
+    ra.await.unwrap();
+    rb.await.unwrap();
+    let c = Storage::open_object_store(a.object_store(), StorageOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(c.catalog().version, 2 + 50);
+    assert_eq!(c.catalog().table(DB, T).unwrap().extents.len(), 25);
+    assert_eq!(c.catalog().table(DB, "U").unwrap().extents.len(), 25);
+}
+
+#[tokio::test]
+async fn writers_of_one_table_conflict() {
+    let (a, b) = two_writers().await;
+    ingest(&a, &[batch(&[(1, 1, "a")])]).await;
+    // `b` decided on version 2 of T, which `a` changed: it fails and changes nothing.
+    let err = b
+        .commit(|c| {
+            c.require_table_mut(DB, T)?.docstring = Some("b's".into());
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err}");
+    assert!(
+        err.to_string().contains("table 'T' of database 'db'"),
+        "{err}"
+    );
+    assert_eq!(err.http_status(), 409);
+    assert_eq!(err.kusto_code(), "BadRequest_ConcurrentModification");
+    // The loser reloaded the winner's version and can retry.
+    assert_eq!(b.catalog().version, 3);
+    assert_eq!(b.catalog().table(DB, T).unwrap().extents.len(), 1);
+    assert_eq!(b.catalog().table(DB, T).unwrap().docstring, None);
+    b.commit(|c| {
+        c.require_table_mut(DB, T)?.docstring = Some("b's".into());
+        Ok(())
+    })
+    .await
+    .unwrap();
+    a.refresh().await.unwrap();
+    assert_eq!(a.catalog().version, 4);
+    assert_eq!(
+        a.catalog().table(DB, T).unwrap().docstring.as_deref(),
+        Some("b's")
+    );
+    // A change of the database's own fields orders every table in it.
+    a.commit(|c| {
+        c.require_database_mut(DB)?.pretty_name = Some("a's".into());
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let err = b
+        .commit(|c| {
+            c.require_table_mut(DB, "U")?.docstring = Some("b's".into());
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err}");
 }
 
 #[tokio::test]
