@@ -7,12 +7,15 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use arrow::record_batch::RecordBatch;
+use kql_types::types::hidden::INGESTION_TIME;
 use object_store::ObjectStoreExt;
 
 use crate::catalog::{ExtentMeta, Table, new_id};
 use crate::error::{EntityKind, Error, Result};
 use crate::hot::HOT_EXTENT_ID;
-use crate::store::Storage;
+use crate::merge::read_extent;
+use crate::store::{Storage, blocking};
 
 /// An extent named by its table and id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,17 +181,28 @@ impl Storage {
 
     /// Moves extents into `database.to` and drops `drop` (ids of `to`'s extents), in one
     /// commit. A moved extent gets a new id and keeps its file; its columns must exist in
-    /// `to` with the same types. Any id that is not a sealed extent of its table is an
-    /// error and nothing changes. Returns the dropped extents and the moved ones.
+    /// `to` with the same types. With `new_ingestion_time` (`setNewIngestionTime=true`)
+    /// its rows are written again as a new file whose `$IngestionTime` is now (null when
+    /// `to`'s IngestionTime policy is off), keeping the extent's tags and creation time.
+    /// Any id that is not a sealed extent of its table is an error and nothing changes
+    /// (a rewritten file is deleted). Returns the dropped extents and the moved ones.
     pub async fn move_extents(
         &self,
         database: &str,
         to: &str,
         moves: Vec<ExtentRef>,
         drop: Vec<String>,
+        new_ingestion_time: bool,
     ) -> Result<(Vec<ExtentMeta>, Vec<Replaced>)> {
+        let rewritten = if new_ingestion_time {
+            self.restamped(database, to, &moves).await?
+        } else {
+            Vec::new()
+        };
+        let files: Vec<String> = rewritten.iter().map(|r| r.1.path.clone()).collect();
+        let replaced_files: Vec<String> = rewritten.iter().map(|r| r.0.path.clone()).collect();
         let (db, to) = (database.to_string(), to.to_string());
-        let (dropped, moved_out) = self
+        let committed = self
             .commit(move |c| {
                 let d = c.require_database_mut(&db)?;
                 let mut dropped = Vec::new();
@@ -214,7 +228,24 @@ impl Storage {
                     let e = take(src, &r.id)?;
                     let from = src.clone();
                     let dest = d.require_table_mut(&to)?;
-                    let m = moved(e, &from, dest)?;
+                    let m = moved(e.clone(), &from, dest)?;
+                    let m = if new_ingestion_time {
+                        // The rows as they were read, stamped again.
+                        match rewritten.iter().find(|(read, _)| *read == e) {
+                            Some((_, again)) => ExtentMeta {
+                                tags: e.tags.clone(),
+                                ..again.clone()
+                            },
+                            None => {
+                                return Err(Error::Conflict(format!(
+                                    "Extent '{}' of table '{}' changed while it was being moved",
+                                    r.id, r.table
+                                )));
+                            }
+                        }
+                    } else {
+                        m
+                    };
                     dest.extents.push(Arc::new(m.clone()));
                     out.push(Replaced {
                         original: r.id,
@@ -223,9 +254,87 @@ impl Storage {
                 }
                 Ok((dropped, out))
             })
-            .await?;
+            .await;
+        let (dropped, moved_out) = match committed {
+            Ok(done) => done,
+            Err(e) => {
+                for path in files {
+                    let location = object_store::path::Path::from(path.as_str());
+                    let _ = self.store_of(&path).delete(&location).await;
+                }
+                return Err(e);
+            }
+        };
         self.delete_later(dropped.iter().map(|e| e.path.clone()).collect());
+        // The files of extents whose rows were written again are no longer referenced.
+        self.delete_later(replaced_files);
         Ok((dropped, moved_out))
+    }
+
+    /// For `setNewIngestionTime`: each extent of `moves` (as it is now) and a new extent
+    /// of `database.to` holding its rows with `$IngestionTime` now, written durably but in
+    /// no commit yet. Extents that are not there are left out (the commit reports them).
+    async fn restamped(
+        &self,
+        database: &str,
+        to: &str,
+        moves: &[ExtentRef],
+    ) -> Result<Vec<(ExtentMeta, ExtentMeta)>> {
+        let catalog = self.catalog();
+        let d = catalog.require_database(database)?;
+        let dest = d.require_table(to)?;
+        let mut out: Vec<(ExtentMeta, ExtentMeta)> = Vec::new();
+        let result = async {
+            for r in moves {
+                let Some(src) = d.tables.get(&r.table) else {
+                    continue;
+                };
+                let Some(e) = src.extents.iter().find(|e| e.id == r.id && is_sealed(e)) else {
+                    continue;
+                };
+                if r.table == to || out.iter().any(|(read, _)| read.id == e.id) {
+                    continue;
+                }
+                let as_dest = moved(e.as_ref().clone(), src, dest)?;
+                let location = object_store::path::Path::from(e.path.as_str());
+                let bytes = self.store_of(&e.path).get(&location).await?.bytes().await?;
+                let table = dest.clone();
+                let batches = blocking(move || {
+                    let read = read_extent(&table, &as_dest, bytes)?;
+                    read.iter()
+                        .map(without_ingestion_time)
+                        .collect::<Result<Vec<_>>>()
+                })
+                .await?;
+                let mut again = self.write_extent_of(&d.id, dest, &batches).await?;
+                again.created_on = e.created_on.clone();
+                again.min_created_on = e.min_created_on.clone();
+                out.push((e.as_ref().clone(), again));
+            }
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => Ok(out),
+            Err(e) => {
+                for (_, written) in out {
+                    self.forget_extent_file(&written).await;
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// `batch` without its `$IngestionTime` column (the extent written from it gets a new one).
+fn without_ingestion_time(batch: &RecordBatch) -> Result<RecordBatch> {
+    match batch.schema().index_of(INGESTION_TIME) {
+        Ok(i) => {
+            let mut b = batch.clone();
+            b.remove_column(i);
+            Ok(b)
+        }
+        Err(_) => Ok(batch.clone()),
     }
 }
 

@@ -157,7 +157,7 @@ pub(crate) fn plan(t: &Table, policy: &MergePolicy) -> Vec<Vec<usize>> {
 /// The rows of one extent file as batches of `t`'s columns and `$IngestionTime` (by the
 /// names the file stores them under; columns it lacks are null, an ingestion time it
 /// lacks is the extent's creation time).
-fn read_extent<R: ChunkReader + 'static>(
+pub(crate) fn read_extent<R: ChunkReader + 'static>(
     t: &Table,
     e: &ExtentMeta,
     bytes: R,

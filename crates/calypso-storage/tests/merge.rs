@@ -319,3 +319,67 @@ async fn retention_removes_extents_older_than_the_soft_delete_period() {
     let storage = Storage::open_local(dir.path()).await.unwrap();
     assert_eq!(count_sum(&storage).await, (1, Some(3)), "durable");
 }
+
+/// `setNewIngestionTime`: the rows are written again; a move that fails (one id is not an
+/// extent) leaves none of the files it wrote, and one that succeeds stamps every row anew.
+#[tokio::test]
+async fn moving_with_a_new_ingestion_time_writes_the_rows_again_or_nothing() {
+    use calypso_storage::ExtentRef;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    create_table(&storage).await;
+    storage
+        .commit(|c| {
+            let t = c.require_table(DB, T)?.clone();
+            let u = calypso_storage::Table::new("U", t.columns.clone());
+            c.require_database_mut(DB)?
+                .tables
+                .insert("U".into(), u.into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    small_extents(&storage, 2).await;
+    let ids: Vec<String> = extents(&storage).iter().map(|e| e.id.clone()).collect();
+    let before = extents(&storage);
+    let data = dir.path().join("data");
+    assert_eq!(walk(&data), 2);
+    let r = |id: &str| ExtentRef {
+        table: T.into(),
+        id: id.into(),
+    };
+    let err = storage
+        .move_extents(
+            DB,
+            "U",
+            vec![r(&ids[0]), r("no-such-extent")],
+            Vec::new(),
+            true,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.http_status(), 404, "{err}");
+    assert_eq!(
+        walk(&data),
+        2,
+        "the rewritten file went with the failed move"
+    );
+    assert_eq!(extents(&storage).len(), 2);
+    let (_, moved) = storage
+        .move_extents(DB, "U", vec![r(&ids[0]), r(&ids[1])], Vec::new(), true)
+        .await
+        .unwrap();
+    assert_eq!(moved.len(), 2);
+    let u = storage.catalog().require_table(DB, "U").unwrap().clone();
+    assert_eq!(u.extents.iter().map(|e| e.rows).sum::<u64>(), 2);
+    for m in &moved {
+        let source = before.iter().find(|e| e.id == m.original).unwrap();
+        assert_ne!(m.result.path, source.path, "a new file");
+        assert_eq!(
+            m.result.created_on, source.created_on,
+            "the creation time stays"
+        );
+        assert!(u.extents.iter().any(|e| e.id == m.result.id));
+    }
+    assert!(extents(&storage).is_empty());
+}

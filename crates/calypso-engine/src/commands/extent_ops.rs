@@ -145,15 +145,9 @@ impl Window {
     }
 }
 
-/// `setNewIngestionTime = true` asks for what Calypso does not do yet.
-fn refuse_new_ingestion_time(with: &[Property]) -> Result<()> {
-    if prop(with, "setNewIngestionTime").and_then(|v| v.as_bool()) == Some(true) {
-        return Err(EngineError::NotImplemented(
-            "The property 'setNewIngestionTime' of extent moves is not implemented by Calypso yet"
-                .into(),
-        ));
-    }
-    Ok(())
+/// `setNewIngestionTime = true`: the moved rows get a new ingestion time.
+fn new_ingestion_time(with: &[Property]) -> bool {
+    prop(with, "setNewIngestionTime").and_then(|v| v.as_bool()) == Some(true)
 }
 
 /// The tags of `text` (a source's `Tags` cell): a JSON array's strings, or one tag.
@@ -396,7 +390,6 @@ impl Engine {
                 source,
                 ..
             } => {
-                refuse_new_ingestion_time(with)?;
                 self.sealed_first().await?;
                 let window = Window::of(with)?;
                 let refs = match (from, source) {
@@ -432,7 +425,13 @@ impl Engine {
                 };
                 let (_, moved) = self
                     .storage
-                    .move_extents(database, &to.name, refs, Vec::new())
+                    .move_extents(
+                        database,
+                        &to.name,
+                        refs,
+                        Vec::new(),
+                        new_ingestion_time(with),
+                    )
                     .await?;
                 move_rows(&[], &moved)
             }
@@ -443,7 +442,6 @@ impl Engine {
                 moved,
                 ..
             } => {
-                refuse_new_ingestion_time(with)?;
                 self.sealed_first().await?;
                 let window = Window::of(with)?;
                 let dropping = self.source_result(caller, database, drop, options).await?;
@@ -454,7 +452,7 @@ impl Engine {
                 let refs = self.refs_in_window(caller, database, refs, &window)?;
                 let (dropped, moved) = self
                     .storage
-                    .move_extents(database, &t.name, refs, drop_ids)
+                    .move_extents(database, &t.name, refs, drop_ids, new_ingestion_time(with))
                     .await?;
                 move_rows(&dropped, &moved)
             }
