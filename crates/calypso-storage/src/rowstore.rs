@@ -482,11 +482,11 @@ impl Storage {
     }
 
     /// Fault injection for tests: the row store's next `fsyncs` log fsyncs fail (the
-    /// bytes written are taken back), and with `undo_fails` taking them back fails too
-    /// (the log then refuses every later write until a restart). No effect without a row
-    /// store.
+    /// bytes written are taken back), with `undo_fails` taking them back fails too (a
+    /// marker then voids them), and with `void_fails` so does writing that marker (the log
+    /// then refuses every later write until a restart). No effect without a row store.
     #[doc(hidden)]
-    pub fn inject_row_store_faults(&self, fsyncs: u32, undo_fails: bool) {
+    pub fn inject_row_store_faults(&self, fsyncs: u32, undo_fails: bool, void_fails: bool) {
         if let Some(rs) = self.inner.rows.get() {
             let mut files = rs
                 .files
@@ -495,6 +495,7 @@ impl Storage {
             files.faults = WalFaults {
                 fail_syncs: fsyncs,
                 fail_undo: undo_fails,
+                fail_void: void_fails,
             };
         }
     }

@@ -12,7 +12,9 @@
 //! entry in it is sealed (its sequence number is at most its table's `sealed_seq`) or its
 //! table is gone. At startup all segments are read in order: a last entry not written
 //! whole (a crash during its write) is cut off, its bytes kept under `wal/torn/`; damage
-//! before it stops the startup with [`Error::Corrupt`].
+//! before it stops the startup with [`Error::Corrupt`]. An append that failed and could not
+//! be cut off again is voided by a marker `<segment>.wal.void` (the offset where the
+//! segment's entries end), which startup honours.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -159,7 +161,8 @@ pub(crate) struct WalFiles {
     /// Why the log refuses appends: a write that could not be taken back.
     poisoned: Option<String>,
     /// Faults to inject (tests): the next `fail_syncs` fsyncs fail, and while
-    /// `fail_undo` is set, so does taking a failed write back.
+    /// `fail_undo` is set, so does taking a failed write back (and with `fail_void`,
+    /// writing the marker that voids it).
     pub(crate) faults: WalFaults,
 }
 
@@ -168,6 +171,8 @@ pub(crate) struct WalFiles {
 pub(crate) struct WalFaults {
     pub(crate) fail_syncs: u32,
     pub(crate) fail_undo: bool,
+    /// Writing the marker that voids a failed append fails too.
+    pub(crate) fail_void: bool,
 }
 
 impl WalFiles {
@@ -186,7 +191,26 @@ impl WalFiles {
         let mut all = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let path = dir.join(name);
-            let bytes = std::fs::read(&path)?;
+            let mut bytes = std::fs::read(&path)?;
+            if let Some(at) = void_at(&path)? {
+                // The bytes after the marker's offset were an append that failed.
+                bytes.truncate(at);
+                if at == 0 {
+                    // Nothing in it: it goes, so that its name is free again.
+                    std::fs::remove_file(&path)?;
+                    std::fs::remove_file(void_path(&path))?;
+                    continue;
+                }
+                let (entries, _) = read_frames(name, &bytes)?;
+                let mut tables: HashMap<String, u64> = HashMap::new();
+                for e in &entries {
+                    let seq = tables.entry(e.header.table_id.clone()).or_default();
+                    *seq = (*seq).max(e.header.seq);
+                }
+                closed.push(Segment { path, tables });
+                all.extend(entries);
+                continue;
+            }
             let (entries, torn) = read_frames(name, &bytes)?;
             if let Some(at) = torn {
                 if i + 1 < names.len() {
@@ -225,8 +249,10 @@ impl WalFiles {
     }
 
     /// Appends framed entries (`bytes`, the entries' `(table id, seq)` in `written`) and
-    /// makes them durable (one fsync). On an error nothing of them stays in the log (or,
-    /// when that cannot be ensured, the log refuses every later append).
+    /// makes them durable (one fsync). On an error nothing of them stays in the log: the
+    /// bytes written are cut off again, or when that fails a marker beside the segment
+    /// voids them (`<segment>.wal.void`, read at startup) and the segment is closed; when
+    /// that fails too, the log refuses every later append until a restart.
     pub(crate) fn append(&mut self, bytes: &[u8], written: &[(String, u64)]) -> Result<()> {
         if let Some(why) = &self.poisoned {
             return Err(Error::Io(std::io::Error::other(format!(
@@ -268,24 +294,37 @@ impl WalFiles {
             }
             file.sync_data()
         });
-        if let Err(e) = result {
-            // Take the partial write back, so that a restart does not find it.
-            let undo = if faults.fail_undo {
-                Err(std::io::Error::other("injected truncate failure"))
-            } else {
-                file.set_len(*len).and_then(|()| file.sync_all())
-            };
-            if let Err(undo) = undo {
-                self.poisoned = Some(format!("{e}; then {undo}"));
+        let Err(e) = result else {
+            *len += bytes.len() as u64;
+            for (table, seq) in written {
+                let s = segment.tables.entry(table.clone()).or_default();
+                *s = (*s).max(*seq);
             }
-            return Err(e.into());
+            return Ok(());
+        };
+        // Take the partial write back, so that a restart does not find it.
+        let undo = if faults.fail_undo {
+            Err(std::io::Error::other("injected truncate failure"))
+        } else {
+            file.set_len(*len).and_then(|()| file.sync_all())
+        };
+        if let Err(undo) = undo {
+            // The bytes stay: a marker beside the segment says where its entries end, and
+            // the segment is closed (the next append starts a new one).
+            let (path, at) = (segment.path.clone(), *len);
+            let fail_void = faults.fail_void;
+            match write_void(&self.dir, &path, at, fail_void) {
+                Ok(()) => {
+                    if let Some((_, segment, _)) = self.current.take() {
+                        self.closed.push(segment);
+                    }
+                }
+                Err(void) => {
+                    self.poisoned = Some(format!("{e}; then {undo}; then {void}"));
+                }
+            }
         }
-        *len += bytes.len() as u64;
-        for (table, seq) in written {
-            let s = segment.tables.entry(table.clone()).or_default();
-            *s = (*s).max(*seq);
-        }
-        Ok(())
+        Err(e.into())
     }
 
     /// Deletes the closed segments whose entries `catalog` has all sealed.
@@ -297,10 +336,12 @@ impl WalFiles {
                 i += 1;
                 continue;
             }
-            match std::fs::remove_file(&self.closed[i].path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
+            for path in [self.closed[i].path.clone(), void_path(&self.closed[i].path)] {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
             self.closed.remove(i);
             removed += 1;
@@ -324,6 +365,39 @@ impl WalFiles {
     /// The number of segment files (closed and current).
     pub(crate) fn segments(&self) -> usize {
         self.closed.len() + usize::from(self.current.is_some())
+    }
+}
+
+/// The marker beside a segment whose entries end before its last bytes:
+/// `<segment>.wal.void`, holding that offset in decimal.
+fn void_path(segment: &Path) -> PathBuf {
+    let mut name = segment.as_os_str().to_owned();
+    name.push(".void");
+    PathBuf::from(name)
+}
+
+/// Writes the marker that voids `segment` from byte `at` on, durably.
+fn write_void(dir: &Path, segment: &Path, at: u64, fail: bool) -> std::io::Result<()> {
+    if fail {
+        return Err(std::io::Error::other("injected marker failure"));
+    }
+    let mut file = File::create(void_path(segment))?;
+    file.write_all(at.to_string().as_bytes())?;
+    file.sync_all()?;
+    File::open(dir)?.sync_all()
+}
+
+/// Where a segment's entries end by its marker, `None` without one.
+fn void_at(segment: &Path) -> Result<Option<usize>> {
+    match std::fs::read_to_string(void_path(segment)) {
+        Ok(text) => text.trim().parse::<usize>().map(Some).map_err(|_| {
+            Error::Corrupt(format!(
+                "row-store log marker {} does not hold an offset",
+                void_path(segment).display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -352,15 +352,16 @@ async fn an_in_memory_storage_has_no_row_store() {
 
 /// A failed fsync of the row store's log fails the ingest with a clear error and leaves
 /// nothing: the rows are not visible, the bytes written are taken back (a restart does not
-/// replay them), and the next ingest goes through. When the bytes cannot be taken back,
-/// the log refuses every later write until a restart rather than risk acknowledging rows
-/// after an entry in an unknown state.
+/// replay them), and the next ingest goes through. When the bytes cannot be cut off again,
+/// a marker voids them (a restart skips them too) and the log goes on in a new segment;
+/// only when that marker cannot be written either does the log refuse every later write
+/// until a restart, rather than risk acknowledging rows after an entry in an unknown state.
 #[tokio::test]
 async fn a_failed_log_fsync_fails_the_ingest_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     {
         let storage = with_rows(dir.path(), &[1]).await;
-        storage.inject_row_store_faults(1, false);
+        storage.inject_row_store_faults(1, false, false);
         let failed = storage.append_rows(DB, T, &[batch(&[(10, 10, "s")])]).await;
         let message = failed.expect_err("the fsync failed").to_string();
         assert!(message.contains("injected fsync failure"), "{message}");
@@ -371,16 +372,76 @@ async fn a_failed_log_fsync_fails_the_ingest_and_leaves_nothing() {
     {
         let storage = open(dir.path()).await;
         assert_eq!(count_sum(&storage).await, (2, Some(3)), "not replayed");
-        storage.inject_row_store_faults(1, true);
+        // The bytes stay in the segment: the marker voids them.
+        storage.inject_row_store_faults(1, true, false);
+        let segments = storage.row_store_segments();
         let failed = storage.append_rows(DB, T, &[batch(&[(20, 20, "s")])]).await;
         assert!(failed.is_err());
+        append(&storage, 4).await;
+        // After a restart appends start a new segment: the failed one's (voided, closed)
+        // and the next append's.
+        assert_eq!(storage.row_store_segments(), segments + 2, "a new segment");
+        assert_eq!(count_sum(&storage).await, (3, Some(7)));
+    }
+    {
+        let storage = open(dir.path()).await;
+        assert_eq!(
+            count_sum(&storage).await,
+            (3, Some(7)),
+            "20 is not replayed"
+        );
+        append(&storage, 8).await;
+        storage.inject_row_store_faults(1, true, true);
+        let failed = storage.append_rows(DB, T, &[batch(&[(30, 30, "s")])]).await;
+        assert!(failed.is_err());
         let refused = storage
-            .append_rows(DB, T, &[batch(&[(30, 30, "s")])])
+            .append_rows(DB, T, &[batch(&[(40, 40, "s")])])
             .await
             .expect_err("the log is unusable");
         assert!(refused.to_string().contains("unusable"), "{refused}");
-        assert_eq!(count_sum(&storage).await, (2, Some(3)));
+        assert!(refused.to_string().contains("marker"), "{refused}");
+        assert_eq!(count_sum(&storage).await, (4, Some(15)));
     }
+    // Sealing the rows deletes the voided segment with its marker.
+    let storage = open(dir.path()).await;
+    storage.seal_all().await.unwrap();
+    let wal = dir.path().join("wal");
+    let markers = std::fs::read_dir(&wal)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".void")
+        })
+        .count();
+    assert_eq!(markers, 0);
+}
+
+/// A failed first append of a segment whose bytes stay is voided whole: after a restart
+/// the segment is gone and its name is free for the next append.
+#[tokio::test]
+async fn a_voided_empty_segment_goes_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let storage = with_rows(dir.path(), &[1]).await;
+        storage.seal_all().await.unwrap();
+        // The next append starts a new segment, and fails there.
+        storage.inject_row_store_faults(1, true, false);
+        assert!(
+            storage
+                .append_rows(DB, T, &[batch(&[(20, 20, "s")])])
+                .await
+                .is_err()
+        );
+    }
+    let storage = open(dir.path()).await;
+    assert_eq!(count_sum(&storage).await, (1, Some(1)));
+    append(&storage, 2).await;
+    drop(storage);
+    let storage = open(dir.path()).await;
+    assert_eq!(count_sum(&storage).await, (2, Some(3)));
 }
 
 /// A commit copies what it changes and shares the rest with the version before, by
