@@ -119,6 +119,10 @@ pub struct ServeArgs {
     /// Seconds between two runs of the background retention and merge (default: 3600).
     #[arg(long, env = "CALYPSO_MERGE_EVERY_SECS")]
     pub merge_every_secs: Option<u64>,
+    /// The address clients reach the server at (scheme://host[:port]), put in the URLs of
+    /// `.get ingestion resources` (default: each request's scheme and Host header).
+    #[arg(long, env = "CALYPSO_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// The config file.
@@ -303,6 +307,7 @@ pub fn options(args: ServeArgs) -> Result<ServeOptions, String> {
         tls,
         cors_origins,
         storage,
+        public_url: args.public_url,
     })
 }
 

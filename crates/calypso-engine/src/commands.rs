@@ -8,6 +8,7 @@ use kql_syntax::ast::{ColumnDecl, Command, CommandKind};
 
 mod caches;
 mod databases;
+mod dm;
 mod extent_ops;
 mod extents;
 mod functions;
@@ -190,6 +191,7 @@ impl Engine {
             CommandKind::Operations(c) => self.operations_command(caller, database, c).await?,
             CommandKind::Extents(c) => self.extent_change(caller, database, c, options).await?,
             CommandKind::Cache(c) => caches::clear(c)?,
+            CommandKind::DataManagement(c) => self.dm_command(caller, c, options).await?,
             CommandKind::Unsupported { .. } => return Err(not_implemented(cmd)),
         };
         if cmd.pipe.is_empty() {

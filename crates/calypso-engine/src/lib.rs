@@ -15,6 +15,7 @@ pub mod error;
 mod materialize;
 mod memory;
 mod physical;
+pub mod queued;
 mod range;
 mod rls;
 pub mod security;
@@ -71,6 +72,9 @@ pub struct RequestOptions {
     /// The truncation properties of a client's request; `None` (the engine's own reads,
     /// `Engine::execute`): results are not truncated.
     pub truncation: Option<Truncation>,
+    /// The server's address as clients reach it (`http://host:port`: the configured public
+    /// address, else the request's `Host`), for the URLs of `.get ingestion resources`.
+    pub public_url: Option<String>,
 }
 
 /// One result table.
@@ -125,6 +129,8 @@ pub struct Engine {
     activity: commands::operations::Activity,
     /// What `cluster("...")` may say to mean this cluster.
     cluster_names: std::sync::RwLock<cluster::ClusterNames>,
+    /// Queued ingestion's containers, queues and worker.
+    dm: queued::Dm,
 }
 
 impl std::fmt::Debug for Engine {
@@ -399,6 +405,7 @@ impl Engine {
             started_nanos: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
             activity: Default::default(),
             cluster_names: std::sync::RwLock::new(cluster::ClusterNames::default()),
+            dm: queued::Dm::new(),
         }
     }
 

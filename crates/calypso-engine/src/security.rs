@@ -36,7 +36,11 @@ fn needs_request_database(cmd: &kql_syntax::ast::Command) -> bool {
         CommandKind, ExtentsCommand, ExtentsScope, PolicyScope, SecurityCommand, SecurityScope,
     };
     match &cmd.kind {
-        CommandKind::Database(_) | CommandKind::Operations(_) | CommandKind::Unsupported { .. } => {
+        CommandKind::Database(_)
+        | CommandKind::Operations(_)
+        | CommandKind::Unsupported { .. }
+        // The SDKs send them in `NetDefaultDB`, which need not exist.
+        | CommandKind::DataManagement(_) => {
             false
         }
         CommandKind::Policy(p) => !matches!(p.scope, PolicyScope::Cluster),

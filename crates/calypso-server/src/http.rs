@@ -43,7 +43,14 @@ pub fn router(state: AppState) -> Router {
                 .to_str()
                 .is_ok_and(|o| origins.origin_allowed(o, host) && origins.host_allowed(host))
         }))
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::HEAD,
+            Method::OPTIONS,
+        ])
         .allow_headers(AllowHeaders::mirror_request())
         .allow_credentials(true)
         .allow_private_network(true)
@@ -52,6 +59,14 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static("x-ms-activity-id"),
         ])
         .max_age(Duration::from_secs(3600));
+    // The storage calls of queued ingestion carry SAS tokens, not bearer tokens, and their
+    // bodies are the blobs as uploaded: outside authentication and (de)compression.
+    let storage = Router::new()
+        .route(
+            "/{account}/{*rest}",
+            axum::routing::any(crate::storage_api::handle),
+        )
+        .layer(axum::extract::DefaultBodyLimit::disable());
     Router::new()
         .route("/v2/rest/query", post(v2_query).get(v2_query_get))
         .route("/v1/rest/query", post(v1_query).get(v1_query_get))
@@ -64,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(RequestDecompressionLayer::new())
         .layer(tower_http::compression::CompressionLayer::new())
+        .merge(storage)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.origins),
             crate::origin::guard,
@@ -84,6 +100,7 @@ async fn run_command(
 ) -> Result<QueryResult, EngineError> {
     let mut options = req.engine_options(false);
     client_ids(&mut options, ctx, headers);
+    options.public_url = Some(state.public_url_for(headers));
     let timeout = req.timeout(true);
     let fut = state.engine.execute_as(caller, db, &req.csl, &options);
     match tokio::time::timeout(timeout, fut).await {

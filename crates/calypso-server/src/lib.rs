@@ -15,7 +15,10 @@
 //!   authentication on loopback, the loopback-only `Host` check (403 before anything runs).
 //! * [`admission`]: concurrency limits with a bounded, timed queue in front of them (429
 //!   `TooManyRequests` when it is full or the wait times out).
-//! * [`serve`]: binding, shutdown on SIGINT/SIGTERM after in-flight requests.
+//! * [`serve`]: binding, shutdown on SIGINT/SIGTERM after in-flight requests, the queued
+//!   ingestion worker.
+//! * [`storage_api`]: the Azure Blob and Queue calls of queued ingestion (SAS-authorized,
+//!   XML), on the same port.
 
 pub mod admission;
 pub mod auth;
@@ -27,6 +30,7 @@ pub mod request;
 mod results;
 pub mod serve;
 mod state;
+pub mod storage_api;
 pub mod wire;
 
 pub use admission::Limits;

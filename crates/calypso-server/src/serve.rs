@@ -41,6 +41,9 @@ pub struct ServeOptions {
     pub cors_origins: Vec<String>,
     /// Storage tuning (row store sealing, merge period).
     pub storage: calypso_engine::StorageOptions,
+    /// The address clients reach the server at (`--public-url`), for the URLs of `.get
+    /// ingestion resources`; `None`: each request's scheme and `Host`.
+    pub public_url: Option<String>,
 }
 
 impl ServeOptions {
@@ -55,6 +58,7 @@ impl ServeOptions {
             tls: None,
             cors_origins: Vec::new(),
             storage: calypso_engine::StorageOptions::default(),
+            public_url: None,
         }
     }
 }
@@ -91,6 +95,7 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
         tls,
         cors_origins,
         storage,
+        public_url,
     } = options;
     if let Some(bad) = cors_origins
         .iter()
@@ -149,15 +154,17 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
     let client_read_timeout = limits.client_read_timeout;
     let shutdown_timeout = limits.shutdown_timeout;
     let engine = Arc::new(engine);
+    tokio::spawn(queued_worker(Arc::downgrade(&engine)));
     Ok(Server {
         client_read_timeout,
         shutdown_timeout,
         listener,
         engine: Arc::clone(&engine),
         app: router(
-            AppState::with_limits(engine, limits)
+            AppState::with_limits(Arc::clone(&engine), limits)
                 .with_auth(auth)
-                .with_origins(origins),
+                .with_origins(origins)
+                .with_public_url(scheme, public_url),
         ),
         local_addr,
         tls,
@@ -256,4 +263,21 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown signal received: finishing in-flight requests");
+}
+
+/// The queued-ingestion worker: ingests the queue's messages whenever one arrives (and
+/// every few seconds, for messages whose visibility delay ran out), until the engine is
+/// gone.
+async fn queued_worker(engine: std::sync::Weak<Engine>) {
+    loop {
+        let Some(e) = engine.upgrade() else {
+            return;
+        };
+        if let Err(err) = e.run_queued_ingestion().await {
+            tracing::warn!(error = %err, "queued ingestion pass failed");
+        }
+        let arrived = async { e.queued_ingestion_arrived().await };
+        let _ = tokio::time::timeout(Duration::from_secs(5), arrived).await;
+        drop(e);
+    }
 }

@@ -22,6 +22,11 @@ pub struct AppState {
     pub origins: Arc<OriginPolicy>,
     /// The longest pause of a client sending a request body.
     pub client_read_timeout: std::time::Duration,
+    /// The server's address as clients reach it (`--public-url`), for the URLs of `.get
+    /// ingestion resources`; `None`: the request's scheme and `Host`.
+    pub public_url: Option<String>,
+    /// `http` or `https`.
+    pub scheme: &'static str,
 }
 
 impl AppState {
@@ -38,7 +43,28 @@ impl AppState {
             admission: Arc::new(Admission::new(limits)),
             auth: Auth::none(),
             origins: Arc::new(OriginPolicy::default()),
+            public_url: None,
+            scheme: "http",
         }
+    }
+
+    /// The same state with the scheme it is served over and the configured public URL.
+    pub fn with_public_url(mut self, scheme: &'static str, public_url: Option<String>) -> AppState {
+        self.scheme = scheme;
+        self.public_url = public_url;
+        self
+    }
+
+    /// The base URL of this server as the client of a request reaches it.
+    pub fn public_url_for(&self, headers: &axum::http::HeaderMap) -> String {
+        if let Some(url) = &self.public_url {
+            return url.trim_end_matches('/').to_string();
+        }
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        format!("{}://{host}", self.scheme)
     }
 
     /// The same state with `auth`.

@@ -866,4 +866,5 @@ pub struct TopNestedClause {
 }
 
 pub use crate::command::ast::*;
+pub use crate::command::dm::*;
 pub use crate::command::extents::*;

@@ -243,6 +243,10 @@ pub(crate) enum Need {
     /// Every user's queries and commands (`.show queries`): database Admin or Monitor,
     /// AllDatabasesAdmin or AllDatabasesMonitor.
     DatabaseMonitor { database: String },
+    /// Queued ingestion's resources (`.get ingestion resources`, which names no table):
+    /// Ingestor or Admin of some database or table, or AllDatabasesAdmin. Each message is
+    /// authorized again on its own table ([`Need::Ingest`]) when it is ingested.
+    SomeIngestor,
 }
 
 /// An operation to authorize: what it needs and its name in messages (`TableCreateCommand`).
@@ -350,6 +354,16 @@ pub(crate) fn authorize(caller: &Caller, cat: &Catalog, action: &Action) -> Resu
                 )));
             }
         }
+        Need::SomeIngestor => {
+            let writes = |roles: &[RoleAssignment]| {
+                caller.holds(roles, Role::Ingestor) || caller.holds(roles, Role::Admin)
+            };
+            caller.holds(&cat.cluster_roles, Role::AllDatabasesAdmin)
+                || cat
+                    .databases
+                    .values()
+                    .any(|d| writes(&d.roles) || d.tables.values().any(|t| writes(&t.roles)))
+        }
         Need::Ingest { database, table } => {
             let r = database_of(database)?;
             if r.db_admin()
@@ -386,12 +400,14 @@ pub(crate) fn authorize(caller: &Caller, cat: &Catalog, action: &Action) -> Resu
     }
     Err(match &action.need {
         Need::Query { database } => read_denied(&fqn, database),
-        Need::Authenticated | Need::AnyRole | Need::ClusterRole | Need::ClusterAdmin => {
-            EngineError::Forbidden(format!(
-                "Principal '{fqn}' is not authorized to perform operation '{}' on the cluster.",
-                action.op
-            ))
-        }
+        Need::Authenticated
+        | Need::AnyRole
+        | Need::ClusterRole
+        | Need::ClusterAdmin
+        | Need::SomeIngestor => EngineError::Forbidden(format!(
+            "Principal '{fqn}' is not authorized to perform operation '{}' on the cluster.",
+            action.op
+        )),
         Need::ReadTable { database, .. }
         | Need::DatabaseMetadata { database }
         | Need::TableMetadata { database, .. }

@@ -9,10 +9,10 @@
 
 use calypso_storage::Catalog;
 use kql_syntax::ast::{
-    CacheCommand, ColumnDecl, Command, CommandKind, DatabaseCommand, DatabaseSet, ExtentSource,
-    ExtentsCommand, ExtentsScope, FunctionCommand, FunctionVerb, IngestCommand, MappingCommand,
-    MappingScope, OperationsCommand, PolicyCommand, PolicyScope, PolicyVerb, QName, SchemaVerb,
-    SecurityCommand, SecurityScope, SetVerb, TableCommand,
+    CacheCommand, ColumnDecl, Command, CommandKind, DatabaseCommand, DatabaseSet, DmCommand,
+    ExtentSource, ExtentsCommand, ExtentsScope, FunctionCommand, FunctionVerb, IngestCommand,
+    MappingCommand, MappingScope, OperationsCommand, PolicyCommand, PolicyScope, PolicyVerb, QName,
+    SchemaVerb, SecurityCommand, SecurityScope, SetVerb, TableCommand,
 };
 
 use super::access::{Action, Need};
@@ -125,6 +125,14 @@ pub(crate) fn command_actions(cat: &Catalog, database: &str, cmd: &Command) -> V
         CommandKind::Ingest(c) => ingest_actions(cat, database, c),
         CommandKind::Operations(c) => vec![operations_action(database, c)],
         CommandKind::Extents(c) => extents_actions(cat, database, c),
+        CommandKind::DataManagement(c) => vec![match c {
+            DmCommand::GetIngestionResources { .. } => {
+                Action::new("GetIngestionResources", Need::SomeIngestor)
+            }
+            DmCommand::GetKustoIdentityToken => {
+                Action::new("GetKustoIdentityToken", Need::SomeIngestor)
+            }
+        }],
         CommandKind::Cache(c) => vec![match c {
             CacheCommand::Other { scope, .. } if scope == "cluster" => {
                 Action::new("ClusterCacheClearCommand", Need::ClusterAdmin)

@@ -3,6 +3,7 @@
 //! these types only.
 
 use crate::ast::{ColumnDecl, Ident, NodeSpan, Operator, Param, Query};
+use crate::command::dm::DmCommand;
 use crate::command::extents::ExtentsCommand;
 
 /// A control command (`.show tables`, `.create table ...`).
@@ -24,7 +25,11 @@ pub struct Command {
 impl Command {
     /// The official kind of the command (`ShowDatabaseSchemaAsJson`).
     pub fn official_kind(&self) -> Option<&'static str> {
-        Some(self.name)
+        match self.kind {
+            // Not engine commands: Kusto.Language has no kind for them.
+            CommandKind::DataManagement(_) => None,
+            _ => Some(self.name),
+        }
     }
 
     /// Whether the command was written `async` (it then answers with an operation id, and
@@ -140,6 +145,8 @@ pub enum CommandKind {
     Extents(ExtentsCommand),
     /// Caches.
     Cache(CacheCommand),
+    /// The data-management service's commands (`.get ingestion resources`).
+    DataManagement(DmCommand),
     /// A command known by its kind only: Calypso parses its shape but does not run it.
     Unsupported {
         /// The command's text.

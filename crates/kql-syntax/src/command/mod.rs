@@ -2,6 +2,7 @@
 //! ([`crate::ast::Command`]), parsed by `parser::command`.
 
 pub mod ast;
+pub mod dm;
 pub mod extents;
 pub mod kinds;
 

@@ -4,6 +4,7 @@
 //! [`CommandKind::Unsupported`]; a text no pattern matches is a syntax error.
 
 mod database;
+mod dm;
 mod extents;
 mod function;
 mod ingest;
@@ -21,6 +22,9 @@ use crate::token::TokenKind;
 
 /// `.word ...` — the cursor is at the `.`.
 pub(crate) fn command(p: &mut Parser<'_>) -> PResult<Command> {
+    if let Some(dm) = dm::command(p) {
+        return dm;
+    }
     let start = p.peek().span;
     let start_tok = p.pos;
     let (name, end_tok) = recognize(p)?;

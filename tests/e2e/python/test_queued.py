@@ -1,0 +1,239 @@
+"""End-to-end: queued ingestion through the unmodified Python ingest SDK (QueuedIngestClient,
+KustoIngestStatusQueues, the managed client's fallback) against Calypso's own
+data-management surface on the same port."""
+
+import base64
+import io
+import json
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from azure.kusto.data import KustoClient, KustoConnectionStringBuilder
+from azure.kusto.data.data_format import DataFormat
+from azure.kusto.ingest import (
+    IngestionMappingKind,
+    IngestionProperties,
+    ManagedStreamingIngestClient,
+    QueuedIngestClient,
+    ReportLevel,
+)
+from azure.kusto.ingest.status import KustoIngestStatusQueues
+
+DB = "NetDefaultDB"
+
+
+def kcsb(server):
+    return KustoConnectionStringBuilder.with_no_authentication(server.url)
+
+
+def count(c, table):
+    return c.execute_query(DB, f"{table} | count").primary_results[0][0]["Count"]
+
+
+def wait_for_rows(c, table, expected, seconds=30):
+    deadline = time.time() + seconds
+    n = count(c, table)
+    while n < expected and time.time() < deadline:
+        time.sleep(0.2)
+        n = count(c, table)
+    return n
+
+
+def resources(c):
+    rows = c.execute_mgmt(DB, ".get ingestion resources").primary_results[0]
+    return {r["ResourceTypeName"]: r["StorageRoot"] for r in rows}
+
+
+def test_ingestion_resources_point_at_this_server(server):
+    c = KustoClient(kcsb(server))
+    res = resources(c)
+    assert set(res) == {
+        "SecuredReadyForAggregationQueue",
+        "FailedIngestionsQueue",
+        "SuccessfulIngestionsQueue",
+        "TempStorage",
+        "IngestionsStatusTable",
+    }
+    for url in res.values():
+        assert url.startswith(server.url + "/calypso/"), url
+        assert "sig=" in url and "se=" in url
+    token = c.execute_mgmt(DB, ".get kusto identity token").primary_results[0][0]["AuthorizationContext"]
+    assert token.strip()
+
+
+def test_queued_csv_file_with_first_record_skipped_and_tags(server):
+    c = KustoClient(kcsb(server))
+    c.execute_mgmt(DB, ".create table QCsv (a:long, b:string)")
+    ingest = QueuedIngestClient(kcsb(server))
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "rows.csv")
+        with open(path, "w") as f:
+            f.write("a,b\n")
+            for i in range(1, 1001):
+                f.write(f"{i},row{i}\n")
+        props = IngestionProperties(
+            database=DB,
+            table="QCsv",
+            data_format=DataFormat.CSV,
+            additional_properties={"ignoreFirstRecord": "true"},
+            drop_by_tags=["qd"],
+            ingest_by_tags=["qi"],
+            report_level=ReportLevel.FailuresAndSuccesses,
+        )
+        result = ingest.ingest_from_file(path, ingestion_properties=props)
+        assert str(result.status).endswith("QUEUED"), result
+    assert wait_for_rows(c, "QCsv", 1000) == 1000
+    row = c.execute_query(DB, "QCsv | summarize s = sum(a), m = max(b)").primary_results[0][0]
+    assert row["s"] == 500500
+    tags = c.execute_mgmt(DB, ".show table QCsv extents | project Tags").primary_results[0][0]["Tags"]
+    assert "drop-by:qd" in tags and "ingest-by:qi" in tags
+    # The success report, read as the SDK reads it.
+    queues = KustoIngestStatusQueues(ingest)
+    deadline = time.time() + 10
+    got = []
+    while not got and time.time() < deadline:
+        got = queues.success.pop(5)
+        time.sleep(0.2)
+    assert got, "a success report"
+    assert got[0].Table == "QCsv" and got[0].Database == DB
+    assert queues.failure.is_empty()
+
+
+def test_queued_dataframe_json_and_stream_with_a_mapping(server):
+    import pandas as pd
+
+    c = KustoClient(kcsb(server))
+    c.execute_mgmt(DB, ".create table QJson (name:string, value:long)")
+    c.execute_mgmt(
+        DB,
+        """.create table QJson ingestion json mapping "jm" '[{"column":"name","Properties":{"Path":"$.n"}},{"column":"value","Properties":{"Path":"$.v"}}]'""",
+    )
+    ingest = QueuedIngestClient(kcsb(server))
+    df = pd.DataFrame({"name": ["x", "y", "z"], "value": [1, 2, 3]})
+    ingest.ingest_from_dataframe(df, IngestionProperties(database=DB, table="QJson", data_format=DataFormat.JSON))
+    lines = "\n".join(json.dumps({"n": f"s{i}", "v": i * 10}) for i in range(5)).encode()
+    from azure.kusto.ingest import StreamDescriptor
+
+    props = IngestionProperties(
+        database=DB,
+        table="QJson",
+        data_format=DataFormat.JSON,
+        ingestion_mapping_reference="jm",
+        ingestion_mapping_kind=IngestionMappingKind.JSON,
+    )
+    ingest.ingest_from_stream(StreamDescriptor(io.BytesIO(lines)), ingestion_properties=props)
+    assert wait_for_rows(c, "QJson", 8) == 8
+    total = c.execute_query(DB, "QJson | summarize sum(value)").primary_results[0][0]["sum_value"]
+    assert total == 6 + 100
+
+
+def test_managed_client_falls_back_to_queued_for_a_large_payload(server):
+    c = KustoClient(kcsb(server))
+    c.execute_mgmt(DB, ".create table QManaged (a:long, b:string)")
+    c.execute_mgmt(DB, ".alter table QManaged policy streamingingestion enable")
+    import random
+
+    rnd = random.Random(3)
+    # Random hex compresses to about half: over 4 MiB gzipped, the managed client goes
+    # queued, and its chained stream of unknown length goes up as Put Block + Put Block List.
+    body = "".join(f"{i},{rnd.getrandbits(512):0128x}\n" for i in range(120_000)).encode()
+    assert len(body) > 14 << 20
+    managed = ManagedStreamingIngestClient(kcsb(server), kcsb(server))
+    from azure.kusto.ingest import StreamDescriptor
+
+    managed.ingest_from_stream(
+        StreamDescriptor(io.BytesIO(body)),
+        IngestionProperties(database=DB, table="QManaged", data_format=DataFormat.CSV),
+    )
+    assert wait_for_rows(c, "QManaged", 120_000, seconds=60) == 120_000
+
+
+def test_a_failed_ingestion_is_reported_to_the_failure_queue(server):
+    c = KustoClient(kcsb(server))
+    c.execute_mgmt(DB, ".create table QBad (a:long)")
+    ingest = QueuedIngestClient(kcsb(server))
+    from azure.kusto.ingest import StreamDescriptor
+
+    props = IngestionProperties(
+        database=DB,
+        table="QBad",
+        data_format=DataFormat.CSV,
+        ingestion_mapping_reference="no-such-mapping",
+        ingestion_mapping_kind=IngestionMappingKind.CSV,
+        report_level=ReportLevel.FailuresOnly,
+    )
+    ingest.ingest_from_stream(StreamDescriptor(io.BytesIO(b"1\n2\n")), ingestion_properties=props)
+    queues = KustoIngestStatusQueues(ingest)
+    deadline = time.time() + 15
+    got = []
+    while not got and time.time() < deadline:
+        got = queues.failure.pop(5)
+        time.sleep(0.2)
+    assert got, "a failure report"
+    assert got[0].Table == "QBad"
+    assert "no-such-mapping" in got[0].Details
+    assert count(c, "QBad") == 0
+
+
+def test_storage_calls_need_a_good_signature(server):
+    c = KustoClient(kcsb(server))
+    temp = resources(c)["TempStorage"]
+    base, sas = temp.split("?", 1)
+
+    def put(url):
+        req = urllib.request.Request(url, data=b"x", method="PUT", headers={"x-ms-blob-type": "BlockBlob"})
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, r.headers.get("x-ms-error-code")
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers.get("x-ms-error-code")
+
+    assert put(f"{base}/ok.csv?{sas}")[0] == 201
+    assert put(f"{base}/nosig.csv")[0] == 403
+    forged = sas.replace("sig=", "sig=AAAA")
+    assert put(f"{base}/forged.csv?{forged}")[0] == 403
+    # The container's token does not open a queue.
+    queue_base = resources(c)["SecuredReadyForAggregationQueue"].split("?", 1)[0]
+    req = urllib.request.Request(
+        f"{queue_base}/messages?{sas}",
+        data=b"<QueueMessage><MessageText>e30=</MessageText></QueueMessage>",
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req)
+    assert e.value.code == 403
+
+
+def test_queued_messages_survive_a_restart(server):
+    c = KustoClient(kcsb(server))
+    c.execute_mgmt(DB, ".create table QRestart (a:long)")
+    res = resources(c)
+    token = c.execute_mgmt(DB, ".get kusto identity token").primary_results[0][0]["AuthorizationContext"]
+    temp_base, temp_sas = res["TempStorage"].split("?", 1)
+    blob = f"{temp_base}/{DB}__QRestart__{uuid.uuid4()}__r.csv?{temp_sas}"
+    req = urllib.request.Request(blob, data=b"1\n2\n3\n", method="PUT", headers={"x-ms-blob-type": "BlockBlob"})
+    assert urllib.request.urlopen(req).status == 201
+    message = {
+        "BlobPath": blob,
+        "DatabaseName": DB,
+        "TableName": "QRestart",
+        "ReportLevel": 1,
+        "Id": str(uuid.uuid4()),
+        # A visibility delay keeps the worker off it until after the restart.
+        "AdditionalProperties": {"authorizationContext": token, "format": "csv"},
+    }
+    text = base64.b64encode(json.dumps(message).encode()).decode()
+    q_base, q_sas = res["SecuredReadyForAggregationQueue"].split("?", 1)
+    body = f"<QueueMessage><MessageText>{text}</MessageText></QueueMessage>".encode()
+    req = urllib.request.Request(f"{q_base}/messages?visibilitytimeout=3&{q_sas}", data=body, method="POST")
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 201
+        assert b"<MessageId>" in r.read()
+    server.restart()
+    c = KustoClient(kcsb(server))
+    assert wait_for_rows(c, "QRestart", 3, seconds=30) == 3
