@@ -431,3 +431,62 @@ async fn accepted_messages_and_blobs_survive_a_restart() {
             .is_empty()
     );
 }
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A crash after a message's rows were committed but before the message was deleted: after
+/// the restart the message is there again, and its rows are not ingested twice.
+#[tokio::test]
+async fn a_message_ingested_before_a_crash_is_not_ingested_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = tempfile::tempdir().unwrap();
+    {
+        let e = Engine::open(dir.path()).await.unwrap();
+        setup(&e).await;
+        let ctx = token(&e, &Caller::Unauthenticated).await;
+        e.put_blob(
+            TEMP_CONTAINER,
+            "c.csv",
+            Bytes::from_static(b"1,a\n2,b\n"),
+            false,
+        )
+        .await
+        .unwrap();
+        let props = json!({"authorizationContext": ctx});
+        e.put_message(INGESTION_QUEUE, message("T", "c.csv", 2, props), None, None)
+            .await
+            .unwrap();
+        // The message and the blob as they were before the worker took them.
+        copy_tree(&dir.path().join("dm"), saved.path());
+        assert_eq!(e.run_queued_ingestion().await.unwrap(), 1);
+        assert_eq!(long(&run(&e, "T | count").await), 2);
+    }
+    // The crash: the deletions are undone.
+    copy_tree(saved.path(), &dir.path().join("dm"));
+    let e = Engine::open(dir.path()).await.unwrap();
+    assert_eq!(e.run_queued_ingestion().await.unwrap(), 1);
+    assert_eq!(long(&run(&e, "T | count").await), 2, "ingested once");
+    // It still reports success (the rows are there) and the blob goes.
+    assert_eq!(
+        e.get_messages(SUCCESS_QUEUE, 32, None).await.unwrap().len(),
+        2
+    );
+    assert_eq!(
+        e.blob_properties(TEMP_CONTAINER, "c.csv")
+            .await
+            .unwrap_err()
+            .status,
+        404
+    );
+}

@@ -353,6 +353,11 @@ pub struct ExtentMeta {
     /// column has the table column's name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub columns_as: BTreeMap<String, String>,
+    /// The ids of the queued-ingestion messages whose rows it holds: a message found here
+    /// was ingested already (a crash came between its commit and its deletion) and is not
+    /// ingested again. Merges keep them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 /// Statistics of one column in one extent.

@@ -234,6 +234,7 @@ impl Storage {
                         match rewritten.iter().find(|(read, _)| *read == e) {
                             Some((_, again)) => ExtentMeta {
                                 tags: e.tags.clone(),
+                                sources: e.sources.clone(),
                                 ..again.clone()
                             },
                             None => {

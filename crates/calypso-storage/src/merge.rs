@@ -253,6 +253,10 @@ impl Storage {
         tags.sort();
         tags.dedup();
         extent.tags = tags;
+        extent.sources = sources
+            .iter()
+            .flat_map(|e| e.sources.iter().cloned())
+            .collect();
         extent.created_on = sources
             .iter()
             .map(|e| e.created_on.clone())

@@ -472,6 +472,7 @@ impl Storage {
             column_stats: encoded.column_stats,
             tags: Vec::new(),
             columns_as: Default::default(),
+            sources: Vec::new(),
         })
     }
 

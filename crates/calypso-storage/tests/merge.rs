@@ -55,9 +55,25 @@ async fn small_extents_merge_into_one_and_rows_stay_once() {
         create_table(&storage).await;
         small_extents(&storage, 30).await;
         assert_eq!(extents(&storage).len(), 30);
+        // Two of them hold the rows of queued-ingestion messages.
+        storage
+            .commit(|c| {
+                let t = c.require_table_mut(DB, T)?;
+                for (i, id) in [(0, "m1"), (7, "m2")] {
+                    std::sync::Arc::make_mut(&mut t.extents[i]).sources = vec![id.into()];
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
         assert_eq!(storage.merge_all().await.unwrap(), 1);
         let after = extents(&storage);
         assert_eq!(after.len(), 1);
+        assert_eq!(
+            after[0].sources,
+            vec!["m1", "m2"],
+            "merges keep the message ids"
+        );
         assert_eq!(after[0].rows, 30);
         assert_eq!(count_sum(&storage).await, (30, Some(465)));
         assert_eq!(

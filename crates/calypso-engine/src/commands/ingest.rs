@@ -276,6 +276,7 @@ impl Engine {
                 .write_extent(database, table_name, &batches)
                 .await?;
             e.tags.clone_from(&props.tags);
+            e.sources.extend(props.source_id.iter().cloned());
             if let Some(at) = &props.creation_time {
                 e.created_on.clone_from(at);
             }
@@ -306,6 +307,11 @@ impl Engine {
                     )));
                 }
                 if repeat.already_ingested(t.extents.iter().flat_map(|e| e.tags.iter())) {
+                    return Ok(false);
+                }
+                if let Some(source) = &repeat.source_id
+                    && t.extents.iter().any(|e| e.sources.contains(source))
+                {
                     return Ok(false);
                 }
                 if replace {

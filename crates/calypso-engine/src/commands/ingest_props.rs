@@ -20,6 +20,9 @@ pub struct ExtentProps {
     /// `policy_ingestiontime`: whether a table the command creates gets the IngestionTime
     /// policy (default true).
     pub policy_ingestiontime: bool,
+    /// The queued-ingestion message the rows come from: the ingestion is skipped when an
+    /// extent of the table holds its rows already (`ExtentMeta::sources`).
+    pub source_id: Option<String>,
 }
 
 impl Default for ExtentProps {
@@ -29,6 +32,7 @@ impl Default for ExtentProps {
             ingest_if_not_exists: Vec::new(),
             creation_time: None,
             policy_ingestiontime: true,
+            source_id: None,
         }
     }
 }
@@ -91,6 +95,7 @@ impl ExtentProps {
             policy_ingestiontime: prop(with, "policy_ingestiontime")
                 .and_then(PropValue::as_bool)
                 .unwrap_or(true),
+            source_id: None,
         })
     }
 

@@ -152,7 +152,7 @@ impl Engine {
             .await
             .map_err(|e| EngineError::Execution(e.message))?;
         for (message_id, text) in &pending {
-            self.ingest_message(text).await;
+            self.ingest_message(message_id, text).await;
             self.remove_message(INGESTION_QUEUE, message_id)
                 .await
                 .map_err(|e| EngineError::Execution(e.message))?;
@@ -166,7 +166,7 @@ impl Engine {
     }
 
     /// Ingests one message, reports as it asks and deletes its blob.
-    async fn ingest_message(&self, text: &str) {
+    async fn ingest_message(&self, message_id: &str, text: &str) {
         let request = match Request::parse(text) {
             Ok(r) => r,
             // Nothing to report to: the message names no table.
@@ -174,7 +174,8 @@ impl Engine {
         };
         let (outcome, blob) = match blob_of(&request.blob_path) {
             Ok((container, name)) => (
-                self.ingest_request(&request, &container, &name).await,
+                self.ingest_request(&request, message_id, &container, &name)
+                    .await,
                 Some((container, name)),
             ),
             Err(e) => (Err(e), None),
@@ -196,7 +197,13 @@ impl Engine {
         }
     }
 
-    async fn ingest_request(&self, r: &Request, container: &str, name: &str) -> Result<()> {
+    async fn ingest_request(
+        &self,
+        r: &Request,
+        message_id: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<()> {
         let caller = self
             .caller_of(r.text("authorizationContext").as_deref())
             .await?;
@@ -229,7 +236,10 @@ impl Engine {
             (None, Some(m)) => MappingSpec::Inline(m),
             (None, None) => MappingSpec::Identity,
         };
-        let props = r.extent_props()?;
+        let mut props = r.extent_props()?;
+        // A message ingested before a crash that came before its deletion is not ingested
+        // again: its id is on the extent.
+        props.source_id = Some(message_id.to_string());
         let data = if r.flag("ignoreFirstRecord") && !format.is_json() {
             let body = calypso_ingest::decompress(&data).map_err(EngineError::Ingest)?;
             without_first_record(&body).to_vec()
