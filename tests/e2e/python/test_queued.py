@@ -44,6 +44,16 @@ def wait_for_rows(c, table, expected, seconds=30):
     return n
 
 
+def pop_within(queue, seconds):
+    """Status messages popped from `queue` (success or failure), waiting up to `seconds`."""
+    deadline = time.time() + seconds
+    got = queue.pop(5)
+    while not got and time.time() < deadline:
+        time.sleep(0.2)
+        got = queue.pop(5)
+    return got
+
+
 def resources(c):
     rows = c.execute_mgmt(DB, ".get ingestion resources").primary_results[0]
     return {r["ResourceTypeName"]: r["StorageRoot"] for r in rows}
@@ -94,11 +104,7 @@ def test_queued_csv_file_with_first_record_skipped_and_tags(server):
     assert "drop-by:qd" in tags and "ingest-by:qi" in tags
     # The success report, read as the SDK reads it.
     queues = KustoIngestStatusQueues(ingest)
-    deadline = time.time() + 10
-    got = []
-    while not got and time.time() < deadline:
-        got = queues.success.pop(5)
-        time.sleep(0.2)
+    got = pop_within(queues.success, 10)
     assert got, "a success report"
     assert got[0].Table == "QCsv" and got[0].Database == DB
     assert queues.failure.is_empty()
@@ -169,11 +175,7 @@ def test_a_failed_ingestion_is_reported_to_the_failure_queue(server):
     )
     ingest.ingest_from_stream(StreamDescriptor(io.BytesIO(b"1\n2\n")), ingestion_properties=props)
     queues = KustoIngestStatusQueues(ingest)
-    deadline = time.time() + 15
-    got = []
-    while not got and time.time() < deadline:
-        got = queues.failure.pop(5)
-        time.sleep(0.2)
+    got = pop_within(queues.failure, 15)
     assert got, "a failure report"
     assert got[0].Table == "QBad"
     assert "no-such-mapping" in got[0].Details

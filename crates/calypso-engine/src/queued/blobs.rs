@@ -198,13 +198,7 @@ impl Engine {
         self.storage
             .concat_objects(&blob_path(container, name), &parts)
             .await?;
-        for block in self
-            .storage
-            .list_objects(&blocks_dir(container, name))
-            .await?
-        {
-            self.storage.delete_object(&block.path).await?;
-        }
+        self.drop_blocks(container, name).await?;
         self.blob_properties(container, name).await
     }
 
@@ -239,6 +233,11 @@ impl Engine {
         self.storage
             .delete_object(&blob_path(container, name))
             .await?;
+        self.drop_blocks(container, name).await
+    }
+
+    /// Deletes the staged blocks of blob `name`.
+    async fn drop_blocks(&self, container: &str, name: &str) -> StorageResult<()> {
         for block in self
             .storage
             .list_objects(&blocks_dir(container, name))
