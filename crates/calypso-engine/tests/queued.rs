@@ -490,3 +490,110 @@ async fn a_message_ingested_before_a_crash_is_not_ingested_again() {
         404
     );
 }
+
+fn sized_message(table: &str, blob: &str, props: serde_json::Value) -> String {
+    let m = json!({
+        "BlobPath": format!("http://localhost/calypso/{TEMP_CONTAINER}/{blob}?sig=x"),
+        "DatabaseName": DB,
+        "TableName": table,
+        "RawDataSize": 4,
+        "ReportLevel": 1,
+        "FlushImmediately": false,
+        "Id": uuid::Uuid::new_v4().to_string(),
+        "AdditionalProperties": props,
+    });
+    STANDARD.encode(m.to_string())
+}
+
+/// The IngestionBatching policy: messages of a known size wait until a batch seals (here
+/// by count), and a sealed batch becomes one extent; other properties, another batch;
+/// `FlushImmediately` and `ingest-by:` go alone at once.
+#[tokio::test]
+async fn messages_are_batched_by_the_ingestion_batching_policy() {
+    let e = Engine::new();
+    setup(&e).await;
+    let ctx = token(&e, &Caller::Unauthenticated).await;
+    let put = |name: &'static str, rows: &'static [u8]| {
+        let e = &e;
+        async move {
+            e.put_blob(TEMP_CONTAINER, name, Bytes::from_static(rows), false)
+                .await
+                .unwrap();
+        }
+    };
+    put("b1.csv", b"1,a\n").await;
+    e.put_message(
+        INGESTION_QUEUE,
+        sized_message("T", "b1.csv", json!({"authorizationContext": ctx})),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    // The default policy waits 5 minutes for more.
+    assert_eq!(e.run_queued_ingestion().await.unwrap(), 0);
+    assert_eq!(long(&run(&e, "T | count").await), 0);
+    run(
+        &e,
+        r#".alter table T policy ingestionbatching '{"MaximumNumberOfItems": 3}'"#,
+    )
+    .await;
+    for (blob, rows) in [("b2.csv", b"2,b\n" as &[u8]), ("b3.csv", b"3,c\n")] {
+        e.put_blob(TEMP_CONTAINER, blob, Bytes::copy_from_slice(rows), false)
+            .await
+            .unwrap();
+    }
+    // Another tag: another batch, still open.
+    e.put_message(
+        INGESTION_QUEUE,
+        sized_message(
+            "T",
+            "b2.csv",
+            json!({"authorizationContext": ctx, "tags": "[\"other\"]"}),
+        ),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(e.run_queued_ingestion().await.unwrap(), 0);
+    e.put_message(
+        INGESTION_QUEUE,
+        sized_message("T", "b3.csv", json!({"authorizationContext": ctx})),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    put("b4.csv", b"4,d\n").await;
+    e.put_message(
+        INGESTION_QUEUE,
+        sized_message("T", "b4.csv", json!({"authorizationContext": ctx})),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    // b1, b3, b4: three items seal the batch, one extent.
+    assert_eq!(e.run_queued_ingestion().await.unwrap(), 3);
+    let extents = run(&e, ".show table T extents | project RowCount").await;
+    assert_eq!(extents.tables[0].row_count(), 1, "one extent for the batch");
+    assert_eq!(long(&run(&e, "T | summarize sum(a)").await), 8);
+    // FlushImmediately: alone, at once.
+    let flush = json!({
+        "BlobPath": format!("http://localhost/calypso/{TEMP_CONTAINER}/b2.csv?sig=x"),
+        "DatabaseName": DB, "TableName": "T", "RawDataSize": 4, "FlushImmediately": true,
+        "AdditionalProperties": {"authorizationContext": ctx, "tags": "[\"other\"]"},
+    });
+    e.put_message(
+        INGESTION_QUEUE,
+        STANDARD.encode(flush.to_string()),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    // The flushed message, and then the b2 one that waited (its blob went with the first).
+    assert_eq!(e.run_queued_ingestion().await.unwrap(), 1);
+    assert_eq!(long(&run(&e, "T | summarize sum(a)").await), 10);
+}

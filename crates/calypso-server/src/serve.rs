@@ -265,9 +265,9 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received: finishing in-flight requests");
 }
 
-/// The queued-ingestion worker: ingests the queue's messages whenever one arrives (and
-/// every few seconds, for messages whose visibility delay ran out), until the engine is
-/// gone.
+/// The queued-ingestion worker: a pass whenever a message arrives, and every second (for
+/// batches whose time is up and messages whose visibility delay ran out), until the engine
+/// is gone.
 async fn queued_worker(engine: std::sync::Weak<Engine>) {
     loop {
         let Some(e) = engine.upgrade() else {
@@ -277,7 +277,7 @@ async fn queued_worker(engine: std::sync::Weak<Engine>) {
             tracing::warn!(error = %err, "queued ingestion pass failed");
         }
         let arrived = async { e.queued_ingestion_arrived().await };
-        let _ = tokio::time::timeout(Duration::from_secs(5), arrived).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), arrived).await;
         drop(e);
     }
 }

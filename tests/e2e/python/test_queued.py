@@ -76,9 +76,11 @@ def test_ingestion_resources_point_at_this_server(server):
     assert token.strip()
 
 
-def test_queued_csv_file_with_first_record_skipped_and_tags(server):
+def test_queued_csv_file_batched_with_first_record_skipped_and_tags(server):
     c = KustoClient(kcsb(server))
     c.execute_mgmt(DB, ".create table QCsv (a:long, b:string)")
+    # A file's size is known, so it waits for a batch: at most 10 s here (ADX's least).
+    c.execute_mgmt(DB, """.alter table QCsv policy ingestionbatching '{"MaximumBatchingTimeSpan": "00:00:10"}'""")
     ingest = QueuedIngestClient(kcsb(server))
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "rows.csv")
@@ -92,16 +94,20 @@ def test_queued_csv_file_with_first_record_skipped_and_tags(server):
             data_format=DataFormat.CSV,
             additional_properties={"ignoreFirstRecord": "true"},
             drop_by_tags=["qd"],
-            ingest_by_tags=["qi"],
             report_level=ReportLevel.FailuresAndSuccesses,
         )
+        started = time.time()
         result = ingest.ingest_from_file(path, ingestion_properties=props)
         assert str(result.status).endswith("QUEUED"), result
+        time.sleep(2)
+        assert count(c, "QCsv") == 0, "the batch is open"
     assert wait_for_rows(c, "QCsv", 1000) == 1000
+    waited = time.time() - started
+    assert 9 <= waited <= 20, waited
     row = c.execute_query(DB, "QCsv | summarize s = sum(a), m = max(b)").primary_results[0][0]
     assert row["s"] == 500500
     tags = c.execute_mgmt(DB, ".show table QCsv extents | project Tags").primary_results[0][0]["Tags"]
-    assert "drop-by:qd" in tags and "ingest-by:qi" in tags
+    assert "drop-by:qd" in tags
     # The success report, read as the SDK reads it.
     queues = KustoIngestStatusQueues(ingest)
     got = pop_within(queues.success, 10)
@@ -121,7 +127,9 @@ def test_queued_dataframe_json_and_stream_with_a_mapping(server):
     )
     ingest = QueuedIngestClient(kcsb(server))
     df = pd.DataFrame({"name": ["x", "y", "z"], "value": [1, 2, 3]})
-    ingest.ingest_from_dataframe(df, IngestionProperties(database=DB, table="QJson", data_format=DataFormat.JSON))
+    ingest.ingest_from_dataframe(
+        df, IngestionProperties(database=DB, table="QJson", data_format=DataFormat.JSON, flush_immediately=True)
+    )
     lines = "\n".join(json.dumps({"n": f"s{i}", "v": i * 10}) for i in range(5)).encode()
     from azure.kusto.ingest import StreamDescriptor
 

@@ -212,7 +212,7 @@ impl Engine {
     }
 
     /// Parses `data` into batches of the table's columns.
-    async fn parse_body(
+    pub(crate) async fn parse_body(
         &self,
         database: &str,
         table_name: &str,
@@ -257,7 +257,7 @@ impl Engine {
     /// Writes batches as one extent with `props` and commits it to the table (replacing
     /// its extents when asked). `None`: no rows, or an `ingestIfNotExists` repeat (checked
     /// again in the commit, so two concurrent ingestions with the same tag land once).
-    async fn append_batches(
+    pub(crate) async fn append_batches(
         &self,
         database: &str,
         table_name: &str,
@@ -276,7 +276,7 @@ impl Engine {
                 .write_extent(database, table_name, &batches)
                 .await?;
             e.tags.clone_from(&props.tags);
-            e.sources.extend(props.source_id.iter().cloned());
+            e.sources.extend(props.source_ids.iter().cloned());
             if let Some(at) = &props.creation_time {
                 e.created_on.clone_from(at);
             }
@@ -309,10 +309,14 @@ impl Engine {
                 if repeat.already_ingested(t.extents.iter().flat_map(|e| e.tags.iter())) {
                     return Ok(false);
                 }
-                if let Some(source) = &repeat.source_id
-                    && t.extents.iter().any(|e| e.sources.contains(source))
+                if let Some(again) = repeat
+                    .source_ids
+                    .iter()
+                    .find(|s| t.extents.iter().any(|e| e.sources.contains(s)))
                 {
-                    return Ok(false);
+                    return Err(SErr::invalid(format!(
+                        "The queued ingestion '{again}' was ingested already"
+                    )));
                 }
                 if replace {
                     // With the stand-in of the row store's rows: those go too.

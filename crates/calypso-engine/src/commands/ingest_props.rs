@@ -20,9 +20,10 @@ pub struct ExtentProps {
     /// `policy_ingestiontime`: whether a table the command creates gets the IngestionTime
     /// policy (default true).
     pub policy_ingestiontime: bool,
-    /// The queued-ingestion message the rows come from: the ingestion is skipped when an
-    /// extent of the table holds its rows already (`ExtentMeta::sources`).
-    pub source_id: Option<String>,
+    /// The queued-ingestion messages the rows come from, kept on the extent
+    /// (`ExtentMeta::sources`): the commit fails when an extent of the table holds one of
+    /// them already (the worker leaves those out before).
+    pub source_ids: Vec<String>,
 }
 
 impl Default for ExtentProps {
@@ -32,7 +33,7 @@ impl Default for ExtentProps {
             ingest_if_not_exists: Vec::new(),
             creation_time: None,
             policy_ingestiontime: true,
-            source_id: None,
+            source_ids: Vec::new(),
         }
     }
 }
@@ -95,7 +96,7 @@ impl ExtentProps {
             policy_ingestiontime: prop(with, "policy_ingestiontime")
                 .and_then(PropValue::as_bool)
                 .unwrap_or(true),
-            source_id: None,
+            source_ids: Vec::new(),
         })
     }
 

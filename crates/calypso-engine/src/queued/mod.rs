@@ -12,6 +12,7 @@
 //!
 //! Reference: `shared/reference/queued-ingestion.md` (what the SDKs send, measured).
 
+mod batching;
 pub mod blobs;
 pub mod queues;
 pub mod sas;

@@ -326,14 +326,20 @@ impl Engine {
     pub(crate) async fn pending_messages(
         &self,
         queue: &str,
-    ) -> StorageResult<Vec<(String, String)>> {
+    ) -> StorageResult<Vec<(String, String, chrono::DateTime<chrono::Utc>)>> {
         let now = chrono::Utc::now();
         let mut queues = self.dm.queues.lock().await;
         let messages = self.messages(&mut queues, queue).await?;
         Ok(messages
             .iter()
             .filter(|m| m.stored.expires > now && m.stored.visible <= now)
-            .map(|m| (m.stored.id.clone(), m.stored.text.clone()))
+            .map(|m| {
+                (
+                    m.stored.id.clone(),
+                    m.stored.text.clone(),
+                    m.stored.inserted,
+                )
+            })
             .collect())
     }
 

@@ -15,6 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use kql_syntax::ast::{PropValue, Property};
 use serde_json::{Value, json};
 
+use super::batching::BatchingPolicy;
 use super::{
     ACCOUNT, FAILURE_QUEUE, INGESTION_QUEUE, SUCCESS_QUEUE, TEMP_CONTAINER, blobs::blob_path,
 };
@@ -22,6 +23,7 @@ use crate::commands::ingest::MappingSpec;
 use crate::commands::ingest_props::ExtentProps;
 use crate::security::access::{Action, Need, authorize};
 use crate::{Caller, Engine, EngineError, Result};
+use arrow::record_batch::RecordBatch;
 
 /// What a message asks for, read leniently.
 struct Request {
@@ -30,6 +32,10 @@ struct Request {
     database: String,
     table: String,
     report_level: i64,
+    /// `RawDataSize`: the size before compression, when the client says.
+    raw_size: Option<u64>,
+    /// `FlushImmediately`.
+    flush: bool,
     props: serde_json::Map<String, Value>,
 }
 
@@ -48,6 +54,8 @@ impl Request {
             database: s("DatabaseName").ok_or_else(|| bad("has no DatabaseName".into()))?,
             table: s("TableName").ok_or_else(|| bad("has no TableName".into()))?,
             report_level: v.get("ReportLevel").and_then(Value::as_i64).unwrap_or(1),
+            raw_size: v.get("RawDataSize").and_then(Value::as_u64),
+            flush: v.get("FlushImmediately").and_then(Value::as_bool) == Some(true),
             props: v
                 .get("AdditionalProperties")
                 .and_then(Value::as_object)
@@ -72,6 +80,37 @@ impl Request {
     fn flag(&self, name: &str) -> bool {
         self.text(name)
             .is_some_and(|t| t.trim().eq_ignore_ascii_case("true"))
+    }
+
+    /// Whether the message is ingested alone, at once: it asks to flush immediately, has
+    /// `ingestIfNotExists` or an `ingest-by:` tag, or does not say its size.
+    fn alone(&self) -> bool {
+        let props = self.extent_props().unwrap_or_default();
+        self.flush
+            || self.raw_size.is_none()
+            || !props.ingest_if_not_exists.is_empty()
+            || props.tags.iter().any(|t| t.starts_with("ingest-by:"))
+    }
+
+    /// What messages batched together share: the table and every property that shapes
+    /// the ingestion (format, mapping, tags, creation time, first record, caller).
+    fn batch_key(&self) -> String {
+        let mut tags = self.extent_props().map(|p| p.tags).unwrap_or_default();
+        tags.sort();
+        let parts = [
+            self.database.clone(),
+            self.table.clone(),
+            self.text("format")
+                .unwrap_or_else(|| "csv".into())
+                .to_lowercase(),
+            self.text("ingestionMappingReference").unwrap_or_default(),
+            self.text("ingestionMapping").unwrap_or_default(),
+            tags.join("\n"),
+            self.text("creationTime").unwrap_or_default(),
+            self.flag("ignoreFirstRecord").to_string(),
+            self.text("authorizationContext").unwrap_or_default(),
+        ];
+        parts.join("\u{1f}")
     }
 
     /// The extent properties (`tags`, `ingestIfNotExists`, `creationTime`).
@@ -142,22 +181,93 @@ fn without_first_record(body: &[u8]) -> &[u8] {
     }
 }
 
+/// A message waiting in the ingestion queue.
+struct Waiting {
+    id: String,
+    inserted: chrono::DateTime<chrono::Utc>,
+    request: Request,
+}
+
+/// Why a message was not ingested: the Kusto error code and the details reported.
+struct Failure {
+    code: &'static str,
+    details: String,
+}
+
+impl From<&EngineError> for Failure {
+    fn from(e: &EngineError) -> Failure {
+        Failure {
+            code: e.kusto_code(),
+            details: e.to_string(),
+        }
+    }
+}
+
 impl Engine {
-    /// Ingests every pending message of the ingestion queue (one pass at a time); returns
-    /// how many it handled.
+    /// Ingests what is due of the ingestion queue (one pass at a time): each message that
+    /// is to be ingested alone, and each batch the IngestionBatching policy seals
+    /// ([`super::batching`]); returns how many messages it handled (ingested, reported
+    /// failed or dropped). Others wait for a later pass.
     pub async fn run_queued_ingestion(&self) -> Result<usize> {
         let _one = self.dm.worker.lock().await;
         let pending = self
             .pending_messages(INGESTION_QUEUE)
             .await
             .map_err(|e| EngineError::Execution(e.message))?;
-        for (message_id, text) in &pending {
-            self.ingest_message(message_id, text).await;
-            self.remove_message(INGESTION_QUEUE, message_id)
-                .await
-                .map_err(|e| EngineError::Execution(e.message))?;
+        let now = chrono::Utc::now();
+        let mut handled = 0;
+        // Batches by table and properties, in the order their first message came.
+        let mut batches: Vec<(String, Vec<Waiting>)> = Vec::new();
+        for (id, text, inserted) in pending {
+            let Ok(request) = Request::parse(&text) else {
+                // Nothing to report to: the message names no table.
+                self.finish(&id, None).await?;
+                handled += 1;
+                continue;
+            };
+            let waiting = Waiting {
+                id,
+                inserted,
+                request,
+            };
+            if waiting.request.alone() {
+                self.ingest_batch(vec![waiting]).await?;
+                handled += 1;
+                continue;
+            }
+            let key = waiting.request.batch_key();
+            match batches.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(waiting),
+                None => batches.push((key, vec![waiting])),
+            }
         }
-        Ok(pending.len())
+        for (_, mut members) in batches {
+            let policy = {
+                let cat = self.storage.catalog();
+                let r = &members[0].request;
+                let db = cat.database(&r.database);
+                let table = cat.table(&r.database, &r.table);
+                BatchingPolicy::of(
+                    table.and_then(|t| t.policies.get("ingestionbatching")),
+                    db.and_then(|d| d.policies.get("ingestionbatching")),
+                )
+            };
+            loop {
+                let waiting: Vec<_> = members
+                    .iter()
+                    .map(|m| (m.inserted, m.request.raw_size.unwrap_or(0)))
+                    .collect();
+                let n = policy.sealed(&waiting, now);
+                if n == 0 {
+                    break;
+                }
+                let rest = members.split_off(n);
+                handled += n;
+                self.ingest_batch(members).await?;
+                members = rest;
+            }
+        }
+        Ok(handled)
     }
 
     /// Waits until an ingestion message arrives (the server's worker loop).
@@ -165,51 +275,96 @@ impl Engine {
         self.dm.arrived.notified().await;
     }
 
-    /// Ingests one message, reports as it asks and deletes its blob.
-    async fn ingest_message(&self, message_id: &str, text: &str) {
-        let request = match Request::parse(text) {
-            Ok(r) => r,
-            // Nothing to report to: the message names no table.
-            Err(_) => return,
-        };
-        let (outcome, blob) = match blob_of(&request.blob_path) {
-            Ok((container, name)) => (
-                self.ingest_request(&request, message_id, &container, &name)
-                    .await,
-                Some((container, name)),
-            ),
-            Err(e) => (Err(e), None),
-        };
-        let (report, queue) = match &outcome {
-            Ok(()) => (request.report_level == 2, SUCCESS_QUEUE),
-            Err(_) => (matches!(request.report_level, 0 | 2), FAILURE_QUEUE),
-        };
-        if report {
-            let status = status_message(&request, outcome.as_ref().err());
-            let text = STANDARD.encode(status.to_string());
-            let _ = self.put_message(queue, text, None, None).await;
+    /// Ingests `batch` (messages of one table with the same properties) as one extent:
+    /// each message's rows are read and parsed on their own (one that fails is reported
+    /// and left out), then all are committed together; then every message is reported as
+    /// it asks and deleted with its blob.
+    async fn ingest_batch(&self, batch: Vec<Waiting>) -> Result<()> {
+        let mut outcomes: Vec<(Waiting, Option<Failure>)> = Vec::new();
+        let mut rows: Vec<RecordBatch> = Vec::new();
+        let mut columns: Option<Vec<(String, kql_functions::KqlType)>> = None;
+        let mut ids: Vec<String> = Vec::new();
+        for m in batch {
+            match self.prepare(&m).await {
+                Ok(Some((cols, batches))) => {
+                    columns.get_or_insert(cols);
+                    rows.extend(batches);
+                    ids.push(m.id.clone());
+                    outcomes.push((m, None));
+                }
+                // Ingested before a crash that came before its deletion.
+                Ok(None) => outcomes.push((m, None)),
+                Err(e) => {
+                    let failure = Failure::from(&e);
+                    outcomes.push((m, Some(failure)));
+                }
+            }
         }
-        if let Some((container, name)) = blob {
-            let _ = self
-                .storage
-                .delete_object(&blob_path(&container, &name))
-                .await;
+        if let (Some(columns), Some((first, _))) = (columns, outcomes.first()) {
+            let r = &first.request;
+            let committed = match r.extent_props() {
+                Ok(mut props) => {
+                    props.source_ids = ids.clone();
+                    self.append_batches(&r.database, &r.table, &columns, rows, false, &props)
+                        .await
+                        .map(|_| ())
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = committed {
+                for (m, failure) in outcomes.iter_mut() {
+                    if failure.is_none() && ids.contains(&m.id) {
+                        *failure = Some(Failure::from(&e));
+                    }
+                }
+            }
         }
+        for (m, failure) in outcomes {
+            self.finish(&m.id, Some((&m.request, failure.as_ref())))
+                .await?;
+        }
+        Ok(())
     }
 
-    async fn ingest_request(
+    /// Reports a message as it asks (`None`: it named nothing to report to), deletes its
+    /// blob and removes it from the queue.
+    async fn finish(&self, id: &str, done: Option<(&Request, Option<&Failure>)>) -> Result<()> {
+        if let Some((r, failure)) = done {
+            let (report, queue) = match failure {
+                None => (r.report_level == 2, SUCCESS_QUEUE),
+                Some(_) => (matches!(r.report_level, 0 | 2), FAILURE_QUEUE),
+            };
+            if report {
+                let text = STANDARD.encode(status_message(r, failure).to_string());
+                let _ = self.put_message(queue, text, None, None).await;
+            }
+            if let Ok((container, name)) = blob_of(&r.blob_path) {
+                let _ = self
+                    .storage
+                    .delete_object(&blob_path(&container, &name))
+                    .await;
+            }
+        }
+        self.remove_message(INGESTION_QUEUE, id)
+            .await
+            .map_err(|e| EngineError::Execution(e.message))
+    }
+
+    /// A message's rows in its table's columns, on behalf of its caller; `None` when an
+    /// extent of the table holds them already.
+    async fn prepare(
         &self,
-        r: &Request,
-        message_id: &str,
-        container: &str,
-        name: &str,
-    ) -> Result<()> {
+        m: &Waiting,
+    ) -> Result<Option<(Vec<(String, kql_functions::KqlType)>, Vec<RecordBatch>)>> {
+        let r = &m.request;
+        let (container, name) = blob_of(&r.blob_path)?;
         let caller = self
             .caller_of(r.text("authorizationContext").as_deref())
             .await?;
+        let cat = self.storage.catalog();
         authorize(
             &caller,
-            &self.storage.catalog(),
+            &cat,
             &Action::new(
                 "QueuedIngest",
                 Need::Ingest {
@@ -218,9 +373,15 @@ impl Engine {
                 },
             ),
         )?;
+        if cat
+            .table(&r.database, &r.table)
+            .is_some_and(|t| t.extents.iter().any(|e| e.sources.contains(&m.id)))
+        {
+            return Ok(None);
+        }
         let data = self
             .storage
-            .get_object(&blob_path(container, name))
+            .get_object(&blob_path(&container, &name))
             .await?
             .ok_or_else(|| {
                 EngineError::NotFound(format!("The blob '{name}' of '{container}' does not exist"))
@@ -236,19 +397,16 @@ impl Engine {
             (None, Some(m)) => MappingSpec::Inline(m),
             (None, None) => MappingSpec::Identity,
         };
-        let mut props = r.extent_props()?;
-        // A message ingested before a crash that came before its deletion is not ingested
-        // again: its id is on the extent.
-        props.source_id = Some(message_id.to_string());
         let data = if r.flag("ignoreFirstRecord") && !format.is_json() {
             let body = calypso_ingest::decompress(&data).map_err(EngineError::Ingest)?;
             without_first_record(&body).to_vec()
         } else {
             data.to_vec()
         };
-        self.ingest_bytes(&r.database, &r.table, format, mapping, &data, &props)
+        let parsed = self
+            .parse_body(&r.database, &r.table, format, mapping, &data, false)
             .await?;
-        Ok(())
+        Ok(Some(parsed))
     }
 
     /// The caller an authorization context (`.get kusto identity token`) names.
@@ -279,7 +437,7 @@ impl Engine {
 }
 
 /// The status message of a request (the fields `KustoIngestStatusQueues` reads).
-fn status_message(r: &Request, error: Option<&EngineError>) -> Value {
+fn status_message(r: &Request, error: Option<&Failure>) -> Value {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let mut v = json!({
         "OperationId": uuid::Uuid::new_v4().to_string(),
@@ -293,8 +451,8 @@ fn status_message(r: &Request, error: Option<&EngineError>) -> Value {
         None => v["SucceededOn"] = json!(now),
         Some(e) => {
             v["FailedOn"] = json!(now);
-            v["Details"] = json!(e.to_string());
-            v["ErrorCode"] = json!(e.kusto_code());
+            v["Details"] = json!(e.details);
+            v["ErrorCode"] = json!(e.code);
             v["FailureStatus"] = json!("Permanent");
             v["OriginatesFromUpdatePolicy"] = json!(false);
             v["ShouldRetry"] = json!(false);
