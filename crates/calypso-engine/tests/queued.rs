@@ -317,6 +317,29 @@ async fn the_worker_ingests_with_the_messages_properties_and_reports() {
         "{status}"
     );
     assert_eq!(status["FailureStatus"], "Permanent");
+    // `.show ingestion failures` lists it, under the operation id of the report.
+    let shown = run(
+        &e,
+        ".show ingestion failures | project tostring(OperationId), Table, Details, FailureKind, ErrorCode",
+    )
+    .await;
+    let op = status["OperationId"].as_str().unwrap().to_string();
+    assert_eq!(strings(&shown, 0), vec![op.clone()]);
+    assert_eq!(strings(&shown, 1), vec!["T"]);
+    assert!(strings(&shown, 2)[0].contains("nope"));
+    assert_eq!(strings(&shown, 3), vec!["Permanent"]);
+    let by_id = run(
+        &e,
+        &format!(".show ingestion failures with (OperationId = '{op}') | count"),
+    )
+    .await;
+    assert_eq!(long(&by_id), 1);
+    let other = run(
+        &e,
+        ".show ingestion failures with (OperationId = '00000000-0000-0000-0000-000000000001') | count",
+    )
+    .await;
+    assert_eq!(long(&other), 0);
     // The blobs and the ingestion messages are gone.
     assert_eq!(
         e.blob_properties(TEMP_CONTAINER, "ok.csv")

@@ -668,6 +668,10 @@ impl Engine {
                 let _ = database;
                 table(JOURNAL_COLS, rows)
             }
+            OperationsCommand::ShowIngestionFailures { operation_id } => {
+                self.ingestion_failures(caller, operation_id.as_deref())
+                    .await
+            }
             OperationsCommand::ShowDiagnostics => super::extents::diagnostics(self, &cat),
             OperationsCommand::ShowCapacity => super::extents::capacity(self),
             OperationsCommand::ShowCluster => super::extents::cluster(self),

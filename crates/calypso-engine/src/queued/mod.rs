@@ -14,6 +14,7 @@
 
 mod batching;
 pub mod blobs;
+mod failures;
 pub mod queues;
 pub mod sas;
 mod worker;

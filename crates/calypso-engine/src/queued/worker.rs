@@ -16,6 +16,7 @@ use kql_syntax::ast::{PropValue, Property};
 use serde_json::{Value, json};
 
 use super::batching::BatchingPolicy;
+use super::failures::FailureRecord;
 use super::{
     ACCOUNT, FAILURE_QUEUE, INGESTION_QUEUE, SUCCESS_QUEUE, TEMP_CONTAINER, blobs::blob_path,
 };
@@ -330,12 +331,44 @@ impl Engine {
     /// blob and removes it from the queue.
     async fn finish(&self, id: &str, done: Option<(&Request, Option<&Failure>)>) -> Result<()> {
         if let Some((r, failure)) = done {
+            let operation_id = uuid::Uuid::new_v4().to_string();
+            let root_activity_id = uuid::Uuid::new_v4().to_string();
             let (report, queue) = match failure {
                 None => (r.report_level == 2, SUCCESS_QUEUE),
                 Some(_) => (matches!(r.report_level, 0 | 2), FAILURE_QUEUE),
             };
+            if let Some(f) = failure {
+                let principal = match self
+                    .caller_of(r.text("authorizationContext").as_deref())
+                    .await
+                {
+                    Ok(Caller::Principal(identity)) => identity.fqn(),
+                    Ok(Caller::Unauthenticated) | Err(_) => String::new(),
+                };
+                let properties = Value::Object(
+                    r.props
+                        .iter()
+                        .filter(|(k, _)| !k.eq_ignore_ascii_case("authorizationContext"))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                );
+                self.record_failure(&FailureRecord {
+                    operation_id: operation_id.clone(),
+                    database: r.database.clone(),
+                    table: r.table.clone(),
+                    failed_on: chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+                    source: r.blob_path.clone(),
+                    details: f.details.clone(),
+                    error_code: f.code.to_string(),
+                    root_activity_id: root_activity_id.clone(),
+                    principal,
+                    properties: properties.to_string(),
+                })
+                .await;
+            }
             if report {
-                let text = STANDARD.encode(status_message(r, failure).to_string());
+                let status = status_message(r, failure, &operation_id, &root_activity_id);
+                let text = STANDARD.encode(status.to_string());
                 let _ = self.put_message(queue, text, None, None).await;
             }
             if let Ok((container, name)) = blob_of(&r.blob_path) {
@@ -437,15 +470,20 @@ impl Engine {
 }
 
 /// The status message of a request (the fields `KustoIngestStatusQueues` reads).
-fn status_message(r: &Request, error: Option<&Failure>) -> Value {
+fn status_message(
+    r: &Request,
+    error: Option<&Failure>,
+    operation_id: &str,
+    root_activity_id: &str,
+) -> Value {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let mut v = json!({
-        "OperationId": uuid::Uuid::new_v4().to_string(),
+        "OperationId": operation_id,
         "Database": r.database,
         "Table": r.table,
         "IngestionSourceId": r.id,
         "IngestionSourcePath": r.blob_path,
-        "RootActivityId": uuid::Uuid::new_v4().to_string(),
+        "RootActivityId": root_activity_id,
     });
     match error {
         None => v["SucceededOn"] = json!(now),

@@ -638,6 +638,10 @@ fn operations_action(database: &str, c: &OperationsCommand) -> Action {
             metadata("DatabaseJournalShowCommand", &d.name)
         }
         OperationsCommand::ShowVersion => Action::new("VersionShowCommand", Need::AnyRole),
+        // Its rows are those of the databases the caller may see.
+        OperationsCommand::ShowIngestionFailures { .. } => {
+            Action::new("IngestionFailuresShowCommand", Need::AnyRole)
+        }
         OperationsCommand::ShowCluster
         | OperationsCommand::ShowDiagnostics
         | OperationsCommand::ShowCapacity => Action::new("ClusterShowCommand", Need::AnyRole),

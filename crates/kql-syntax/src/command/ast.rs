@@ -726,6 +726,11 @@ pub enum OperationsCommand {
         /// The database, for `.show database D journal`.
         database: Option<Ident>,
     },
+    /// `.show ingestion failures [with (OperationId = guid)]`.
+    ShowIngestionFailures {
+        /// `OperationId`: only that failure.
+        operation_id: Option<String>,
+    },
     /// `.show diagnostics`.
     ShowDiagnostics,
     /// `.show capacity`.

@@ -59,6 +59,15 @@ pub(super) fn parse(p: &mut Parser<'_>, kind: &str, _verb: &str) -> Option<PResu
             }
             Ok(CommandKind::Operations(O::ShowOperations { ids }))
         })(),
+        "ShowIngestionFailures" => (|| {
+            expect_word(p, "ingestion")?;
+            expect_word(p, "failures")?;
+            let with = with_props(p)?;
+            let operation_id = prop(&with, "OperationId").map(PropValue::text);
+            Ok(CommandKind::Operations(O::ShowIngestionFailures {
+                operation_id,
+            }))
+        })(),
         "ShowOperationDetails" => (|| {
             expect_word(p, "operation")?;
             let id = guid(p)?;
