@@ -1,36 +1,20 @@
 // End-to-end: the official Node SDK (azure-kusto-data) against the real Calypso binary.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Client, ClientRequestProperties } from "azure-kusto-data";
+import { startServer } from "./server.mjs";
 
 const DB = "NetDefaultDB";
-let proc;
+let server;
 let url;
-let dataDir;
 
 before(async () => {
-  const bin = process.env.CALYPSO_BIN;
-  assert.ok(bin, "CALYPSO_BIN must name the calypso binary");
-  dataDir = mkdtempSync(join(tmpdir(), "calypso-node-"));
-  proc = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], { stdio: ["ignore", "pipe", "inherit"] });
-  url = await new Promise((resolve, reject) => {
-    let buf = "";
-    proc.stdout.on("data", (chunk) => {
-      buf += chunk.toString();
-      const m = buf.match(/Calypso listening on (http:\/\/\S+)/);
-      if (m) resolve(m[1]);
-    });
-    proc.on("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
+  server = await startServer();
+  url = server.url;
 });
 
 after(() => {
-  proc?.kill("SIGTERM");
-  rmSync(dataDir, { recursive: true, force: true });
+  server?.stop();
 });
 
 test("management commands and queries with parameters", async () => {
