@@ -14,6 +14,7 @@ mod bench_commit;
 mod bench_ingest;
 mod bench_ingest_small;
 mod bench_load;
+mod bench_queued;
 mod bench_scan;
 mod bench_server;
 mod serve_config;
@@ -119,6 +120,10 @@ enum Bench {
     /// p50/p99 of the first and last 1,000 of `--count` in sequence, bytes written per
     /// ingest, then acknowledged ingests per second from `--writers` clients at once.
     IngestSmall(bench_ingest_small::Options),
+    /// Queued ingestion over HTTP into an in-process server (temporary data dir), as the
+    /// ingest SDKs do it: CSV and JSON throughput from upload to queryable, and the time
+    /// from Put Message to queryable with a `--batching-secs` batching policy.
+    Queued(bench_queued::Options),
     /// Catalog commits that each add one extent, timed on a catalog of one empty table and
     /// on one of `--tables` x `--extents` extents (temporary data dir): p50/p99 and bytes
     /// written per commit on both (about the same when a commit costs its change).
@@ -350,6 +355,9 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Bench {
             which: Bench::IngestSmall(options),
         } => rt.block_on(bench_ingest_small::run(options, &mut out)),
+        Command::Bench {
+            which: Bench::Queued(options),
+        } => rt.block_on(bench_queued::run(options, &mut out)),
         Command::Bench {
             which: Bench::Commit(options),
         } => rt.block_on(bench_commit::run(options, &mut out)),
