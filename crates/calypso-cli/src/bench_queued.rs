@@ -1,7 +1,7 @@
 //! `calypso bench queued`: queued ingestion end to end over HTTP against an in-process
 //! server (127.0.0.1, port 0, temporary data directory), as the ingest SDKs do it: `.get
 //! ingestion resources` and `.get kusto identity token`, Put Blob, Put Message, then the
-//! worker ingests. Reports the throughput of CSV and JSON (MiB/s and rows/s, from the first
+//! worker ingests. Reports the throughput of CSV, JSON and Parquet (MiB/s and rows/s, from the first
 //! upload to every row queryable, with `FlushImmediately`), and the time from Put Message to
 //! queryable for a blob that waits for a batch sealed by a `--batching-secs` policy.
 
@@ -36,6 +36,51 @@ pub async fn run(opts: Options, out: &mut impl Write) -> Result<(), String> {
     let result = bench(&client, &server.base, opts, out).await;
     server.stop().await;
     result
+}
+
+/// The bench table's columns.
+fn bench_columns() -> Vec<(String, kql_types::KqlType)> {
+    use kql_types::KqlType;
+    [
+        ("Timestamp", KqlType::DateTime),
+        ("Level", KqlType::String),
+        ("Service", KqlType::String),
+        ("Latency", KqlType::Real),
+        ("Bytes", KqlType::Long),
+        ("Props", KqlType::Dynamic),
+    ]
+    .into_iter()
+    .map(|(n, t)| (n.to_string(), t))
+    .collect()
+}
+
+/// The rows of `csv` as a Parquet file (snappy), as a pipeline would write them.
+fn parquet_file(csv: &[u8]) -> Vec<u8> {
+    let Ok(batches) = calypso_ingest::read(calypso_ingest::Format::Csv, csv, &bench_columns())
+    else {
+        return Vec::new();
+    };
+    let Some(first) = batches.first() else {
+        return Vec::new();
+    };
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let mut out = Vec::new();
+    let Ok(mut writer) =
+        parquet::arrow::ArrowWriter::try_new(&mut out, first.schema(), Some(props))
+    else {
+        return Vec::new();
+    };
+    for b in &batches {
+        if writer.write(b).is_err() {
+            return Vec::new();
+        }
+    }
+    if writer.close().is_err() {
+        return Vec::new();
+    }
+    out
 }
 
 /// The rows of `csv` (the 6-column bench rows) as JSON lines.
@@ -185,16 +230,16 @@ async fn bench(
     let columns = "(Timestamp:datetime, Level:string, Service:string, Latency:real, Bytes:long, Props:dynamic)";
     let r = resources(client, base).await?;
     let w = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(|e| e.to_string());
-    for format in ["csv", "json"] {
+    for format in ["csv", "json", "parquet"] {
         let table = format!("Queued_{format}");
         mgmt(client, base, &format!(".create table {table} {columns}")).await?;
         let bodies: Vec<(Vec<u8>, u64)> = (0..opts.blobs.max(1))
             .map(|i| {
                 let (csv, rows) = csv_body(opts.mib.max(1) << 20, i as u64);
-                if format == "csv" {
-                    (csv, rows)
-                } else {
-                    (json_lines(&csv), rows)
+                match format {
+                    "csv" => (csv, rows),
+                    "json" => (json_lines(&csv), rows),
+                    _ => (parquet_file(&csv), rows),
                 }
             })
             .collect();
@@ -288,6 +333,7 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("csv: 1 blobs"), "{text}");
         assert!(text.contains("json: 1 blobs"), "{text}");
+        assert!(text.contains("parquet: 1 blobs"), "{text}");
         let batched: f64 = text
             .lines()
             .find_map(|l| l.strip_prefix("batched (10 s policy): Put Message to queryable "))

@@ -123,6 +123,14 @@ pub struct ServeArgs {
     /// `.get ingestion resources` (default: each request's scheme and Host header).
     #[arg(long, env = "CALYPSO_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// A directory whose files `.ingest into table T ('file:///...')` may read (repeat it for
+    /// several; none by default: ingestion from local files is off).
+    #[arg(
+        long = "ingest-from-dir",
+        env = "CALYPSO_INGEST_FROM_DIRS",
+        value_delimiter = ','
+    )]
+    pub ingest_from_dirs: Vec<PathBuf>,
 }
 
 /// The config file.
@@ -308,6 +316,7 @@ pub fn options(args: ServeArgs) -> Result<ServeOptions, String> {
         cors_origins,
         storage,
         public_url: args.public_url,
+        ingest_from_dirs: args.ingest_from_dirs,
     })
 }
 

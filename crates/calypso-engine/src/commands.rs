@@ -13,6 +13,7 @@ mod extent_ops;
 mod extents;
 mod functions;
 pub(crate) mod ingest;
+mod ingest_from;
 pub(crate) mod ingest_props;
 pub(crate) mod mappings;
 pub(crate) mod operations;
@@ -21,6 +22,7 @@ mod policy_spec;
 pub(crate) mod principals;
 mod schema;
 mod tables;
+pub(crate) mod update_policy;
 
 use crate::table::{Cell, table};
 use crate::{Caller, Engine, EngineError, RequestOptions, Result, ResultTable};

@@ -231,6 +231,34 @@ impl Engine {
             .await
     }
 
+    /// Streaming ingestion of the data at `uri` (`sourceKind=uri`, the SDKs'
+    /// `ingest_from_blob` on the streaming client): a blob this server handed out, an
+    /// http(s) URL or an allowed local file, as `.ingest into` reads them.
+    pub async fn ingest_stream_from_uri_as(
+        &self,
+        caller: &Caller,
+        database: &str,
+        table: &str,
+        format: &str,
+        mapping: MappingSpec<'_>,
+        uri: &str,
+    ) -> Result<IngestSummary> {
+        authorize(
+            caller,
+            &self.storage.catalog(),
+            &Action::new(
+                "StreamingIngest",
+                Need::Ingest {
+                    database: database.to_string(),
+                    table: table.to_string(),
+                },
+            ),
+        )?;
+        let body = self.read_source(uri).await?;
+        self.ingest_stream(database, table, format, mapping, &body)
+            .await
+    }
+
     /// Makes `principal` (e.g. `aaduser=alice@contoso.com;<tenant>`) an AllDatabasesAdmin
     /// unless it is one already: the first cluster admin given at start.
     pub async fn ensure_cluster_admin(&self, principal: &str) -> Result<()> {

@@ -140,8 +140,20 @@ const FIXTURE: &[&str] = &[
     ".create table T ingestion json mapping \"jm\" '[{\"column\":\"a\",\"Properties\":{\"Path\":\"$.a\"}}]'",
 ];
 
+/// The directory of the local file the corpus ingests with `.ingest into` (allowed in the
+/// fixture; the corpus's other sources are remote and fail before any fetch: their tables
+/// do not exist).
+const INGEST_DIR: &str = "/tmp/calypso-command-schemas";
+
 async fn fixture() -> Engine {
     let e = Engine::new();
+    std::fs::create_dir_all(INGEST_DIR).unwrap();
+    std::fs::write(
+        format!("{INGEST_DIR}/t.csv"),
+        "2,y,2024-01-02,2024-01-02,Warn\n",
+    )
+    .unwrap();
+    e.allow_ingest_from_dirs(vec![INGEST_DIR.into()]);
     for db in ["db"] {
         e.execute(
             "NetDefaultDB",

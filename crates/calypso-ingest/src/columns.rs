@@ -1,5 +1,6 @@
-//! Arrow builders for a table's columns, fed with text (CSV family) or JSON values
-//! (JSON family) and converted by Kusto's rules; cut into batches of [`BATCH_ROWS`] rows.
+//! Arrow builders for a table's columns, fed with text (CSV family, W3C logs) or JSON
+//! values (JSON family, values of the columnar formats) and converted by Kusto's rules;
+//! cut into batches of [`BATCH_ROWS`] rows.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -134,6 +135,16 @@ impl Column {
         }
     }
 
+    /// Appends a datetime given as nanoseconds since the epoch (as its ISO text for
+    /// columns of other types).
+    fn push_datetime(&mut self, nanos: Option<i64>) {
+        match (self, nanos) {
+            (Column::DateTime(b), n) => b.append_option(n),
+            (c, Some(n)) => c.push_text(&kql_types::format::format_datetime_kusto(n)),
+            (c, None) => c.push_null(),
+        }
+    }
+
     fn finish(&mut self) -> ArrayRef {
         match self {
             Column::Bool(b) => Arc::new(b.finish()),
@@ -176,6 +187,67 @@ fn truncate(s: &str) -> &str {
     s.get(..n).unwrap_or("")
 }
 
+/// The schema of a table's batches: its columns with [`KqlType::to_arrow`] types, all
+/// nullable.
+pub(crate) fn table_schema(columns: &[(String, KqlType)]) -> SchemaRef {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(name, t)| Field::new(name, t.to_arrow(), true))
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// One column built on its own, value by value (the columnar formats build their
+/// batches column by column).
+pub(crate) struct ColumnBuilder {
+    column: Column,
+    dynamic: bool,
+}
+
+impl ColumnBuilder {
+    pub(crate) fn new(t: KqlType) -> ColumnBuilder {
+        ColumnBuilder {
+            column: Column::new(t),
+            dynamic: t == KqlType::Dynamic,
+        }
+    }
+
+    /// Appends text, converted as [`Batcher::push_text`] does.
+    pub(crate) fn push_text(&mut self, s: &str) {
+        self.column.push_text(s);
+    }
+
+    /// Appends a JSON value, converted as [`Batcher::push_json`] does.
+    pub(crate) fn push_json(&mut self, v: &Value) {
+        self.column.push_json(v);
+    }
+
+    /// Appends a source value of a columnar format: as [`ColumnBuilder::push_json`],
+    /// except that a string going into a `dynamic` column is read as JSON text (as the
+    /// text formats read it), so that `"{\"a\":1}"` gives the object.
+    pub(crate) fn push_value(&mut self, v: &Value) {
+        match v {
+            Value::String(s) if self.dynamic => self.column.push_text(s),
+            v => self.column.push_json(v),
+        }
+    }
+
+    /// Appends a datetime (nanoseconds since the epoch).
+    pub(crate) fn push_datetime(&mut self, nanos: Option<i64>) {
+        self.column.push_datetime(nanos);
+    }
+
+    /// Appends a missing value: `""` for strings, null otherwise.
+    pub(crate) fn push_null(&mut self) {
+        self.column.push_null();
+    }
+
+    /// The values appended so far, as an array; the builder starts empty again.
+    pub(crate) fn finish(&mut self) -> ArrayRef {
+        self.column.finish()
+    }
+}
+
 /// The columns of a table being filled row by row, cut into record batches.
 pub(crate) struct Batcher {
     schema: SchemaRef,
@@ -187,12 +259,8 @@ pub(crate) struct Batcher {
 
 impl Batcher {
     pub(crate) fn new(columns: &[(String, KqlType)]) -> Batcher {
-        let fields: Vec<Field> = columns
-            .iter()
-            .map(|(name, t)| Field::new(name, t.to_arrow(), true))
-            .collect();
         Batcher {
-            schema: Arc::new(Schema::new(fields)),
+            schema: table_schema(columns),
             columns: columns.iter().map(|(_, t)| Column::new(*t)).collect(),
             rows: 0,
             total: 0,
@@ -232,11 +300,8 @@ impl Batcher {
     /// Appends a datetime given as nanoseconds since the epoch to column `i` (as its
     /// ISO text for columns of other types).
     pub(crate) fn push_datetime(&mut self, i: usize, nanos: Option<i64>) {
-        match (self.columns.get_mut(i), nanos) {
-            (Some(Column::DateTime(b)), n) => b.append_option(n),
-            (Some(c), Some(n)) => c.push_text(&kql_types::format::format_datetime_kusto(n)),
-            (Some(c), None) => c.push_null(),
-            (None, _) => {}
+        if let Some(c) = self.columns.get_mut(i) {
+            c.push_datetime(nanos);
         }
     }
 

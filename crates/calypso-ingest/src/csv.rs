@@ -11,9 +11,12 @@
 //!   (`Stream_WrongNumberOfFields`); a quoted field must be closed
 //!   (`Stream_ClosingQuoteMissing`) and be followed by a separator or a line break
 //!   (`BadRequest_UnexpectedCharacterInInputStream`).
+//! * With `ignoreFirstRecord`, the first record (a header) is read but not ingested,
+//!   and not checked; record numbers still count it.
+//! * `raw`: the whole text is one record whose only field is the first column's value.
 
+use crate::apply::{self, Plan};
 use crate::columns::Batcher;
-use crate::mapping::{self, ColumnMapping};
 use crate::{IngestError, codes};
 
 /// The separator of a format and whether it reads backslash escapes.
@@ -56,12 +59,14 @@ struct Reader<'a> {
 }
 
 /// Reads delimiter-separated records into `out`: one field per column by ordinal, or as
-/// the mapping `plan` says (one entry per column).
+/// the mapping `plan` says (one entry per column); without the first record when
+/// `skip_first`.
 pub(crate) fn read(
     text: &str,
     d: Dialect,
     out: &mut Batcher,
-    plan: Option<&[Option<ColumnMapping>]>,
+    plan: Option<&Plan>,
+    skip_first: bool,
 ) -> Result<(), IngestError> {
     // Empty lines at the end are no records.
     let text = text.trim_end_matches(['\r', '\n']);
@@ -79,13 +84,20 @@ pub(crate) fn read(
         spans: Vec::with_capacity(out.width()),
         record: 0,
     };
-    // With a mapping, records need as many fields as the first one has.
+    // With a mapping, records need as many fields as the first one ingested has.
     let mut width = out.width();
+    let first = if skip_first { 2 } else { 1 };
     loop {
         r.record += 1;
         let more = r.record_fields()?;
+        if r.record < first {
+            if !more {
+                return Ok(());
+            }
+            continue;
+        }
         if let Some(plan) = plan {
-            if r.record == 1 {
+            if r.record == first {
                 width = r.spans.len();
             }
             if r.spans.len() != width {
@@ -93,19 +105,14 @@ pub(crate) fn read(
                     codes::WRONG_NUMBER_OF_FIELDS,
                     r.record,
                     format!(
-                        "Record {} has {} fields, the first record has {}",
+                        "Record {} has {} fields, the first record ingested has {}",
                         r.record,
                         r.spans.len(),
                         width
                     ),
                 ));
             }
-            for (i, cm) in plan.iter().enumerate() {
-                match cm {
-                    None => out.push_null(i),
-                    Some(cm) => mapping::push_csv(out, i, cm, |k| r.field(k), r.record),
-                }
-            }
+            apply::push_csv_row(out, plan, |k| r.field(k), r.record);
             out.end_row()?;
             if !more {
                 return Ok(());
@@ -136,11 +143,12 @@ pub(crate) fn read(
 
 /// Reads `txt`: every non-empty line is a record whose text is the first column's
 /// value (the record's only field, ordinal 0, with a mapping); the other columns are
-/// missing.
+/// missing. Without the first record when `skip_first`.
 pub(crate) fn read_lines(
     text: &str,
     out: &mut Batcher,
-    plan: Option<&[Option<ColumnMapping>]>,
+    plan: Option<&Plan>,
+    skip_first: bool,
 ) -> Result<(), IngestError> {
     let mut record = 0u64;
     for line in text.split('\n') {
@@ -149,27 +157,43 @@ pub(crate) fn read_lines(
             continue;
         }
         record += 1;
-        match plan {
-            Some(plan) => {
-                for (i, cm) in plan.iter().enumerate() {
-                    match cm {
-                        None => out.push_null(i),
-                        Some(cm) => {
-                            mapping::push_csv(out, i, cm, |k| (k == 0).then_some(line), record)
-                        }
-                    }
-                }
-            }
-            None => {
-                out.push_text(0, line);
-                for i in 1..out.width() {
-                    out.push_null(i);
-                }
-            }
+        if skip_first && record == 1 {
+            continue;
         }
-        out.end_row()?;
+        push_single(out, plan, line, record)?;
     }
     Ok(())
+}
+
+/// Reads `raw`: the whole text (when not empty) is one record.
+pub(crate) fn read_raw(
+    text: &str,
+    out: &mut Batcher,
+    plan: Option<&Plan>,
+) -> Result<(), IngestError> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    push_single(out, plan, text, 1)
+}
+
+/// Appends a record of one field.
+fn push_single(
+    out: &mut Batcher,
+    plan: Option<&Plan>,
+    value: &str,
+    record: u64,
+) -> Result<(), IngestError> {
+    match plan {
+        Some(plan) => apply::push_csv_row(out, plan, |k| (k == 0).then_some(value), record),
+        None => {
+            out.push_text(0, value);
+            for i in 1..out.width() {
+                out.push_null(i);
+            }
+        }
+    }
+    out.end_row()
 }
 
 /// A byte table marking `bytes`, and the backslash when `escapes`.

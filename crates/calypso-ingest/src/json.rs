@@ -14,21 +14,21 @@
 use kql_types::lenient;
 use serde_json::{Map, Value};
 
+use crate::apply::{self, Plan};
 use crate::columns::Batcher;
-use crate::mapping::{self, ColumnMapping};
 use crate::{IngestError, codes};
 
 /// How records fill the columns: by name (identity mapping) or by a mapping.
 struct Fill<'a> {
     names: Vec<String>,
-    plan: Option<&'a [Option<ColumnMapping>]>,
+    plan: Option<&'a Plan>,
 }
 
 /// Reads JSON lines.
 pub(crate) fn read_lines(
     text: &str,
     out: &mut Batcher,
-    plan: Option<&[Option<ColumnMapping>]>,
+    plan: Option<&Plan>,
 ) -> Result<(), IngestError> {
     let fill = fill(out, plan);
     let mut record = 0u64;
@@ -53,7 +53,7 @@ pub(crate) fn read_lines(
 pub(crate) fn read_multi(
     text: &str,
     out: &mut Batcher,
-    plan: Option<&[Option<ColumnMapping>]>,
+    plan: Option<&Plan>,
 ) -> Result<(), IngestError> {
     let fill = fill(out, plan);
     let mut record = 0u64;
@@ -86,7 +86,7 @@ pub(crate) fn read_multi(
 pub(crate) fn read_single(
     text: &str,
     out: &mut Batcher,
-    plan: Option<&[Option<ColumnMapping>]>,
+    plan: Option<&Plan>,
 ) -> Result<(), IngestError> {
     if text.trim().is_empty() {
         return Ok(());
@@ -108,7 +108,7 @@ pub(crate) fn read_single(
     push_document(value, &fill, out, &mut record)
 }
 
-fn fill<'a>(out: &Batcher, plan: Option<&'a [Option<ColumnMapping>]>) -> Fill<'a> {
+fn fill<'a>(out: &Batcher, plan: Option<&'a Plan>) -> Fill<'a> {
     Fill {
         names: out.names().map(str::to_string).collect(),
         plan,
@@ -164,12 +164,7 @@ fn push_object(
     record: u64,
 ) -> Result<(), IngestError> {
     if let Some(plan) = fill.plan {
-        for (i, cm) in plan.iter().enumerate() {
-            match cm {
-                None => out.push_null(i),
-                Some(cm) => mapping::push_json(out, i, cm, map, record),
-            }
-        }
+        apply::push_json_row(out, plan, map, record);
         return out.end_row();
     }
     for (i, name) in fill.names.iter().enumerate() {

@@ -1,14 +1,22 @@
-//! Ingestion mappings (`.create table T ingestion csv|json mapping "name" '[...]'`): which
-//! source field fills which column, as Kusto documents them ("Data mappings",
-//! "CSV mapping", "JSON mapping").
+//! Ingestion mappings (`.create table T ingestion csv|json|avro|parquet|orc|w3clogfile
+//! mapping "name" '[...]'`): which source field fills which column, as Kusto documents
+//! them ("Ingestion mappings", "CSV mapping", "JSON mapping", "AVRO mapping", "Parquet
+//! mapping", "ORC mapping", "W3CLOGFILE mapping").
 //!
-//! * CSV mappings (for every format of the CSV family) take a field by `Ordinal`
-//!   (0-based) or a `ConstValue`.
+//! * CSV mappings (for every format of the CSV family, and `raw`) take a field by
+//!   `Ordinal` (0-based) or a `ConstValue`.
 //! * JSON mappings (for `json`, `multijson`, `singlejson`) take a value by `Path`
 //!   (`$.a.b`, `$['a b']`, `$.items[0]`, `$` for the whole record) or a `ConstValue`.
-//! * Both accept the transforms `SourceLineNumber`, `SourceLocation`,
-//!   `DateTimeFromUnixSeconds|Milliseconds|Microseconds|Nanoseconds` and (JSON)
-//!   `PropertyBagArrayToDictionary`.
+//! * AVRO (for `avro` and `apacheavro`), Parquet and ORC mappings take a value by
+//!   `Field` (a top-level field name) or `Path` (as JSON mappings, into nested records,
+//!   lists and maps; a `Path` not starting with `$` is a constant), or a `ConstValue`.
+//! * W3CLOGFILE mappings take a field by its `Field` name (as the `#Fields:` directive
+//!   names it) or a `ConstValue`.
+//! * Transforms, where Kusto's table of mapping transformations allows them:
+//!   `SourceLineNumber` and `SourceLocation` (every kind), `DateTimeFromUnixSeconds|
+//!   Milliseconds|Microseconds|Nanoseconds` (all but W3CLOGFILE),
+//!   `PropertyBagArrayToDictionary` and `DropMappedFields` (JSON, AVRO, Parquet, ORC),
+//!   `BytesAsBase64` (AVRO).
 //! * Elements may be written in the current form
 //!   `{"Column": "c", "Properties": {"Ordinal": "0"}}` or the legacy flat forms
 //!   (`{"Name": "c", "Ordinal": 0}`, `{"column": "c", "path": "$.c"}`); keys are matched
@@ -22,32 +30,42 @@ use std::fmt;
 use kql_types::KqlType;
 use serde_json::{Map, Value};
 
-use crate::columns::Batcher;
+use crate::apply::Plan;
 use crate::{Format, IngestError, codes};
 
 /// The kind of a mapping: which formats it applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MappingKind {
-    /// The CSV family (`csv`, `tsv`, `tsve`, `scsv`, `psv`, `sohsv`, `txt`).
+    /// The CSV family (`csv`, `tsv`, `tsve`, `scsv`, `psv`, `sohsv`, `txt`) and `raw`.
     Csv,
     /// The JSON family (`json`, `multijson`, `singlejson`).
     Json,
+    /// `avro` and `apacheavro`.
+    Avro,
+    /// `parquet`.
+    Parquet,
+    /// `orc`.
+    Orc,
+    /// `w3clogfile`.
+    W3cLogFile,
 }
 
 impl MappingKind {
-    /// The kind named in a command (`csv`, `Json`...), case-insensitive. Kinds Kusto has
-    /// but Calypso cannot ingest yet (`avro`, `parquet`, `orc`, `w3clogfile`) are refused
-    /// with a message naming them.
+    /// The kind named in a command (`csv`, `Json`, `avro`, `apacheavro` (an AVRO
+    /// mapping), `parquet`, `orc`, `w3clogfile`), case-insensitive. `sstream`, which
+    /// Kusto has for its internal format, is refused with a message naming it.
     pub fn parse(name: &str) -> Result<MappingKind, IngestError> {
         match name.to_ascii_lowercase().as_str() {
             "csv" => Ok(MappingKind::Csv),
             "json" => Ok(MappingKind::Json),
-            "avro" | "apacheavro" | "parquet" | "orc" | "w3clogfile" | "sstream" => {
-                Err(IngestError::new(
-                    codes::INVALID_MAPPING,
-                    format!("Ingestion mappings of kind '{name}' are not supported by Calypso yet"),
-                ))
-            }
+            "avro" | "apacheavro" => Ok(MappingKind::Avro),
+            "parquet" => Ok(MappingKind::Parquet),
+            "orc" => Ok(MappingKind::Orc),
+            "w3clogfile" => Ok(MappingKind::W3cLogFile),
+            "sstream" => Err(IngestError::new(
+                codes::INVALID_MAPPING,
+                format!("Ingestion mappings of kind '{name}' are not supported by Calypso"),
+            )),
             _ => Err(IngestError::new(
                 codes::INVALID_MAPPING,
                 format!(
@@ -62,16 +80,39 @@ impl MappingKind {
         match self {
             MappingKind::Csv => "Csv",
             MappingKind::Json => "Json",
+            MappingKind::Avro => "Avro",
+            MappingKind::Parquet => "Parquet",
+            MappingKind::Orc => "Orc",
+            MappingKind::W3cLogFile => "W3CLogFile",
         }
     }
 
     /// The kind of mapping a format needs.
     pub fn of_format(format: Format) -> MappingKind {
-        if format.is_json() {
-            MappingKind::Json
-        } else {
-            MappingKind::Csv
+        match format {
+            Format::Json | Format::SingleJson | Format::MultiJson => MappingKind::Json,
+            Format::Avro | Format::ApacheAvro => MappingKind::Avro,
+            Format::Parquet => MappingKind::Parquet,
+            Format::Orc => MappingKind::Orc,
+            Format::W3cLogFile => MappingKind::W3cLogFile,
+            Format::Csv
+            | Format::Tsv
+            | Format::Tsve
+            | Format::Scsv
+            | Format::Psv
+            | Format::Sohsv
+            | Format::Txt
+            | Format::Raw => MappingKind::Csv,
         }
+    }
+
+    /// Whether elements of this kind name fields (`Field`) and paths into records
+    /// (AVRO, Parquet, ORC).
+    fn is_columnar(self) -> bool {
+        matches!(
+            self,
+            MappingKind::Avro | MappingKind::Parquet | MappingKind::Orc
+        )
     }
 }
 
@@ -97,12 +138,27 @@ pub enum Source {
     Ordinal(usize),
     /// A JSON path (empty: the whole record).
     Path(Vec<PathStep>),
+    /// A field by name: a top-level field of an AVRO, Parquet or ORC record (the same
+    /// as the path `$['name']`), or a W3C log field.
+    Field(String),
     /// A constant.
     Const(String),
     /// The 1-based number of the record.
     LineNumber,
-    /// The source of the data (empty for streaming ingestion, which has no blob).
+    /// The source of the data ([`crate::ReadOptions::source_location`]).
     Location,
+}
+
+impl Source {
+    /// The path into a record this source reads, if it reads one (a `Field` being a
+    /// one-step path).
+    pub(crate) fn path(&self) -> Option<Vec<PathStep>> {
+        match self {
+            Source::Path(p) => Some(p.clone()),
+            Source::Field(f) => Some(vec![PathStep::Key(f.clone())]),
+            _ => None,
+        }
+    }
 }
 
 /// A transformation applied to a source value.
@@ -115,6 +171,11 @@ pub enum Transform {
     UnixTime(i64),
     /// An array of objects merged into one object.
     PropertyBagArrayToDictionary,
+    /// The object without the fields that other elements of the mapping read.
+    DropMappedFields,
+    /// Bytes (an AVRO `bytes` or `fixed` value, or an array of values 0-255) as base64
+    /// text; null for anything else.
+    BytesAsBase64,
 }
 
 /// One element of a mapping.
@@ -142,7 +203,7 @@ fn invalid(msg: impl Into<String>) -> IngestError {
 }
 
 /// A property of a JSON object, by case-insensitive name.
-fn prop<'a>(o: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+pub(crate) fn prop<'a>(o: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     o.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v)
@@ -191,6 +252,9 @@ impl Mapping {
                     Source::Path(steps) => {
                         props.insert("Path".into(), Value::String(path_text(steps)));
                     }
+                    Source::Field(f) => {
+                        props.insert("Field".into(), Value::String(f.clone()));
+                    }
                     Source::Const(s) => {
                         props.insert("ConstValue".into(), Value::String(s.clone()));
                     }
@@ -201,20 +265,20 @@ impl Mapping {
                         props.insert("Transform".into(), "SourceLocation".into());
                     }
                 }
-                match c.transform {
-                    Transform::None => {}
-                    Transform::UnixTime(factor) => {
-                        let name = match factor {
-                            1_000_000_000 => "DateTimeFromUnixSeconds",
-                            1_000_000 => "DateTimeFromUnixMilliseconds",
-                            1_000 => "DateTimeFromUnixMicroseconds",
-                            _ => "DateTimeFromUnixNanoseconds",
-                        };
-                        props.insert("Transform".into(), name.into());
-                    }
-                    Transform::PropertyBagArrayToDictionary => {
-                        props.insert("Transform".into(), "PropertyBagArrayToDictionary".into());
-                    }
+                let transform = match c.transform {
+                    Transform::None => None,
+                    Transform::UnixTime(factor) => Some(match factor {
+                        1_000_000_000 => "DateTimeFromUnixSeconds",
+                        1_000_000 => "DateTimeFromUnixMilliseconds",
+                        1_000 => "DateTimeFromUnixMicroseconds",
+                        _ => "DateTimeFromUnixNanoseconds",
+                    }),
+                    Transform::PropertyBagArrayToDictionary => Some("PropertyBagArrayToDictionary"),
+                    Transform::DropMappedFields => Some("DropMappedFields"),
+                    Transform::BytesAsBase64 => Some("BytesAsBase64"),
+                };
+                if let Some(t) = transform {
+                    props.insert("Transform".into(), t.into());
                 }
                 serde_json::json!({"Column": c.column, "Properties": props})
             })
@@ -235,9 +299,10 @@ impl Mapping {
         Ok(())
     }
 
-    /// For each table column, the element that fills it (the last one naming it).
-    pub(crate) fn plan(&self, columns: &[(String, KqlType)]) -> Vec<Option<ColumnMapping>> {
-        columns
+    /// The mapping fitted to a table: for each column, the element that fills it (the
+    /// last one naming it), and what `SourceLocation` gives.
+    pub(crate) fn plan(&self, columns: &[(String, KqlType)], location: &str) -> Plan {
+        let chosen: Vec<Option<ColumnMapping>> = columns
             .iter()
             .map(|(name, _)| {
                 self.columns
@@ -246,7 +311,53 @@ impl Mapping {
                     .find(|c| c.column == *name)
                     .cloned()
             })
-            .collect()
+            .collect();
+        // DropMappedFields: the fields below its path that the other chosen elements read.
+        let drops = chosen
+            .iter()
+            .enumerate()
+            .map(|(i, cm)| {
+                let Some(cm) = cm
+                    .as_ref()
+                    .filter(|c| c.transform == Transform::DropMappedFields)
+                else {
+                    return Vec::new();
+                };
+                let Some(base) = cm.source.path() else {
+                    return Vec::new();
+                };
+                chosen
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .filter_map(|(_, other)| other.as_ref()?.source.path())
+                    .filter(|p| p.len() > base.len() && p.starts_with(&base))
+                    .map(|p| p[base.len()..].to_vec())
+                    .collect()
+            })
+            .collect();
+        Plan {
+            columns: chosen,
+            drops,
+            location: location.to_string(),
+        }
+    }
+}
+
+/// Whether the transformation (lowercase name) is allowed in mappings of `kind`, as
+/// Kusto's table of mapping transformations says.
+fn transform_allowed(kind: MappingKind, name: &str) -> bool {
+    match name {
+        "sourcelinenumber" | "sourcelocation" => true,
+        "datetimefromunixseconds"
+        | "datetimefromunixmilliseconds"
+        | "datetimefromunixmicroseconds"
+        | "datetimefromunixnanoseconds" => kind != MappingKind::W3cLogFile,
+        "propertybagarraytodictionary" | "dropmappedfields" => {
+            kind == MappingKind::Json || kind.is_columnar()
+        }
+        "bytesasbase64" => kind == MappingKind::Avro,
+        _ => false,
     }
 }
 
@@ -285,22 +396,23 @@ fn parse_element(kind: MappingKind, i: usize, item: &Value) -> Result<ColumnMapp
     let mut transform = Transform::None;
     let mut special = None;
     if let Some(t) = transform_name.as_deref() {
-        match t.to_ascii_lowercase().as_str() {
-            "none" | "" => {}
+        let lower = t.to_ascii_lowercase();
+        if !(lower.is_empty() || lower == "none" || transform_allowed(kind, &lower)) {
+            return Err(invalid(format!(
+                "The transformation '{t}' of column '{column}' is not supported in {kind} mappings"
+            )));
+        }
+        match lower.as_str() {
             "sourcelinenumber" => special = Some(Source::LineNumber),
             "sourcelocation" => special = Some(Source::Location),
             "datetimefromunixseconds" => transform = Transform::UnixTime(1_000_000_000),
             "datetimefromunixmilliseconds" => transform = Transform::UnixTime(1_000_000),
             "datetimefromunixmicroseconds" => transform = Transform::UnixTime(1_000),
             "datetimefromunixnanoseconds" => transform = Transform::UnixTime(1),
-            "propertybagarraytodictionary" if kind == MappingKind::Json => {
-                transform = Transform::PropertyBagArrayToDictionary
-            }
-            _ => {
-                return Err(invalid(format!(
-                    "The transformation '{t}' of column '{column}' is not supported"
-                )));
-            }
+            "propertybagarraytodictionary" => transform = Transform::PropertyBagArrayToDictionary,
+            "dropmappedfields" => transform = Transform::DropMappedFields,
+            "bytesasbase64" => transform = Transform::BytesAsBase64,
+            _ => {}
         }
     }
     let source = if let Some(s) = special {
@@ -308,38 +420,71 @@ fn parse_element(kind: MappingKind, i: usize, item: &Value) -> Result<ColumnMapp
     } else if let Some(c) = prop(props, "ConstValue").and_then(text) {
         Source::Const(c)
     } else {
-        match kind {
-            MappingKind::Csv => {
-                let ord = prop(props, "Ordinal").and_then(text).ok_or_else(|| {
-                    invalid(format!(
-                        "Column '{column}' of the CSV mapping has no 'Ordinal'"
-                    ))
-                })?;
-                Source::Ordinal(ord.trim().parse().map_err(|_| {
-                    invalid(format!(
-                        "The ordinal '{ord}' of column '{column}' is not a number"
-                    ))
-                })?)
-            }
-            MappingKind::Json => {
-                let path = prop(props, "Path").and_then(text).ok_or_else(|| {
-                    invalid(format!(
-                        "Column '{column}' of the JSON mapping has no 'Path'"
-                    ))
-                })?;
-                Source::Path(parse_path(&path).ok_or_else(|| {
-                    invalid(format!(
-                        "'{path}' (column '{column}') is not a valid JSON path"
-                    ))
-                })?)
-            }
-        }
+        parse_source(kind, &column, props)?
     };
     Ok(ColumnMapping {
         column,
         source,
         transform,
     })
+}
+
+/// The `Ordinal`, `Path` or `Field` of an element of `kind`.
+fn parse_source(
+    kind: MappingKind,
+    column: &str,
+    props: &Map<String, Value>,
+) -> Result<Source, IngestError> {
+    let json_path = |path: &str| {
+        parse_path(path).map(Source::Path).ok_or_else(|| {
+            invalid(format!(
+                "'{path}' (column '{column}') is not a valid JSON path"
+            ))
+        })
+    };
+    let field = prop(props, "Field").and_then(text);
+    let path = prop(props, "Path").and_then(text);
+    match kind {
+        MappingKind::Csv => {
+            let ord = prop(props, "Ordinal").and_then(text).ok_or_else(|| {
+                invalid(format!(
+                    "Column '{column}' of the CSV mapping has no 'Ordinal'"
+                ))
+            })?;
+            Ok(Source::Ordinal(ord.trim().parse().map_err(|_| {
+                invalid(format!(
+                    "The ordinal '{ord}' of column '{column}' is not a number"
+                ))
+            })?))
+        }
+        MappingKind::Json => {
+            let path = path.ok_or_else(|| {
+                invalid(format!(
+                    "Column '{column}' of the JSON mapping has no 'Path'"
+                ))
+            })?;
+            json_path(&path)
+        }
+        MappingKind::W3cLogFile => field.map(Source::Field).ok_or_else(|| {
+            invalid(format!(
+                "Column '{column}' of the W3CLOGFILE mapping has no 'Field'"
+            ))
+        }),
+        MappingKind::Avro | MappingKind::Parquet | MappingKind::Orc => match (field, path) {
+            (Some(_), Some(_)) => Err(invalid(format!(
+                "Column '{column}' of the {kind} mapping has both 'Field' and 'Path', which are mutually exclusive"
+            ))),
+            // Kusto's own examples write paths in 'Field' too.
+            (Some(f), None) if f.trim_start().starts_with('$') => json_path(&f),
+            (Some(f), None) => Ok(Source::Field(f)),
+            (None, Some(p)) if p.trim_start().starts_with('$') => json_path(&p),
+            // "If the value doesn't start with `$`, it's treated as a constant value."
+            (None, Some(p)) => Ok(Source::Const(p)),
+            (None, None) => Err(invalid(format!(
+                "Column '{column}' of the {kind} mapping has no 'Field' or 'Path'"
+            ))),
+        },
+    }
 }
 
 /// Parses `$`, `$.a.b`, `$['a b']`, `$["a"]`, `$.a[0]`, `$.a[-1]`.
@@ -350,6 +495,8 @@ pub fn parse_path(path: &str) -> Option<Vec<PathStep>> {
     let mut i = 0;
     while i < b.len() {
         match b.get(i)? {
+            // `$.['a b']`, as Kusto's examples write it, is `$['a b']`.
+            b'.' if b.get(i + 1) == Some(&b'[') => i += 1,
             b'.' => {
                 let start = i + 1;
                 let mut end = start;
@@ -413,149 +560,11 @@ fn path_text(steps: &[PathStep]) -> String {
     s
 }
 
-/// The value at `steps` in `v`.
-pub(crate) fn lookup<'a>(v: &'a Value, steps: &[PathStep]) -> Option<&'a Value> {
-    let mut cur = v;
-    for step in steps {
-        cur = match (step, cur) {
-            (PathStep::Key(k), Value::Object(o)) => o.get(k)?,
-            (PathStep::Index(n), Value::Array(a)) => {
-                let idx = if *n < 0 {
-                    a.len().checked_sub(n.unsigned_abs() as usize)?
-                } else {
-                    usize::try_from(*n).ok()?
-                };
-                a.get(idx)?
-            }
-            _ => return None,
-        };
-    }
-    Some(cur)
-}
-
-/// Nanoseconds since the epoch of a `DateTimeFromUnix*` source value (a number or
-/// numeric text) in units of `factor` nanoseconds.
-pub(crate) fn unix_nanos(v: &Value, factor: i64) -> Option<i64> {
-    match v {
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => i.checked_mul(factor),
-            None => n.as_f64().and_then(|f| scaled(f, factor)),
-        },
-        Value::String(s) => unix_nanos_text(s, factor),
-        _ => None,
-    }
-}
-
-/// [`unix_nanos`] of numeric text (a CSV field), without building a JSON value.
-pub(crate) fn unix_nanos_text(s: &str, factor: i64) -> Option<i64> {
-    let s = s.trim();
-    match s.parse::<i64>() {
-        Ok(i) => i.checked_mul(factor),
-        Err(_) => s.parse::<f64>().ok().and_then(|f| scaled(f, factor)),
-    }
-}
-
-/// `f * factor` as whole nanoseconds, when it fits.
-fn scaled(f: f64, factor: i64) -> Option<i64> {
-    let n = f * factor as f64;
-    (n.is_finite() && n.abs() < 9.2e18).then_some(n as i64)
-}
-
-/// Appends the value `cm` takes from a CSV record (`field(k)`: the record's field `k`)
-/// to column `i`.
-pub(crate) fn push_csv<'a>(
-    out: &mut Batcher,
-    i: usize,
-    cm: &ColumnMapping,
-    field: impl FnOnce(usize) -> Option<&'a str>,
-    record: u64,
-) {
-    let line;
-    let value: Option<&str> = match &cm.source {
-        Source::Ordinal(k) => field(*k),
-        Source::Const(s) => Some(s),
-        Source::LineNumber => {
-            line = record.to_string();
-            Some(&line)
-        }
-        Source::Location => Some(""),
-        Source::Path(_) => None,
-    };
-    match (cm.transform, value) {
-        (_, None) => out.push_null(i),
-        (Transform::UnixTime(f), Some(v)) => out.push_datetime(i, unix_nanos_text(v, f)),
-        (Transform::PropertyBagArrayToDictionary, Some(_)) => out.push_null(i),
-        (Transform::None, Some(v)) => out.push_text(i, v),
-    }
-}
-
-/// Appends the value `cm` takes from a JSON record to column `i`.
-pub(crate) fn push_json(
-    out: &mut Batcher,
-    i: usize,
-    cm: &ColumnMapping,
-    record: &Map<String, Value>,
-    number: u64,
-) {
-    let owned;
-    let value: Option<&Value> = match &cm.source {
-        Source::Path(steps) => match steps.split_first() {
-            None => {
-                owned = Value::Object(record.clone());
-                Some(&owned)
-            }
-            Some((PathStep::Key(k), rest)) => record.get(k).and_then(|v| lookup(v, rest)),
-            Some((PathStep::Index(_), _)) => None,
-        },
-        Source::Const(s) => {
-            owned = Value::String(s.clone());
-            Some(&owned)
-        }
-        Source::LineNumber => {
-            owned = Value::from(number);
-            Some(&owned)
-        }
-        Source::Location => {
-            owned = Value::String(String::new());
-            Some(&owned)
-        }
-        Source::Ordinal(_) => None,
-    };
-    match (cm.transform, value) {
-        (_, None) => out.push_null(i),
-        (Transform::UnixTime(f), Some(v)) => out.push_datetime(i, unix_nanos(v, f)),
-        (Transform::PropertyBagArrayToDictionary, Some(v)) => out.push_json(i, &property_bag(v)),
-        (Transform::None, Some(v)) => out.push_json(i, v),
-    }
-}
-
-/// `[{"a": 1}, {"b": 2}]` → `{"a": 1, "b": 2}`; also accepts `[{"Key": k, "Value": v}]`.
-pub(crate) fn property_bag(v: &Value) -> Value {
-    let Value::Array(items) = v else {
-        return Value::Null;
-    };
-    let mut out = Map::new();
-    for item in items {
-        if let Value::Object(o) = item {
-            let key = prop(o, "Key").and_then(Value::as_str);
-            match (key, o.len()) {
-                (Some(k), 2) if prop(o, "Value").is_some() || o.contains_key("Value") => {
-                    out.insert(
-                        k.to_string(),
-                        prop(o, "Value").cloned().unwrap_or(Value::Null),
-                    );
-                }
-                _ => out.extend(o.iter().map(|(k, v)| (k.clone(), v.clone()))),
-            }
-        }
-    }
-    Value::Object(out)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::apply::lookup;
 
     #[test]
     fn paths() {
@@ -580,6 +589,10 @@ mod tests {
         assert_eq!(
             path_text(&parse_path("$['a b'].c[1]").unwrap()),
             "$['a b'].c[1]"
+        );
+        assert_eq!(
+            parse_path("$.['a b'].c").unwrap(),
+            parse_path("$['a b'].c").unwrap()
         );
     }
 
@@ -634,35 +647,13 @@ mod tests {
             assert!(e.permanent);
         }
         assert!(
-            MappingKind::parse("avro")
+            MappingKind::parse("sstream")
                 .unwrap_err()
                 .message
                 .contains("not supported")
         );
+        assert_eq!(MappingKind::parse("ApacheAvro").unwrap(), MappingKind::Avro);
         assert!(MappingKind::parse("xml").is_err());
         assert_eq!(MappingKind::parse("JSON").unwrap(), MappingKind::Json);
-    }
-
-    #[test]
-    fn transforms() {
-        assert_eq!(
-            unix_nanos(&serde_json::json!(2), 1_000_000_000),
-            Some(2_000_000_000)
-        );
-        assert_eq!(
-            unix_nanos(&serde_json::json!("1.5"), 1_000_000_000),
-            Some(1_500_000_000)
-        );
-        assert_eq!(unix_nanos(&serde_json::json!("x"), 1), None);
-        assert_eq!(unix_nanos(&serde_json::json!(i64::MAX), 1000), None);
-        assert_eq!(
-            property_bag(&serde_json::json!([{"a": 1}, {"b": 2}])),
-            serde_json::json!({"a": 1, "b": 2})
-        );
-        assert_eq!(
-            property_bag(&serde_json::json!([{"Key": "k", "Value": "v"}])),
-            serde_json::json!({"k": "v"})
-        );
-        assert_eq!(property_bag(&serde_json::json!(5)), Value::Null);
     }
 }

@@ -26,13 +26,31 @@ fn format_names() {
         ("json", Format::Json),
         ("SingleJSON", Format::SingleJson),
         ("MULTIJSON", Format::MultiJson),
+        ("raw", Format::Raw),
+        ("W3CLOGFILE", Format::W3cLogFile),
+        ("parquet", Format::Parquet),
+        ("Avro", Format::Avro),
+        ("ApacheAvro", Format::ApacheAvro),
+        ("ORC", Format::Orc),
     ] {
         assert_eq!(Format::parse(name), Some(f), "{name}");
         assert_eq!(Format::parse(f.name()), Some(f));
     }
-    assert_eq!(Format::parse("parquet"), None);
+    assert_eq!(Format::parse("sstream"), None);
     assert_eq!(Format::parse(""), None);
     assert!(Format::MultiJson.is_json() && !Format::Csv.is_json());
+    for f in [
+        Format::Parquet,
+        Format::Avro,
+        Format::ApacheAvro,
+        Format::Orc,
+    ] {
+        assert!(f.is_binary() && !f.is_json() && !f.is_csv(), "{f}");
+    }
+    for f in [Format::Raw, Format::W3cLogFile, Format::Csv, Format::Json] {
+        assert!(!f.is_binary(), "{f}");
+    }
+    assert!(Format::Txt.is_csv() && !Format::Raw.is_csv());
 }
 
 #[test]

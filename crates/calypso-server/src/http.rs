@@ -345,11 +345,38 @@ async fn ingest(
     };
     tracing::info!(activity_id = %ctx.activity_id, db = %db, table = %table, format = %format, bytes = body.len(), "ingest");
     let started = Instant::now();
-    match state
-        .engine
-        .ingest_stream_as(&caller, &db, &table, &format, mapping, &body)
-        .await
-    {
+    // `sourceKind=uri`: the body is `{"sourceUri": "<blob>"}` and the data is there.
+    let from_uri = param("sourceKind").is_some_and(|k| k.eq_ignore_ascii_case("uri"));
+    let outcome = if from_uri {
+        let uri = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                v.as_object()?
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("sourceUri"))
+                    .and_then(|(_, v)| v.as_str().map(str::to_string))
+            });
+        let Some(uri) = uri else {
+            let e = OneApiError::streaming_ingest(
+                400,
+                "BadRequest_MissingParameter",
+                "With sourceKind=uri the body must be a JSON object with a 'sourceUri' string",
+                true,
+                &ctx,
+            );
+            return error_response(&e, &ctx);
+        };
+        state
+            .engine
+            .ingest_stream_from_uri_as(&caller, &db, &table, &format, mapping, &uri)
+            .await
+    } else {
+        state
+            .engine
+            .ingest_stream_as(&caller, &db, &table, &format, mapping, &body)
+            .await
+    };
+    match outcome {
         Ok(summary) => {
             tracing::info!(
                 rows = summary.rows,

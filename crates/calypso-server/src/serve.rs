@@ -44,6 +44,9 @@ pub struct ServeOptions {
     /// The address clients reach the server at (`--public-url`), for the URLs of `.get
     /// ingestion resources`; `None`: each request's scheme and `Host`.
     pub public_url: Option<String>,
+    /// The directories `.ingest into` may read local files below (`--ingest-from-dir`;
+    /// none: ingestion from local files is off).
+    pub ingest_from_dirs: Vec<PathBuf>,
 }
 
 impl ServeOptions {
@@ -59,6 +62,7 @@ impl ServeOptions {
             cors_origins: Vec::new(),
             storage: calypso_engine::StorageOptions::default(),
             public_url: None,
+            ingest_from_dirs: Vec::new(),
         }
     }
 }
@@ -96,6 +100,7 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
         cors_origins,
         storage,
         public_url,
+        ingest_from_dirs,
     } = options;
     if let Some(bad) = cors_origins
         .iter()
@@ -114,6 +119,7 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
             data_dir.display()
         ))
     })?;
+    engine.allow_ingest_from_dirs(ingest_from_dirs);
     for admin in &cluster_admins {
         engine.ensure_cluster_admin(admin).await.map_err(|e| {
             std::io::Error::other(format!("cannot make {admin} a cluster admin: {e}"))

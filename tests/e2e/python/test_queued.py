@@ -219,6 +219,77 @@ def test_storage_calls_need_a_good_signature(server):
     assert e.value.code == 403
 
 
+def test_queued_parquet_file(server, tmp_path):
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    c = KustoClient(kcsb(server))
+    c.execute_mgmt(DB, ".create table QParquet (id:long, name:string, ts:datetime, score:real, n:int)")
+    start = datetime.datetime(2026, 1, 1)
+    rows = 5000
+    table = pa.table(
+        {
+            "id": pa.array(range(rows), pa.int64()),
+            "name": [f"n{i}" for i in range(rows)],
+            "ts": pa.array([start + datetime.timedelta(seconds=i) for i in range(rows)], pa.timestamp("us")),
+            "score": pa.array([i / 2 for i in range(rows)], pa.float64()),
+            # int32 in the file, int in the table; a column the table lacks is ignored.
+            "n": pa.array([i % 7 for i in range(rows)], pa.int32()),
+            "extra": [True] * rows,
+        }
+    )
+    path = tmp_path / "data.parquet"
+    pq.write_table(table, path, compression="snappy")
+    ingest = QueuedIngestClient(kcsb(server))
+    ingest.ingest_from_file(
+        str(path),
+        IngestionProperties(database=DB, table="QParquet", data_format=DataFormat.PARQUET, flush_immediately=True),
+    )
+    assert wait_for_rows(c, "QParquet", rows) == rows
+    got = c.execute_query(
+        DB,
+        "QParquet | summarize s = sum(id), mx = max(score), n7 = sum(n), t0 = min(ts), t1 = max(ts), x = countif(name == 'n42')",
+    ).primary_results[0][0]
+    assert got["s"] == rows * (rows - 1) // 2
+    assert got["mx"] == (rows - 1) / 2
+    assert got["n7"] == sum(i % 7 for i in range(rows))
+    assert got["t0"].replace(tzinfo=None) == start
+    assert got["t1"].replace(tzinfo=None) == start + datetime.timedelta(seconds=rows - 1)
+    assert got["x"] == 1
+
+
+def test_streaming_and_ingest_into_from_a_handed_out_blob(server):
+    from azure.kusto.ingest import BlobDescriptor, KustoStreamingIngestClient
+
+    c = KustoClient(kcsb(server))
+    c.execute_mgmt(DB, ".create table FromBlob (a:long, s:string)")
+    c.execute_mgmt(DB, ".alter table FromBlob policy streamingingestion enable")
+    base, sas = resources(c)["TempStorage"].split("?", 1)
+    url = f"{base}/from-blob.csv?{sas}"
+    req = urllib.request.Request(url, data=b"1,a\n2,b\n3,c\n", method="PUT", headers={"x-ms-blob-type": "BlockBlob"})
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 201
+    # The streaming client's ingest_from_blob: sourceKind=uri with {"sourceUri": ...}.
+    streaming = KustoStreamingIngestClient(kcsb(server))
+    streaming.ingest_from_blob(
+        BlobDescriptor(url), IngestionProperties(database=DB, table="FromBlob", data_format=DataFormat.CSV)
+    )
+    assert count(c, "FromBlob") == 3
+    # .ingest into from the same blob; the result names the blob without its SAS.
+    result = c.execute_mgmt(DB, f".ingest into table FromBlob (h'{url}') with (format='csv')").primary_results[0]
+    assert result[0]["ItemLoaded"] == f"{base}/from-blob.csv"
+    assert result[0]["HasErrors"] == "False"
+    assert count(c, "FromBlob") == 6
+    # A forged SAS cannot read it.
+    forged = url.replace("sig=", "sig=AAAA")
+    with pytest.raises(Exception) as e:
+        c.execute_mgmt(DB, f".ingest into table FromBlob (h'{forged}')")
+    assert "cannot be read" in str(e.value)
+    assert count(c, "FromBlob") == 6
+
+
 def test_queued_messages_survive_a_restart(server):
     c = KustoClient(kcsb(server))
     c.execute_mgmt(DB, ".create table QRestart (a:long)")
@@ -247,3 +318,40 @@ def test_queued_messages_survive_a_restart(server):
     server.restart()
     c = KustoClient(kcsb(server))
     assert wait_for_rows(c, "QRestart", 3, seconds=30) == 3
+
+
+def test_queued_file_over_64_mib_goes_up_in_blocks(tmp_path, monkeypatch):
+    # A server of its own, logging its storage calls (to see the blocks).
+    from conftest import CalypsoServer
+
+    monkeypatch.setenv("RUST_LOG", "calypso_server=debug")
+    server = CalypsoServer(str(tmp_path / "data")).start()
+    try:
+        c = KustoClient(kcsb(server))
+        c.execute_mgmt(DB, ".create table QBig (a:long, s:string)")
+        # The SDK gzips a .csv before upload; azure-storage-blob sends more than 64 MiB
+        # (max_single_put_size) as 4 MiB blocks and a block list. The strings are base64
+        # of random bytes, 6 bits of information per byte: 88 MiB of them cannot gzip to
+        # less than 66 MiB.
+        rows = 90_000
+        path = tmp_path / "big.csv"
+        with open(path, "w") as f:
+            for i in range(rows):
+                f.write(f"{i},{base64.b64encode(os.urandom(768)).decode()}\n")
+        assert rows * 1024 * 6 // 8 > 65 << 20
+        ingest = QueuedIngestClient(kcsb(server))
+        props = IngestionProperties(database=DB, table="QBig", data_format=DataFormat.CSV, flush_immediately=True)
+        result = ingest.ingest_from_file(str(path), ingestion_properties=props)
+        assert str(result.status).endswith("QUEUED"), result
+        assert wait_for_rows(c, "QBig", rows, seconds=180) == rows
+        import re
+
+        calls = [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in server.log_lines if "storage call" in l]
+        blocks = [l for l in calls if 'comp="block"' in l and "status=201" in l]
+        lists = [l for l in calls if 'comp="blocklist"' in l and "status=201" in l]
+        # At least 66 MiB in 4 MiB blocks, then one block list.
+        assert len(blocks) >= 17 and len(lists) == 1, (len(blocks), len(lists), calls)
+        row = c.execute_query(DB, "QBig | summarize n = count(), s = sum(a), l = sum(strlen(s))").primary_results[0][0]
+        assert (row["n"], row["s"], row["l"]) == (rows, rows * (rows - 1) // 2, rows * 1024)
+    finally:
+        server.stop()

@@ -203,6 +203,16 @@ impl TestServer {
         v
     }
 
+    /// The rows of the first table of a management command's (v1) answer; panics unless
+    /// it succeeds.
+    pub async fn mgmt_rows(&self, csl: &str) -> Vec<Value> {
+        let v = self.mgmt(csl).await;
+        v["Tables"][0]["Rows"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The rows of the primary result of a v2 query.
     pub async fn query_rows(&self, csl: &str) -> Vec<Value> {
         let (status, v) = self.post("/v2/rest/query", "NetDefaultDB", csl).await;

@@ -2,15 +2,16 @@
 //! §2): `.get ingestion resources` (one row per resource: the temp container, the ingestion
 //! queue, the two status queues and the status table, path-style URLs at the server's
 //! public address with SAS tokens) and `.get kusto identity token` (the signed
-//! authorization context the SDKs copy into every message).
+//! authorization context the SDKs copy into every message), and `.show export containers`
+//! (one container of the same blob surface, readable and writable).
 
 use kql_functions::KqlType;
 use kql_syntax::ast::DmCommand;
 use serde_json::json;
 
 use crate::queued::{
-    ACCOUNT, FAILURE_QUEUE, INGESTION_QUEUE, STATUS_TABLE, SUCCESS_QUEUE, TEMP_CONTAINER,
-    TOKEN_LIFETIME,
+    ACCOUNT, EXPORT_CONTAINER, FAILURE_QUEUE, INGESTION_QUEUE, STATUS_TABLE, SUCCESS_QUEUE,
+    TEMP_CONTAINER, TOKEN_LIFETIME,
 };
 use crate::table::table;
 use crate::{Caller, Engine, RequestOptions, Result, ResultTable};
@@ -27,13 +28,13 @@ impl Engine {
     ) -> Result<ResultTable> {
         let signer = self.dm.signer(&self.storage).await?;
         let expiry = chrono::Utc::now() + TOKEN_LIFETIME;
+        let base = options
+            .public_url
+            .as_deref()
+            .unwrap_or(DEFAULT_PUBLIC_URL)
+            .trim_end_matches('/');
         match cmd {
             DmCommand::GetIngestionResources { .. } => {
-                let base = options
-                    .public_url
-                    .as_deref()
-                    .unwrap_or(DEFAULT_PUBLIC_URL)
-                    .trim_end_matches('/');
                 // (kind, name, resource signed, SAS resource type, permissions)
                 let resources = [
                     ("SecuredReadyForAggregationQueue", INGESTION_QUEUE, 'q', "a"),
@@ -63,6 +64,15 @@ impl Engine {
                         ("StorageRoot", KqlType::String),
                     ],
                     rows,
+                )
+            }
+            DmCommand::ShowExportContainers => {
+                let sas = signer.sas(&format!("container/{EXPORT_CONTAINER}"), 'c', "rwd", expiry);
+                table(
+                    &[("StorageRoot", KqlType::String)],
+                    vec![vec![
+                        format!("{base}/{ACCOUNT}/{EXPORT_CONTAINER}?{sas}").into(),
+                    ]],
                 )
             }
             DmCommand::GetKustoIdentityToken => {

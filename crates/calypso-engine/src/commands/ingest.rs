@@ -32,6 +32,21 @@ pub(crate) struct Target<'a> {
     pub(crate) props: &'a ExtentProps,
 }
 
+/// An extent file written for a table (its name, the columns the rows were shaped for),
+/// not yet committed.
+type Written = (String, Vec<(String, KqlType)>, ExtentMeta);
+
+/// How an ingestion's data is read besides its format and mapping.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ParseOptions {
+    /// `ignoreFirstRecord`: the first record of each file of the CSV family is skipped.
+    pub(crate) ignore_first_record: bool,
+    /// `zipPattern`: the files of a zip archive read (a regular expression).
+    pub(crate) zip_pattern: Option<String>,
+    /// What the mapping transform `SourceLocation` yields: the blob or file read.
+    pub(crate) location: String,
+}
+
 /// The mapping an ingestion names: none (identity), a stored one by name
 /// (`mappingName`, `ingestionMappingReference`), or one given inline (`ingestionMapping`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -159,7 +174,15 @@ impl Engine {
             .parse_body(database, table, format, mapping, body, true)
             .await?;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        // Rows that trigger update policies go straight to an extent, with what the
+        // policies derive from them, in one commit.
+        let triggers = {
+            let cat = self.storage.catalog();
+            super::db_of(&cat, database)
+                .is_ok_and(|db| !super::update_policy::triggered_by(db, table).is_empty())
+        };
         if rows > 0
+            && !triggers
             && let Some(appended) = self.storage.append_rows(database, table, &batches).await?
         {
             return Ok(IngestSummary {
@@ -205,7 +228,7 @@ impl Engine {
     }
 
     /// Whether an extent of the table already carries one of the `ingestIfNotExists` tags.
-    fn is_repeat(&self, database: &str, table: &str, props: &ExtentProps) -> bool {
+    pub(crate) fn is_repeat(&self, database: &str, table: &str, props: &ExtentProps) -> bool {
         let cat = self.storage.catalog();
         cat.table(database, table)
             .is_some_and(|t| props.already_ingested(t.extents.iter().flat_map(|e| e.tags.iter())))
@@ -221,32 +244,69 @@ impl Engine {
         data: &[u8],
         require_streaming_policy: bool,
     ) -> Result<(Vec<(String, KqlType)>, Vec<RecordBatch>)> {
+        if require_streaming_policy {
+            self.require_streaming_policy(database, table_name)?;
+        }
+        self.parse_with(
+            database,
+            table_name,
+            format,
+            mapping,
+            data,
+            &ParseOptions::default(),
+        )
+        .await
+    }
+
+    /// Refuses streaming ingestion into a table without the streaming ingestion policy
+    /// (on the table or its database).
+    fn require_streaming_policy(&self, database: &str, table_name: &str) -> Result<()> {
         let cat = self.storage.catalog();
         let db = super::db_of(&cat, database)?;
         let t = super::table_of(db, table_name)?;
-        if require_streaming_policy {
-            let enabled = policy_enabled(t.streaming_ingestion_policy.as_ref())
-                .or_else(|| policy_enabled(db.streaming_ingestion_policy.as_ref()))
-                .unwrap_or(false);
-            if !enabled {
-                return Err(EngineError::Ingest(calypso_ingest::IngestError {
-                    code: "StreamingIngestionFunctionalityDisabled",
-                    message: format!(
-                        "Streaming ingestion is disabled for table '{table_name}' in database '{database}': enable it with `.alter table {table_name} policy streamingingestion enable`"
-                    ),
-                    record: None,
-                    permanent: true,
-                }));
-            }
+        let enabled = policy_enabled(t.streaming_ingestion_policy.as_ref())
+            .or_else(|| policy_enabled(db.streaming_ingestion_policy.as_ref()))
+            .unwrap_or(false);
+        if enabled {
+            return Ok(());
         }
-        let columns = table_columns(t);
-        let mapping = resolve_mapping(db, t, format, mapping)?;
+        Err(EngineError::Ingest(calypso_ingest::IngestError {
+            code: "StreamingIngestionFunctionalityDisabled",
+            message: format!(
+                "Streaming ingestion is disabled for table '{table_name}' in database '{database}': enable it with `.alter table {table_name} policy streamingingestion enable`"
+            ),
+            record: None,
+            permanent: true,
+        }))
+    }
+
+    /// Parses `data` (gzip or zip recognized) into batches of the table's columns, with the
+    /// ingestion's `ignoreFirstRecord`, `zipPattern` and source location.
+    pub(crate) async fn parse_with(
+        &self,
+        database: &str,
+        table_name: &str,
+        format: calypso_ingest::Format,
+        mapping: MappingSpec<'_>,
+        data: &[u8],
+        options: &ParseOptions,
+    ) -> Result<(Vec<(String, KqlType)>, Vec<RecordBatch>)> {
+        let (columns, mapping) = {
+            let cat = self.storage.catalog();
+            let db = super::db_of(&cat, database)?;
+            let t = super::table_of(db, table_name)?;
+            (table_columns(t), resolve_mapping(db, t, format, mapping)?)
+        };
         let owned = data.to_vec();
         let cols = columns.clone();
+        let read = calypso_ingest::ReadOptions {
+            zip_pattern: options.zip_pattern.clone(),
+            source_location: options.location.clone(),
+            ignore_first_record: options.ignore_first_record,
+        };
         // Parsing is CPU work: keep it off the async workers.
         let batches = tokio::task::spawn_blocking(move || -> Result<Vec<RecordBatch>> {
-            let body = calypso_ingest::decompress(&owned).map_err(EngineError::Ingest)?;
-            calypso_ingest::read_mapped(format, &body, &cols, mapping.as_ref())
+            calypso_ingest::read_input(format, &owned, &cols, mapping.as_ref(), &read)
                 .map_err(EngineError::Ingest)
         })
         .await
@@ -255,8 +315,10 @@ impl Engine {
     }
 
     /// Writes batches as one extent with `props` and commits it to the table (replacing
-    /// its extents when asked). `None`: no rows, or an `ingestIfNotExists` repeat (checked
-    /// again in the commit, so two concurrent ingestions with the same tag land once).
+    /// its extents when asked), with what the update policies it triggers derive from
+    /// them (`update_policy.rs`), all in one commit. `None`: no rows, or an
+    /// `ingestIfNotExists` repeat (checked again in the commit, so two concurrent
+    /// ingestions with the same tag land once).
     pub(crate) async fn append_batches(
         &self,
         database: &str,
@@ -270,74 +332,141 @@ impl Engine {
         if rows == 0 && !replace {
             return Ok(None);
         }
-        let extent = if rows > 0 {
-            let mut e = self
-                .storage
-                .write_extent(database, table_name, &batches)
-                .await?;
-            e.tags.clone_from(&props.tags);
-            e.sources.extend(props.source_ids.iter().cloned());
-            if let Some(at) = &props.creation_time {
-                e.created_on.clone_from(at);
-            }
-            Some(e)
+        let derived = if rows > 0 {
+            self.derive_update_rows(database, table_name, &batches, props)
+                .await?
         } else {
-            None
+            Vec::new()
         };
+        let mut written: Vec<Written> = Vec::new();
+        let outcome = self
+            .commit_with_derived(
+                database,
+                table_name,
+                columns,
+                batches,
+                replace,
+                props,
+                derived,
+                &mut written,
+            )
+            .await;
+        match outcome {
+            Ok(true) => Ok(written
+                .into_iter()
+                .find(|(t, _, _)| t == table_name)
+                .map(|(_, _, e)| e)),
+            Ok(false) | Err(_) => {
+                for (_, _, e) in &written {
+                    self.storage.forget_extent_file(e).await;
+                }
+                outcome.map(|_| None)
+            }
+        }
+    }
+
+    /// Writes the extents of the source table and of the derived rows (recording each in
+    /// `written`, for the caller to delete when they are not committed) and commits them.
+    /// `false`: an `ingestIfNotExists` repeat, nothing committed.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_with_derived(
+        &self,
+        database: &str,
+        table_name: &str,
+        columns: &[(String, KqlType)],
+        batches: Vec<RecordBatch>,
+        replace: bool,
+        props: &ExtentProps,
+        derived: Vec<super::update_policy::Derived>,
+        written: &mut Vec<Written>,
+    ) -> Result<bool> {
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        if rows > 0 {
+            let e = self
+                .extent_of(database, table_name, &batches, props)
+                .await?;
+            written.push((table_name.to_string(), columns.to_vec(), e));
+        }
+        // Tables the commit replaces: the source's and (`.set-or-replace`) its derived ones.
+        let mut replaced: Vec<String> = Vec::new();
+        if replace {
+            replaced.push(table_name.to_string());
+        }
+        for d in derived {
+            if replace {
+                replaced.push(d.table.clone());
+            }
+            if d.batches.iter().any(|b| b.num_rows() > 0) {
+                let e = self
+                    .extent_of(database, &d.table, &d.batches, &d.props)
+                    .await?;
+                written.push((d.table, d.columns, e));
+            }
+        }
         let repeat = props.clone();
-        let (db, tn, e2, expected) = (
-            database.to_string(),
-            table_name.to_string(),
-            extent.clone(),
-            columns.to_vec(),
-        );
+        let (db, tn) = (database.to_string(), table_name.to_string());
+        let extents = written.clone();
         let committed = self
             .storage
             .commit(move |c| {
-                let t = c.require_table_mut(&db, &tn)?;
-                let now: Vec<(String, KqlType)> = t
-                    .columns
-                    .iter()
-                    .map(|c| (c.name.clone(), c.kql_type))
-                    .collect();
-                // The schema may only have grown (alter-merge) since the data was shaped.
-                if !expected.iter().zip(&now).all(|(a, b)| a == b) || expected.len() > now.len() {
-                    return Err(SErr::invalid(format!(
-                        "The schema of table '{tn}' changed during the ingestion; retry"
-                    )));
-                }
-                if repeat.already_ingested(t.extents.iter().flat_map(|e| e.tags.iter())) {
+                let source = c.require_table_mut(&db, &tn)?;
+                if repeat.already_ingested(source.extents.iter().flat_map(|e| e.tags.iter())) {
                     return Ok(false);
                 }
                 if let Some(again) = repeat
                     .source_ids
                     .iter()
-                    .find(|s| t.extents.iter().any(|e| e.sources.contains(s)))
+                    .find(|s| source.extents.iter().any(|e| e.sources.contains(s)))
                 {
                     return Err(SErr::invalid(format!(
                         "The queued ingestion '{again}' was ingested already"
                     )));
                 }
-                if replace {
+                for name in &replaced {
                     // With the stand-in of the row store's rows: those go too.
-                    t.extents.clear();
+                    c.require_table_mut(&db, name)?.extents.clear();
                 }
-                if let Some(e) = e2 {
-                    t.extents.push(e.into());
+                for (name, expected, e) in &extents {
+                    let t = c.require_table_mut(&db, name)?;
+                    let now: Vec<(String, KqlType)> = t
+                        .columns
+                        .iter()
+                        .map(|c| (c.name.clone(), c.kql_type))
+                        .collect();
+                    // The schema may only have grown (alter-merge) since the data was shaped.
+                    if !expected.iter().zip(&now).all(|(a, b)| a == b) || expected.len() > now.len()
+                    {
+                        return Err(SErr::invalid(format!(
+                            "The schema of table '{name}' changed during the ingestion; retry"
+                        )));
+                    }
+                    t.extents.push(e.clone().into());
                 }
                 Ok(true)
             })
-            .await;
-        match committed {
-            Ok(true) => Ok(extent),
-            Ok(false) => {
-                if let Some(e) = &extent {
-                    self.storage.forget_extent_file(e).await;
-                }
-                Ok(None)
-            }
-            Err(err) => Err(err.into()),
+            .await?;
+        Ok(committed)
+    }
+
+    /// Writes `batches` as an extent file of the table with `props`' tags, message ids and
+    /// creation time (not committed).
+    async fn extent_of(
+        &self,
+        database: &str,
+        table_name: &str,
+        batches: &[RecordBatch],
+        props: &ExtentProps,
+    ) -> Result<ExtentMeta> {
+        let mut e = self
+            .storage
+            .write_extent(database, table_name, batches)
+            .await?;
+        e.tags.clone_from(&props.tags);
+        e.sources.extend(props.source_ids.iter().cloned());
+        if let Some(at) = &props.creation_time {
+            e.created_on.clone_from(at);
         }
+        Ok(e)
     }
 
     /// `.ingest inline` and the `.set*`/`.append` commands.
@@ -386,6 +515,15 @@ impl Engine {
                     .await?;
                 let rows = extent.map(|e| vec![guid(&e.id)]).into_iter().collect();
                 table(&[("ExtentId", KqlType::Guid)], rows)
+            }
+            IngestCommand::FromStorage {
+                table: name,
+                sources,
+                with,
+                ..
+            } => {
+                self.ingest_from_storage(database, &name.name, sources, with)
+                    .await
             }
             IngestCommand::FromQuery {
                 verb,

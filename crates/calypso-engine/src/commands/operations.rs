@@ -25,6 +25,9 @@ pub(crate) const KEEP: usize = 2000;
 pub(crate) enum RecordKind {
     Query,
     Command,
+    /// Work the server does on its own: a queued ingestion (`.show operations` lists it,
+    /// `.show commands` does not).
+    Background,
 }
 
 /// A request's state, as ADX names them.
@@ -275,6 +278,20 @@ impl Activity {
             r.state = State::Cancelled(reason.to_string());
             r.updated = now();
             r.cancel = None;
+        }
+    }
+
+    /// Records work that has already ended (a queued ingestion, as the worker reports it).
+    pub(crate) fn record_finished(&self, r: Record) {
+        let mut records = self.lock();
+        records.push_back(r);
+        while records.len() > KEEP {
+            match records.iter().position(|r| r.state != State::InProgress) {
+                Some(i) => {
+                    records.remove(i);
+                }
+                None => break,
+            }
         }
     }
 
@@ -589,7 +606,7 @@ impl Engine {
                     OPERATION_COLS,
                     records()
                         .iter()
-                        .filter(|r| r.kind == RecordKind::Command && wanted(r))
+                        .filter(|r| r.kind != RecordKind::Query && wanted(r))
                         .map(|r| operation_row(r, self.started_nanos))
                         .collect(),
                 )

@@ -343,6 +343,25 @@ impl Engine {
                 }
                 new = Some(v);
             }
+            if policy == "update"
+                && let Some(v) = &new
+            {
+                let cat = self.storage.catalog();
+                for t in &targets {
+                    if let Target::Table(d, name) = t {
+                        // `.alter-merge` appends its entries to the stored ones.
+                        let value = match (merge, read(&cat, t, &policy)?) {
+                            (true, Some(serde_json::Value::Array(mut old))) => {
+                                old.extend(v.as_array().cloned().unwrap_or_default());
+                                spec.normalize(&serde_json::Value::Array(old))?
+                            }
+                            (true, _) => spec.normalize(v)?,
+                            (false, _) => v.clone(),
+                        };
+                        self.check_update_policy(caller, d, name, &value)?;
+                    }
+                }
+            }
             let (t2, p2, ddl) = (targets.clone(), policy.clone(), ddl.clone());
             self.storage
                 .commit(move |c| {
@@ -361,6 +380,15 @@ impl Engine {
                                     o.insert(k, v);
                                 }
                                 Some(serde_json::Value::Object(o))
+                            }
+                            // Policies that are lists (update): the entries are appended.
+                            (
+                                Some(serde_json::Value::Array(n)),
+                                Some(serde_json::Value::Array(mut o)),
+                                true,
+                            ) => {
+                                o.extend(n);
+                                Some(serde_json::Value::Array(o))
                             }
                             (v, _, _) => v,
                         };

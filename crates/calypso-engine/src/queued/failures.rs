@@ -28,6 +28,9 @@ pub(crate) struct FailureRecord {
     pub(crate) root_activity_id: String,
     pub(crate) principal: String,
     pub(crate) properties: String,
+    /// Whether an update policy's query failed (not the ingestion into its source).
+    #[serde(default)]
+    pub(crate) from_update_policy: bool,
 }
 
 /// The result columns (the official schema of `ShowIngestionFailures`).
@@ -119,7 +122,7 @@ impl Engine {
                     "Permanent".into(),
                     guid(&r.root_activity_id),
                     "DataIngestPull".into(),
-                    Cell::Bool(false),
+                    Cell::Bool(r.from_update_policy),
                     r.error_code.into(),
                     r.principal.into(),
                     Cell::Bool(false),

@@ -14,7 +14,7 @@
 
 mod batching;
 pub mod blobs;
-mod failures;
+pub(crate) mod failures;
 pub mod queues;
 pub mod sas;
 mod worker;
@@ -28,11 +28,14 @@ use crate::{EngineError, Result};
 pub use blobs::BlobInfo;
 pub use queues::QueueMessage;
 pub use sas::{Permission, Sas};
+pub(crate) use worker::percent_decode;
 
 /// The storage account segment of every URL handed out (path-style, as Azurite).
 pub const ACCOUNT: &str = "calypso";
 /// The container blobs are uploaded to.
 pub const TEMP_CONTAINER: &str = "tempstorage";
+/// The container `.show export containers` hands out.
+pub const EXPORT_CONTAINER: &str = "exportcontainer";
 /// The queue of ingestion requests.
 pub const INGESTION_QUEUE: &str = "readyforaggregation-secured";
 /// The queue of success reports.
@@ -47,7 +50,7 @@ pub(crate) const TOKEN_LIFETIME: chrono::Duration = chrono::Duration::hours(12);
 
 /// The containers of the blob surface.
 pub fn is_container(name: &str) -> bool {
-    name == TEMP_CONTAINER
+    matches!(name, TEMP_CONTAINER | EXPORT_CONTAINER)
 }
 
 /// The queues of the queue surface.
@@ -93,6 +96,8 @@ pub(crate) struct Dm {
     pub(crate) worker: tokio::sync::Mutex<()>,
     /// Raised by every ingestion message put: the server's worker loop waits on it.
     pub(crate) arrived: tokio::sync::Notify,
+    /// The directories `.ingest into` may read local files below (none by default).
+    pub(crate) ingest_dirs: std::sync::RwLock<Vec<std::path::PathBuf>>,
 }
 
 impl Dm {
@@ -103,6 +108,7 @@ impl Dm {
             queues: tokio::sync::Mutex::new(HashMap::new()),
             worker: tokio::sync::Mutex::new(()),
             arrived: tokio::sync::Notify::new(),
+            ingest_dirs: std::sync::RwLock::new(Vec::new()),
         }
     }
 

@@ -20,7 +20,7 @@ use super::failures::FailureRecord;
 use super::{
     ACCOUNT, FAILURE_QUEUE, INGESTION_QUEUE, SUCCESS_QUEUE, TEMP_CONTAINER, blobs::blob_path,
 };
-use crate::commands::ingest::MappingSpec;
+use crate::commands::ingest::{MappingSpec, ParseOptions};
 use crate::commands::ingest_props::ExtentProps;
 use crate::security::access::{Action, Need, authorize};
 use crate::{Caller, Engine, EngineError, Result};
@@ -153,7 +153,7 @@ fn blob_of(url: &str) -> Result<(String, String)> {
 }
 
 /// `%XX` sequences of a URL path segment decoded (a `+` stays a `+`).
-fn percent_decode(segment: &str) -> String {
+pub(crate) fn percent_decode(segment: &str) -> String {
     let bytes = segment.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -172,14 +172,6 @@ fn percent_decode(segment: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The body without its first record (`ignoreFirstRecord`): up to the first line break.
-fn without_first_record(body: &[u8]) -> &[u8] {
-    match body.iter().position(|b| *b == b'\n') {
-        Some(i) => &body[i + 1..],
-        None => &[],
-    }
 }
 
 /// A message waiting in the ingestion queue.
@@ -271,6 +263,41 @@ impl Engine {
         Ok(handled)
     }
 
+    /// Records a queued ingestion for `.show operations` (`DataIngestPull`, from the
+    /// message's arrival to now).
+    fn record_queued_operation(
+        &self,
+        operation_id: &str,
+        r: &Request,
+        failure: Option<String>,
+        inserted: chrono::DateTime<chrono::Utc>,
+        principal: &str,
+    ) {
+        use crate::commands::operations::{Record, RecordKind, State};
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        self.activity.record_finished(Record {
+            id: operation_id.to_string(),
+            kind: RecordKind::Background,
+            command_type: "DataIngestPull".into(),
+            client_activity_id: format!("DM.IngestionExecutor;{operation_id}"),
+            text: r
+                .blob_path
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            database: r.database.clone(),
+            started: inserted.timestamp_nanos_opt().unwrap_or(now),
+            updated: now,
+            state: failure.map_or(State::Completed, State::Failed),
+            principal: principal.to_string(),
+            user: String::new(),
+            application: String::new(),
+            cancel: None,
+            details: None,
+        });
+    }
+
     /// Waits until an ingestion message arrives (the server's worker loop).
     pub async fn queued_ingestion_arrived(&self) {
         self.dm.arrived.notified().await;
@@ -321,7 +348,7 @@ impl Engine {
             }
         }
         for (m, failure) in outcomes {
-            self.finish(&m.id, Some((&m.request, failure.as_ref())))
+            self.finish(&m.id, Some((&m.request, failure.as_ref(), m.inserted)))
                 .await?;
         }
         Ok(())
@@ -329,22 +356,33 @@ impl Engine {
 
     /// Reports a message as it asks (`None`: it named nothing to report to), deletes its
     /// blob and removes it from the queue.
-    async fn finish(&self, id: &str, done: Option<(&Request, Option<&Failure>)>) -> Result<()> {
-        if let Some((r, failure)) = done {
+    async fn finish(
+        &self,
+        id: &str,
+        done: Option<(&Request, Option<&Failure>, chrono::DateTime<chrono::Utc>)>,
+    ) -> Result<()> {
+        if let Some((r, failure, inserted)) = done {
             let operation_id = uuid::Uuid::new_v4().to_string();
             let root_activity_id = uuid::Uuid::new_v4().to_string();
             let (report, queue) = match failure {
                 None => (r.report_level == 2, SUCCESS_QUEUE),
                 Some(_) => (matches!(r.report_level, 0 | 2), FAILURE_QUEUE),
             };
+            let principal = match self
+                .caller_of(r.text("authorizationContext").as_deref())
+                .await
+            {
+                Ok(Caller::Principal(identity)) => identity.fqn(),
+                Ok(Caller::Unauthenticated) | Err(_) => String::new(),
+            };
+            self.record_queued_operation(
+                &operation_id,
+                r,
+                failure.map(|f| f.details.clone()),
+                inserted,
+                &principal,
+            );
             if let Some(f) = failure {
-                let principal = match self
-                    .caller_of(r.text("authorizationContext").as_deref())
-                    .await
-                {
-                    Ok(Caller::Principal(identity)) => identity.fqn(),
-                    Ok(Caller::Unauthenticated) | Err(_) => String::new(),
-                };
                 let properties = Value::Object(
                     r.props
                         .iter()
@@ -363,6 +401,7 @@ impl Engine {
                     root_activity_id: root_activity_id.clone(),
                     principal,
                     properties: properties.to_string(),
+                    from_update_policy: false,
                 })
                 .await;
             }
@@ -430,14 +469,18 @@ impl Engine {
             (None, Some(m)) => MappingSpec::Inline(m),
             (None, None) => MappingSpec::Identity,
         };
-        let data = if r.flag("ignoreFirstRecord") && !format.is_json() {
-            let body = calypso_ingest::decompress(&data).map_err(EngineError::Ingest)?;
-            without_first_record(&body).to_vec()
-        } else {
-            data.to_vec()
+        let options = ParseOptions {
+            ignore_first_record: r.flag("ignoreFirstRecord"),
+            zip_pattern: r.text("zipPattern"),
+            location: r
+                .blob_path
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
         };
         let parsed = self
-            .parse_body(&r.database, &r.table, format, mapping, &data, false)
+            .parse_with(&r.database, &r.table, format, mapping, &data, &options)
             .await?;
         Ok(Some(parsed))
     }

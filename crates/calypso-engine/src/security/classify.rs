@@ -132,6 +132,8 @@ pub(crate) fn command_actions(cat: &Catalog, database: &str, cmd: &Command) -> V
             DmCommand::GetKustoIdentityToken => {
                 Action::new("GetKustoIdentityToken", Need::SomeIngestor)
             }
+            // What is exported there is read back by whoever may read a database: any role.
+            DmCommand::ShowExportContainers => Action::new("ShowExportContainers", Need::AnyRole),
         }],
         CommandKind::Cache(c) => vec![match c {
             CacheCommand::Other { scope, .. } if scope == "cluster" => {
@@ -486,6 +488,14 @@ fn ingest_actions(cat: &Catalog, database: &str, c: &IngestCommand) -> Vec<Actio
     match c {
         IngestCommand::Inline { table, .. } => vec![Action::new(
             "DataIngestInlineCommand",
+            Need::Ingest {
+                database: db(),
+                table: table.name.clone(),
+            },
+        )],
+        // ingest-from-storage.md: "at least Table Ingestor permissions".
+        IngestCommand::FromStorage { table, .. } => vec![Action::new(
+            "DataIngestPullCommand",
             Need::Ingest {
                 database: db(),
                 table: table.name.clone(),

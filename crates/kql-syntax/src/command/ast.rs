@@ -36,7 +36,10 @@ impl Command {
     /// `.show operation <id> details` gives its result).
     pub fn is_async(&self) -> bool {
         match &self.kind {
-            CommandKind::Ingest(IngestCommand::FromQuery { is_async, .. })
+            CommandKind::Ingest(
+                IngestCommand::FromQuery { is_async, .. }
+                | IngestCommand::FromStorage { is_async, .. },
+            )
             | CommandKind::Table(TableCommand::ClearData { is_async, .. })
             | CommandKind::Extents(
                 ExtentsCommand::AlterTags { is_async, .. }
@@ -676,6 +679,18 @@ pub enum IngestCommand {
         with: Vec<Property>,
         /// The raw data after `<|`.
         data: String,
+    },
+    /// `.ingest [async] into table T ('source' | ('s1', 's2', ...)) [with (props)]`: pulls
+    /// the data from files or URLs.
+    FromStorage {
+        /// `async`.
+        is_async: bool,
+        /// Table.
+        table: Ident,
+        /// The source URIs (connection strings), in order.
+        sources: Vec<String>,
+        /// Properties.
+        with: Vec<Property>,
     },
     /// `.set|.append|.set-or-append|.set-or-replace [async] T [with (props)] <| query`.
     FromQuery {

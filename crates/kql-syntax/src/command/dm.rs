@@ -1,6 +1,6 @@
 //! The typed AST of the data-management service's commands, which the ingest SDKs send to
-//! the ingestion endpoint before queued ingestion: `.get ingestion resources` and `.get
-//! kusto identity token`. They are not engine commands (Kusto.Language has no kind for
+//! the ingestion endpoint before queued ingestion: `.get ingestion resources`, `.get
+//! kusto identity token` and `.show export containers`. They are not engine commands (Kusto.Language has no kind for
 //! them), so [`crate::ast::Command::official_kind`] is `None` for them.
 
 use crate::ast::Property;
@@ -16,6 +16,9 @@ pub enum DmCommand {
     },
     /// `.get kusto identity token`: the authorization context put in ingestion messages.
     GetKustoIdentityToken,
+    /// `.show export containers`: containers to export data to and read it back from (the
+    /// Spark connector asks for them).
+    ShowExportContainers,
 }
 
 impl DmCommand {
@@ -24,6 +27,7 @@ impl DmCommand {
         match self {
             DmCommand::GetIngestionResources { .. } => "GetIngestionResources",
             DmCommand::GetKustoIdentityToken => "GetKustoIdentityToken",
+            DmCommand::ShowExportContainers => "ShowExportContainers",
         }
     }
 }

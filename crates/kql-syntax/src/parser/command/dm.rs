@@ -1,4 +1,5 @@
-//! `.get ingestion resources [with (...)]` and `.get kusto identity token` (see
+//! `.get ingestion resources [with (...)]`, `.get kusto identity token` and `.show export
+//! containers` (see
 //! [`crate::command::dm`]): recognized before the pattern table, which holds only the
 //! engine's official command kinds.
 
@@ -10,24 +11,29 @@ use crate::ast::*;
 /// The data-management command at the cursor (a `.`), `None` (cursor unmoved) when the
 /// text is not one.
 pub(super) fn command(p: &mut Parser<'_>) -> Option<PResult<Command>> {
-    if p.peek_at(1).ident() != Some("get") {
-        return None;
-    }
+    let verb = p.peek_at(1).ident();
     let words: Vec<Option<&str>> = (2..5).map(|i| p.peek_at(i).ident()).collect();
-    let is = matches!(
-        words.as_slice(),
-        [Some("ingestion"), Some("resources"), _]
-            | [Some("kusto"), Some("identity"), Some("token")]
-    );
+    let is = match verb {
+        Some("get") => matches!(
+            words.as_slice(),
+            [Some("ingestion"), Some("resources"), _]
+                | [Some("kusto"), Some("identity"), Some("token")]
+        ),
+        Some("show") => matches!(words.as_slice(), [Some("export"), Some("containers"), _]),
+        _ => false,
+    };
     if !is {
         return None;
     }
     let start = p.peek().span;
     let start_tok = p.pos;
     p.bump(); // .
-    p.bump(); // get
+    p.bump(); // get | show
     Some((|| {
-        let kind = if eat_word(p, "ingestion") {
+        let kind = if eat_word(p, "export") {
+            eat_word(p, "containers");
+            DmCommand::ShowExportContainers
+        } else if eat_word(p, "ingestion") {
             eat_word(p, "resources");
             DmCommand::GetIngestionResources {
                 with: with_props(p)?,
@@ -97,5 +103,13 @@ mod tests {
         );
         assert!(!crate::parse(".get kusto identity token extra").is_ok());
         assert!(!crate::parse(".get ingestion stuff").is_ok());
+        let c = command(".show export containers");
+        assert_eq!(
+            c.kind,
+            CommandKind::DataManagement(DmCommand::ShowExportContainers)
+        );
+        assert_eq!(c.official_kind(), None);
+        // `.show export` followed by anything else is not this command.
+        assert!(!crate::parse(".show export stuff").is_ok());
     }
 }
