@@ -156,7 +156,9 @@ pub(crate) struct Ctx<'a> {
     snapshot: calypso_storage::Snapshot,
     pub(crate) database: String,
     options: &'a RequestOptions,
-    extra: Option<(&'a str, Arc<dyn TableProvider>)>,
+    /// Tables by name that the query sees before the catalog's (a command's result, an
+    /// update policy's new rows).
+    extra: Vec<(&'a str, Arc<dyn TableProvider>)>,
     caller: &'a Caller,
     cluster_names: cluster::ClusterNames,
     /// (database, table) pairs read so far.
@@ -220,7 +222,7 @@ impl<'a> Ctx<'a> {
             snapshot: self.snapshot.clone(),
             database: database.to_string(),
             options: self.options,
-            extra: None,
+            extra: Vec::new(),
             caller: self.caller,
             cluster_names: self.cluster_names.clone(),
             reads: std::sync::Mutex::new(Vec::new()),
@@ -291,9 +293,7 @@ impl KqlContext for Ctx<'_> {
     }
 
     fn table(&self, name: &str) -> Option<TableRef> {
-        if let Some((n, t)) = &self.extra
-            && *n == name
-        {
+        if let Some((_, t)) = self.extra.iter().find(|(n, _)| *n == name) {
             return Some(TableRef {
                 source: provider_as_source(Arc::clone(t)),
             });
@@ -301,8 +301,7 @@ impl KqlContext for Ctx<'_> {
         self.read_table(&self.database, name)
     }
     fn has_table(&self, name: &str) -> bool {
-        self.extra.as_ref().is_some_and(|(n, _)| *n == name)
-            || self.database_has_table(&self.database, name)
+        self.extra.iter().any(|(n, _)| *n == name) || self.database_has_table(&self.database, name)
     }
     fn database(&self, name: &str) -> Option<String> {
         self.catalog.databases.get(name)?;
@@ -474,7 +473,7 @@ impl Engine {
             snapshot,
             database: database.to_string(),
             options,
-            extra: None,
+            extra: Vec::new(),
             caller,
             cluster_names: self
                 .cluster_names
@@ -562,7 +561,7 @@ impl Engine {
         let query = Self::parse(text)?;
         let options = RequestOptions::default();
         let mut ctx = self.context(caller, DEFAULT_DATABASE, &options)?;
-        ctx.extra = Some((name, table));
+        ctx.extra = vec![(name, table)];
         let planned = plan(&ctx, &query, text)?;
         security::authorize_reads(caller, &ctx)?;
         self.run_planned(planned, &options).await

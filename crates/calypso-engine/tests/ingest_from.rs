@@ -215,6 +215,25 @@ async fn http_sources_are_ingested_together_as_one_extent() {
     .await;
     assert!(err.to_string().contains("404"), "{err}");
     assert_eq!(count(&e, "T").await, 4);
+    // validationPolicy DoNotValidate takes records with fewer fields than columns.
+    run(&e, ".create table W (a:long, s:string, extra:long)").await;
+    let strict = fails(&e, &format!(".ingest into table W ('{base}/a.csv')")).await;
+    assert!(
+        strict.to_string().contains("has 2 fields, expected 3"),
+        "{strict}"
+    );
+    run(
+        &e,
+        &format!(".ingest into table W ('{base}/a.csv') with (validationPolicy='{{\"ValidationOptions\": 0, \"ValidationImplications\": 1}}')"),
+    )
+    .await;
+    assert_eq!(count(&e, "W").await, 2);
+    let bad = fails(
+        &e,
+        &format!(".ingest into table W ('{base}/a.csv') with (validationPolicy='{{\"ValidationOptions\": 7}}')"),
+    )
+    .await;
+    assert!(bad.to_string().contains("validationPolicy"), "{bad}");
     // Schemes Calypso cannot reach.
     let err = fails(
         &e,
@@ -386,4 +405,104 @@ async fn streaming_and_queued_ingestion_run_update_policies() {
     )
     .await;
     assert_eq!(long(&cmds), 0);
+}
+
+/// A Parquet file of `(id: int32, epoch: int64 seconds, nested: struct{name})`.
+fn parquet_rows() -> Vec<u8> {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int32Array, StructArray};
+    use arrow::datatypes::{DataType, Field};
+    let nested = StructArray::from(vec![(
+        Arc::new(Field::new("name", DataType::Utf8, true)),
+        Arc::new(StringArray::from(vec!["a", "b", "c"])) as ArrayRef,
+    )]);
+    let batch = arrow::record_batch::RecordBatch::try_from_iter(vec![
+        ("id", Arc::new(Int32Array::from(vec![1, 2, 3])) as ArrayRef),
+        (
+            "epoch",
+            Arc::new(Int64Array::from(vec![0, 86_400, 172_800])) as ArrayRef,
+        ),
+        ("nested", Arc::new(nested) as ArrayRef),
+    ])
+    .unwrap();
+    let mut out = Vec::new();
+    let mut w =
+        datafusion::parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    out
+}
+
+#[tokio::test]
+async fn parquet_with_a_database_mapping_through_ingest_into_and_the_queue() {
+    let e = Engine::new();
+    setup(&e).await;
+    run(
+        &e,
+        ".create table P (Id:long, When:datetime, Name:string, Src:string)",
+    )
+    .await;
+    run(
+        &e,
+        r#".create database db ingestion parquet mapping "pm" '[{"Column":"Id","Properties":{"Path":"$.id"}},{"Column":"When","Properties":{"Path":"$.epoch","Transform":"DateTimeFromUnixSeconds"}},{"Column":"Name","Properties":{"Path":"$.nested.name"}},{"Column":"Src","Properties":{"Transform":"SourceLocation"}}]'"#,
+    )
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("p.parquet");
+    std::fs::write(&file, parquet_rows()).unwrap();
+    e.allow_ingest_from_dirs(vec![tmp.path().to_path_buf()]);
+    run(
+        &e,
+        &format!(
+            ".ingest into table P (h'{}') with (format='parquet', ingestionMappingReference='pm')",
+            file.display()
+        ),
+    )
+    .await;
+    let r = run(
+        &e,
+        "P | order by Id asc | project s = strcat(Id, ' ', format_datetime(When, 'yyyy-MM-dd'), ' ', Name)",
+    )
+    .await;
+    assert_eq!(
+        strings(&r, 0),
+        ["1 1970-01-01 a", "2 1970-01-02 b", "3 1970-01-03 c"]
+    );
+    let src = run(&e, "P | distinct Src").await;
+    assert_eq!(strings(&src, 0), [file.display().to_string()]);
+    // The same file queued, with the mapping named in the message.
+    e.put_blob(
+        TEMP_CONTAINER,
+        "p.parquet",
+        Bytes::from(parquet_rows()),
+        false,
+    )
+    .await
+    .unwrap();
+    let token = strings(&run(&e, ".get kusto identity token").await, 0).remove(0);
+    let m = json!({
+        "BlobPath": format!("http://localhost/calypso/{TEMP_CONTAINER}/p.parquet?sig=x"),
+        "DatabaseName": DB,
+        "TableName": "P",
+        "ReportLevel": 2,
+        "Id": uuid::Uuid::new_v4().to_string(),
+        "AdditionalProperties": {
+            "authorizationContext": token,
+            "format": "parquet",
+            "ingestionMappingReference": "pm",
+            "ingestionMappingType": "Parquet",
+        },
+    });
+    e.put_message(INGESTION_QUEUE, STANDARD.encode(m.to_string()), None, None)
+        .await
+        .unwrap();
+    assert_eq!(e.run_queued_ingestion().await.unwrap(), 1);
+    assert_eq!(count(&e, "P").await, 6);
+    let src = run(
+        &e,
+        "P | where Src contains 'p.parquet' and Src startswith 'http' | count",
+    )
+    .await;
+    assert_eq!(long(&src), 3, "the blob's URL without its SAS");
 }

@@ -24,11 +24,23 @@ use crate::{IngestError, codes};
 pub(crate) struct Dialect {
     sep: u8,
     escapes: bool,
+    /// Records may have any number of fields (`validationPolicy` `DoNotValidate`): missing
+    /// fields are missing values, extra ones are dropped.
+    lenient: bool,
 }
 
 impl Dialect {
     pub(crate) fn new(sep: u8, escapes: bool) -> Dialect {
-        Dialect { sep, escapes }
+        Dialect {
+            sep,
+            escapes,
+            lenient: false,
+        }
+    }
+
+    /// The dialect without the field count check.
+    pub(crate) fn lenient(self, lenient: bool) -> Dialect {
+        Dialect { lenient, ..self }
     }
 }
 
@@ -100,7 +112,7 @@ pub(crate) fn read(
             if r.record == first {
                 width = r.spans.len();
             }
-            if r.spans.len() != width {
+            if r.spans.len() != width && !d.lenient {
                 return Err(IngestError::at_record(
                     codes::WRONG_NUMBER_OF_FIELDS,
                     r.record,
@@ -119,7 +131,7 @@ pub(crate) fn read(
             }
             continue;
         }
-        if r.spans.len() != width {
+        if r.spans.len() != width && !d.lenient {
             return Err(IngestError::at_record(
                 codes::WRONG_NUMBER_OF_FIELDS,
                 r.record,
@@ -131,8 +143,11 @@ pub(crate) fn read(
                 ),
             ));
         }
-        for i in 0..r.spans.len() {
-            out.push_text(i, r.field(i).unwrap_or(""));
+        for i in 0..width {
+            match r.field(i) {
+                Some(text) if i < r.spans.len() => out.push_text(i, text),
+                _ => out.push_null(i),
+            }
         }
         out.end_row()?;
         if !more {

@@ -311,6 +311,11 @@ pub struct ReadOptions {
     /// `ignoreFirstRecord`: drop the first record of each file (a header) in the formats
     /// of the CSV family; ignored for other formats.
     pub ignore_first_record: bool,
+    /// `validationPolicy` with `ValidationOptions` 0 (`DoNotValidate`): records of the CSV
+    /// family may have fewer fields than the table has columns (the rest are missing
+    /// values) or more (dropped). Otherwise every record needs as many fields as the
+    /// table has columns (as many as the first record, with a mapping).
+    pub skip_field_count_validation: bool,
 }
 
 /// Reads a request body or blob: gzip bodies are decompressed, zip archives give one
@@ -431,8 +436,16 @@ fn read_payloads(
         let mut out = Batcher::new(columns);
         let skip_first = opts.ignore_first_record && format.is_csv();
         for p in payloads {
-            read_text(format, &decode_text(&p.data), &mut out, plan, skip_first)
-                .map_err(|e| in_entry(e, p.name.as_deref()))?;
+            let lenient = opts.skip_field_count_validation;
+            read_text(
+                format,
+                &decode_text(&p.data),
+                &mut out,
+                plan,
+                skip_first,
+                lenient,
+            )
+            .map_err(|e| in_entry(e, p.name.as_deref()))?;
         }
         (out.total_rows(), out.finish()?)
     };
@@ -452,8 +465,9 @@ fn read_text(
     out: &mut Batcher,
     plan: Option<&Plan>,
     skip_first: bool,
+    lenient: bool,
 ) -> Result<(), IngestError> {
-    let dialect = |sep, escapes| csv::Dialect::new(sep, escapes);
+    let dialect = |sep, escapes| csv::Dialect::new(sep, escapes).lenient(lenient);
     match format {
         Format::Csv => csv::read(text, dialect(b',', false), out, plan, skip_first),
         Format::Tsv => csv::read(text, dialect(b'\t', false), out, plan, skip_first),

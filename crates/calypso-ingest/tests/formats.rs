@@ -412,3 +412,28 @@ fn json_drop_mapped_fields_and_source_location() {
         ]])
     );
 }
+
+#[test]
+fn do_not_validate_takes_csv_records_of_any_width() {
+    let body = b"1,x\n2,y,3,extra\n";
+    let specs = ["a:long", "s:string", "c:long"];
+    // The default validation: every record has as many fields as the table has columns.
+    assert_eq!(
+        err(Format::Csv, body, &specs, &ReadOptions::default()).code,
+        codes::WRONG_NUMBER_OF_FIELDS
+    );
+    let lenient = ReadOptions {
+        skip_field_count_validation: true,
+        ..Default::default()
+    };
+    // Missing fields are missing values (`""` for strings, null otherwise); extra fields
+    // are dropped.
+    assert_eq!(
+        ingest(Format::Csv, body, &specs, None, &lenient).unwrap(),
+        table(&[&["1", "x", "∅"], &["2", "y", "3"]])
+    );
+    assert_eq!(
+        ingest(Format::Psv, b"7\n", &specs, None, &lenient).unwrap(),
+        table(&[&["7", "", "∅"]])
+    );
+}

@@ -45,6 +45,62 @@ pub(crate) struct ParseOptions {
     pub(crate) zip_pattern: Option<String>,
     /// What the mapping transform `SourceLocation` yields: the blob or file read.
     pub(crate) location: String,
+    /// `validationPolicy` `{"ValidationOptions": 0}` (`DoNotValidate`): CSV records with
+    /// another number of fields than the table's columns are taken (see
+    /// [`calypso_ingest::ReadOptions::skip_field_count_validation`]).
+    pub(crate) skip_field_count_validation: bool,
+}
+
+impl ParseOptions {
+    /// Whether a `validationPolicy` property (`ingestion-properties.md`: a JSON object with
+    /// `ValidationOptions` 0 `DoNotValidate`, 1 `ValidateCsvInputConstantColumns` — the
+    /// default —, 2 `ValidateCsvInputColumnLevelOnly`, and `ValidationImplications` 0 `Fail`
+    /// or 1 `BestEffort`) turns the field count check off. A malformed policy is refused.
+    pub(crate) fn skips_validation(policy: Option<&str>) -> Result<bool> {
+        let Some(text) = policy.map(str::trim).filter(|t| !t.is_empty()) else {
+            return Ok(false);
+        };
+        let malformed = |why: &str| {
+            EngineError::Ingest(calypso_ingest::IngestError::new(
+                calypso_ingest::codes::MALFORMED_PROPERTY,
+                format!("The validationPolicy '{text}' is not valid: {why}"),
+            ))
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| malformed(&e.to_string()))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| malformed("not a JSON object"))?;
+        let mut skip = false;
+        for (k, val) in obj {
+            let word = |names: &[&str]| -> Result<usize> {
+                match val {
+                    serde_json::Value::Number(n) => n
+                        .as_u64()
+                        .map(|n| n as usize)
+                        .filter(|n| *n < names.len())
+                        .ok_or_else(|| malformed(&format!("{k} is out of range"))),
+                    serde_json::Value::String(s) => names
+                        .iter()
+                        .position(|n| n.eq_ignore_ascii_case(s))
+                        .ok_or_else(|| malformed(&format!("{k} '{s}' is unknown"))),
+                    _ => Err(malformed(&format!("{k} must be a number or a name"))),
+                }
+            };
+            if k.eq_ignore_ascii_case("ValidationOptions") {
+                skip = word(&[
+                    "DoNotValidate",
+                    "ValidateCsvInputConstantColumns",
+                    "ValidateCsvInputColumnLevelOnly",
+                ])? == 0;
+            } else if k.eq_ignore_ascii_case("ValidationImplications") {
+                word(&["Fail", "BestEffort"])?;
+            } else {
+                return Err(malformed(&format!("unknown property '{k}'")));
+            }
+        }
+        Ok(skip)
+    }
 }
 
 /// The mapping an ingestion names: none (identity), a stored one by name
@@ -303,6 +359,7 @@ impl Engine {
             zip_pattern: options.zip_pattern.clone(),
             source_location: options.location.clone(),
             ignore_first_record: options.ignore_first_record,
+            skip_field_count_validation: options.skip_field_count_validation,
         };
         // Parsing is CPU work: keep it off the async workers.
         let batches = tokio::task::spawn_blocking(move || -> Result<Vec<RecordBatch>> {

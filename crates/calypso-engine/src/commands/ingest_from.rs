@@ -286,6 +286,9 @@ impl Engine {
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
             zip_pattern: text_prop(with, "zipPattern"),
             location: String::new(),
+            skip_field_count_validation: super::ingest::ParseOptions::skips_validation(
+                text_prop(with, "validationPolicy").as_deref(),
+            )?,
         };
         let props = ExtentProps::from_with(with)?;
         if sources.is_empty() {

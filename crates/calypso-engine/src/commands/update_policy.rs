@@ -15,8 +15,8 @@
 //!   close a cycle is refused when it is set.
 //! * `PropagateIngestionProperties: true`: the source ingestion's extent tags and creation
 //!   time apply to the target's extent too.
-//! * `SourceIsWildCard: true`: `Source` is a pattern (`*` matches any run of characters) and
-//!   the query names the triggering table by its own name.
+//! * `SourceIsWildCard: true`: `Source` is a pattern (`*` matches any run of characters);
+//!   the query names the triggering table `$source_table` (or by its own name).
 //! * The source and all targets are committed in one catalog commit: a reader sees all of
 //!   them or none.
 
@@ -32,6 +32,10 @@ use serde_json::Value;
 use super::ingest_props::ExtentProps;
 use crate::queued::failures::FailureRecord;
 use crate::{Engine, EngineError, RequestOptions, Result, security};
+
+/// The name a query uses for the table that triggered it (wildcard sources, docs: "Update
+/// policy with source table wildcard pattern").
+const SOURCE_TABLE: &str = "$source_table";
 
 /// Kusto's error code of a failed update policy (the docs' "Update policy failures").
 pub(crate) const FAILURE_CODE: &str = "UpdatePolicy_QueryFailed";
@@ -276,7 +280,8 @@ impl Engine {
         let mut ctx = self.context(caller, database, &options)?;
         let mem = MemTable::try_new(kql_functions::types::schema(columns), vec![Vec::new()])
             .map_err(|e| EngineError::Execution(e.to_string()))?;
-        ctx.extra = Some((source, Arc::new(mem)));
+        let mem: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(mem);
+        ctx.extra = vec![(source, Arc::clone(&mem)), (SOURCE_TABLE, mem)];
         let planned = crate::plan(&ctx, &parsed, query)?;
         let [result] = planned.results.as_slice() else {
             return Err(EngineError::BadRequest(
@@ -303,7 +308,8 @@ impl Engine {
         let schema = kql_functions::types::schema(source_columns);
         let mem = MemTable::try_new(schema, vec![rows.to_vec()])
             .map_err(|e| EngineError::Execution(e.to_string()))?;
-        ctx.extra = Some((source, Arc::new(mem)));
+        let mem: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(mem);
+        ctx.extra = vec![(source, Arc::clone(&mem)), (SOURCE_TABLE, mem)];
         let planned = crate::plan(&ctx, &parsed, &policy.query)?;
         drop(ctx);
         let result = self.run_planned(planned, &options).await?;

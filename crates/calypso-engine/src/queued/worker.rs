@@ -478,6 +478,9 @@ impl Engine {
                 .next()
                 .unwrap_or_default()
                 .to_string(),
+            skip_field_count_validation: ParseOptions::skips_validation(
+                r.text("validationPolicy").as_deref(),
+            )?,
         };
         let parsed = self
             .parse_with(&r.database, &r.table, format, mapping, &data, &options)
