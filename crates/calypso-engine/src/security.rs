@@ -216,6 +216,13 @@ impl Engine {
         mapping: MappingSpec<'_>,
         body: &[u8],
     ) -> Result<IngestSummary> {
+        self.authorize_streaming(caller, database, table)?;
+        self.ingest_stream(database, table, format, mapping, body)
+            .await
+    }
+
+    /// Streaming ingestion needs Ingestor (or Admin) on the table.
+    fn authorize_streaming(&self, caller: &Caller, database: &str, table: &str) -> Result<()> {
         authorize(
             caller,
             &self.storage.catalog(),
@@ -226,9 +233,7 @@ impl Engine {
                     table: table.to_string(),
                 },
             ),
-        )?;
-        self.ingest_stream(database, table, format, mapping, body)
-            .await
+        )
     }
 
     /// Streaming ingestion of the data at `uri` (`sourceKind=uri`, the SDKs'
@@ -243,17 +248,7 @@ impl Engine {
         mapping: MappingSpec<'_>,
         uri: &str,
     ) -> Result<IngestSummary> {
-        authorize(
-            caller,
-            &self.storage.catalog(),
-            &Action::new(
-                "StreamingIngest",
-                Need::Ingest {
-                    database: database.to_string(),
-                    table: table.to_string(),
-                },
-            ),
-        )?;
+        self.authorize_streaming(caller, database, table)?;
         let body = self.read_source(uri).await?;
         self.ingest_stream(database, table, format, mapping, &body)
             .await

@@ -8,12 +8,13 @@ mod common;
 
 use std::io::Write;
 
-use arrow::array::{Array, Int64Array, StringArray};
+use arrow::array::{Int64Array, StringArray};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use calypso_engine::queued::{EXPORT_CONTAINER, INGESTION_QUEUE, TEMP_CONTAINER};
 use calypso_engine::{Engine, EngineError, MappingSpec, QueryResult, RequestOptions};
+use common::{long, strings};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -32,40 +33,12 @@ async fn fails(e: &Engine, text: &str) -> EngineError {
     }
 }
 
-fn strings(r: &QueryResult, column: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    for b in &r.tables[0].batches {
-        let c = b
-            .column(column)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap();
-        out.extend((0..c.len()).map(|i| c.value(i).to_string()));
-    }
-    out
-}
-
-fn long(r: &QueryResult) -> i64 {
-    let b = &r.tables[0].batches[0];
-    b.column(0)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .unwrap()
-        .value(0)
-}
-
 async fn count(e: &Engine, table: &str) -> i64 {
     long(&run(e, &format!("{table} | count")).await)
 }
 
 async fn setup(e: &Engine) {
-    e.execute(
-        "NetDefaultDB",
-        ".create database db",
-        &RequestOptions::default(),
-    )
-    .await
-    .unwrap();
+    common::create_db(e).await;
     run(e, ".create table T (a:long, s:string)").await;
 }
 

@@ -4,7 +4,8 @@
 //! that survive a restart.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use arrow::array::{Array, Int64Array, StringArray};
+mod common;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use calypso_engine::queued::{
     FAILURE_QUEUE, INGESTION_QUEUE, Permission, Resource, SUCCESS_QUEUE, TEMP_CONTAINER,
 };
 use calypso_engine::{Caller, Engine, QueryResult, RequestOptions};
+use common::{long, strings};
 use serde_json::json;
 
 const DB: &str = "db";
@@ -34,28 +36,6 @@ async fn run(e: &Engine, text: &str) -> QueryResult {
     e.execute(DB, text, &RequestOptions::default())
         .await
         .unwrap_or_else(|err| panic!("{text}: {err}"))
-}
-
-fn strings(r: &QueryResult, column: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    for b in &r.tables[0].batches {
-        let c = b
-            .column(column)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap();
-        out.extend((0..c.len()).map(|i| c.value(i).to_string()));
-    }
-    out
-}
-
-fn long(r: &QueryResult) -> i64 {
-    let b = &r.tables[0].batches[0];
-    b.column(0)
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .unwrap()
-        .value(0)
 }
 
 /// The SAS query string of one resource kind.
@@ -101,13 +81,7 @@ fn message(table: &str, blob: &str, report_level: i64, props: serde_json::Value)
 }
 
 async fn setup(e: &Engine) {
-    e.execute(
-        "NetDefaultDB",
-        ".create database db",
-        &RequestOptions::default(),
-    )
-    .await
-    .unwrap();
+    common::create_db(e).await;
     run(e, ".create table T (a:long, s:string)").await;
     run(e, ".create table Other (a:long)").await;
 }

@@ -116,6 +116,40 @@ pub enum MappingSpec<'a> {
     Inline(&'a str),
 }
 
+impl<'a> MappingSpec<'a> {
+    /// The mapping of a reference or an inline mapping (at most one of them: see
+    /// [`format_and_mapping`]).
+    pub(crate) fn of(reference: Option<&'a str>, inline: Option<&'a str>) -> MappingSpec<'a> {
+        match (reference, inline) {
+            (Some(r), _) => MappingSpec::Reference(r),
+            (None, Some(m)) => MappingSpec::Inline(m),
+            (None, None) => MappingSpec::Identity,
+        }
+    }
+}
+
+/// The `format` (default csv), `ingestionMappingReference` and `ingestionMapping` of an
+/// ingestion's properties; both mappings at once are refused.
+pub(crate) fn format_and_mapping(
+    with: &[kql_syntax::ast::Property],
+) -> Result<(calypso_ingest::Format, Option<String>, Option<String>)> {
+    let format_name = prop(with, "format")
+        .map(|v| v.text())
+        .unwrap_or_else(|| "csv".into());
+    let format = calypso_ingest::Format::parse(&format_name).ok_or_else(|| {
+        EngineError::BadRequest(format!("Unsupported ingestion format '{format_name}'"))
+    })?;
+    let reference = prop(with, "ingestionMappingReference").map(|v| v.text());
+    let inline = prop(with, "ingestionMapping").map(|v| v.text());
+    if reference.is_some() && inline.is_some() {
+        return Err(EngineError::Ingest(calypso_ingest::IngestError::new(
+            calypso_ingest::codes::DUPLICATE_MAPPING,
+            "The ingestion properties give both ingestionMapping and ingestionMappingReference",
+        )));
+    }
+    Ok((format, reference, inline))
+}
+
 fn mapping_error(code: &'static str, message: String) -> EngineError {
     EngineError::Ingest(calypso_ingest::IngestError {
         code,
@@ -540,25 +574,8 @@ impl Engine {
                 with,
                 data,
             } => {
-                let format_name = prop(with, "format")
-                    .map(|v| v.text())
-                    .unwrap_or_else(|| "csv".into());
-                let format = calypso_ingest::Format::parse(&format_name).ok_or_else(|| {
-                    EngineError::BadRequest(format!("Unsupported ingestion format '{format_name}'"))
-                })?;
-                let reference = prop(with, "ingestionMappingReference").map(|v| v.text());
-                let inline = prop(with, "ingestionMapping").map(|v| v.text());
-                let mapping = match (&reference, &inline) {
-                    (Some(_), Some(_)) => {
-                        return Err(EngineError::Ingest(calypso_ingest::IngestError::new(
-                            calypso_ingest::codes::DUPLICATE_MAPPING,
-                            "The ingestion properties give both ingestionMapping and ingestionMappingReference",
-                        )));
-                    }
-                    (Some(r), None) => MappingSpec::Reference(r),
-                    (None, Some(m)) => MappingSpec::Inline(m),
-                    (None, None) => MappingSpec::Identity,
-                };
+                let (format, reference, inline) = format_and_mapping(with)?;
+                let mapping = MappingSpec::of(reference.as_deref(), inline.as_deref());
                 let props = ExtentProps::from_with(with)?;
                 let extent = self
                     .ingest_bytes(

@@ -265,22 +265,8 @@ impl Engine {
             let cat = self.storage.catalog();
             super::table_of(super::db_of(&cat, database)?, table_name)?;
         }
-        let format_name = text_prop(with, "format").unwrap_or_else(|| "csv".into());
-        let format = calypso_ingest::Format::parse(&format_name)
-            .ok_or_else(|| bad(format!("Unsupported ingestion format '{format_name}'")))?;
-        let reference = text_prop(with, "ingestionMappingReference");
-        let inline = text_prop(with, "ingestionMapping");
-        let mapping = match (&reference, &inline) {
-            (Some(_), Some(_)) => {
-                return Err(EngineError::Ingest(calypso_ingest::IngestError::new(
-                    calypso_ingest::codes::DUPLICATE_MAPPING,
-                    "The ingestion properties give both ingestionMapping and ingestionMappingReference",
-                )));
-            }
-            (Some(r), None) => MappingSpec::Reference(r),
-            (None, Some(m)) => MappingSpec::Inline(m),
-            (None, None) => MappingSpec::Identity,
-        };
+        let (format, reference, inline) = super::ingest::format_and_mapping(with)?;
+        let mapping = MappingSpec::of(reference.as_deref(), inline.as_deref());
         let options = super::ingest::ParseOptions {
             ignore_first_record: text_prop(with, "ignoreFirstRecord")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),

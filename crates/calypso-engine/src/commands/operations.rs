@@ -211,17 +211,7 @@ impl Activity {
             cancel: Some(tx),
             details: None,
         };
-        let mut records = self.lock();
-        records.push_back(r);
-        // Forget the oldest finished records beyond the window.
-        while records.len() > KEEP {
-            match records.iter().position(|r| r.state != State::InProgress) {
-                Some(i) => {
-                    records.remove(i);
-                }
-                None => break,
-            }
-        }
+        self.push(r);
         (
             Running {
                 activity: self,
@@ -283,6 +273,11 @@ impl Activity {
 
     /// Records work that has already ended (a queued ingestion, as the worker reports it).
     pub(crate) fn record_finished(&self, r: Record) {
+        self.push(r);
+    }
+
+    /// Adds a record, forgetting the oldest finished ones beyond the window.
+    fn push(&self, r: Record) {
         let mut records = self.lock();
         records.push_back(r);
         while records.len() > KEEP {

@@ -464,11 +464,7 @@ impl Engine {
         })?;
         let reference = r.text("ingestionMappingReference");
         let inline = r.text("ingestionMapping");
-        let mapping = match (&reference, &inline) {
-            (Some(m), _) => MappingSpec::Reference(m),
-            (None, Some(m)) => MappingSpec::Inline(m),
-            (None, None) => MappingSpec::Identity,
-        };
+        let mapping = MappingSpec::of(reference.as_deref(), inline.as_deref());
         let options = ParseOptions {
             ignore_first_record: r.flag("ignoreFirstRecord"),
             zip_pattern: r.text("zipPattern"),

@@ -29,3 +29,40 @@ pub async fn rows(e: &Engine, q: &str) -> Vec<Vec<String>> {
         Err(err) => panic!("{q}: {err}"),
     }
 }
+
+/// The strings of column `column` of the first result table.
+pub fn strings(r: &QueryResult, column: usize) -> Vec<String> {
+    use arrow::array::{Array, StringArray};
+    let mut out = Vec::new();
+    for b in &r.tables[0].batches {
+        let Some(c) = b.column(column).as_any().downcast_ref::<StringArray>() else {
+            panic!("column {column} is not a string column");
+        };
+        out.extend((0..c.len()).map(|i| c.value(i).to_string()));
+    }
+    out
+}
+
+/// The first cell of the first result table, a long.
+pub fn long(r: &QueryResult) -> i64 {
+    use arrow::array::{Array, Int64Array};
+    let b = &r.tables[0].batches[0];
+    let Some(c) = b.column(0).as_any().downcast_ref::<Int64Array>() else {
+        panic!("the first column is not a long column");
+    };
+    c.value(0)
+}
+
+/// Creates database `db` (from `NetDefaultDB`).
+pub async fn create_db(e: &Engine) {
+    if let Err(err) = e
+        .execute(
+            "NetDefaultDB",
+            ".create database db",
+            &RequestOptions::default(),
+        )
+        .await
+    {
+        panic!(".create database db: {err}");
+    }
+}
