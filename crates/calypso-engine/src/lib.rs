@@ -381,6 +381,8 @@ impl Engine {
     }
 
     fn with_storage(storage: Storage) -> Engine {
+        // Merges keep the queued-message ids of extents only while the messages wait.
+        storage.keep_sources_while(queued::queues::LIVE_SOURCES);
         let config = SessionConfig::new()
             .with_information_schema(false)
             .set_bool(

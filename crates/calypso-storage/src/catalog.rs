@@ -355,7 +355,8 @@ pub struct ExtentMeta {
     pub columns_as: BTreeMap<String, String>,
     /// The ids of the queued-ingestion messages whose rows it holds: a message found here
     /// was ingested already (a crash came between its commit and its deletion) and is not
-    /// ingested again. Merges keep them.
+    /// ingested again. Merges keep those whose messages still wait
+    /// ([`crate::Storage::keep_sources_while`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
 }

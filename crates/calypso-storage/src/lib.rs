@@ -48,7 +48,7 @@ pub use error::{EntityKind, Error, Result};
 pub use extent::{KQL_SCHEMA_KEY, ROW_GROUP_ROWS, ZSTD_LEVEL};
 pub use extent_ops::{ExtentRef, Replaced, is_sealed};
 pub use hot::{Hot, HotTable};
-pub use merge::MergePolicy;
+pub use merge::{LiveSources, MergePolicy};
 pub use objects::{OBJECTS_DIR, ObjectInfo};
 pub use provider::{ExtentTable, ScanCounters};
 pub use rowstore::RowsAppended;

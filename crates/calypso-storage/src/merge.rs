@@ -6,7 +6,8 @@
 //! `MaxExtentsToMerge` (100), `MaxRangeInHours` (24: the creation times of the extents
 //! merged together lie at most that far apart), `AllowMerge` (true). Extents with different
 //! `drop-by:` tags are never merged together (dropping by tag must stay possible); the
-//! merged extent keeps the union of its sources' tags and the latest creation time.
+//! merged extent keeps the union of its sources' tags and the latest creation time, and
+//! the queued-message ids of its sources whose messages still wait ([`LiveSources`]).
 //!
 //! A merge reads its sources, writes one extent, then commits: the sources go and the new
 //! extent comes in one catalog version, so a query sees each row exactly once whichever
@@ -197,7 +198,48 @@ pub(crate) fn read_extent<R: ChunkReader + 'static>(
     Ok(out)
 }
 
+/// Where the queued-ingestion messages whose ids `ExtentMeta::sources` keep are waiting:
+/// the objects below `prefix`, each naming its message id (`id_of` of the object's file
+/// name, `None` for an object that is no message).
+#[derive(Clone, Copy, Debug)]
+pub struct LiveSources {
+    /// The directory of the waiting messages (`dm/queues/<queue>`).
+    pub prefix: &'static str,
+    /// The message id of a file name of that directory.
+    pub id_of: fn(&str) -> Option<String>,
+}
+
 impl Storage {
+    /// Lets merges drop the message ids (`ExtentMeta::sources`) whose messages are gone:
+    /// an id only guards against a message that comes back after a crash between its
+    /// commit and its deletion, and a deleted message cannot come back. Without this, a
+    /// merged extent keeps every id of its sources, and the catalog grows with the number
+    /// of messages ever ingested.
+    pub fn keep_sources_while(&self, live: LiveSources) {
+        *self
+            .inner
+            .live_sources
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(live);
+    }
+
+    /// The message ids that may still come back (their messages wait); `None`: unknown
+    /// (nothing configured, or the listing failed), keep every id.
+    async fn live_source_ids(&self) -> Option<BTreeSet<String>> {
+        let live = (*self
+            .inner
+            .live_sources
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))?;
+        let objects = self.list_objects(live.prefix).await.ok()?;
+        Some(
+            objects
+                .iter()
+                .filter_map(|o| o.path.rsplit('/').next().and_then(live.id_of))
+                .collect(),
+        )
+    }
+
     /// Merges the extents of every table as their merge policies allow. Returns the
     /// number of merges committed.
     pub async fn merge_all(&self) -> Result<usize> {
@@ -253,9 +295,17 @@ impl Storage {
         tags.sort();
         tags.dedup();
         extent.tags = tags;
+        // The ids were committed before the catalog the merge planned from, so their
+        // messages had been put before this listing: one not listed was deleted for good.
+        let live = if sources.iter().any(|e| !e.sources.is_empty()) {
+            self.live_source_ids().await
+        } else {
+            None
+        };
         extent.sources = sources
             .iter()
             .flat_map(|e| e.sources.iter().cloned())
+            .filter(|id| live.as_ref().is_none_or(|l| l.contains(id)))
             .collect();
         extent.created_on = sources
             .iter()

@@ -131,6 +131,9 @@ pub(crate) struct Inner {
     pub(crate) durable: bool,
     /// Extents scanned and pruned by every scan of this storage.
     counters: Arc<ScanCounters>,
+    /// Where the messages named by `ExtentMeta::sources` wait (see
+    /// [`Storage::keep_sources_while`]); `None`: merges keep every id.
+    pub(crate) live_sources: RwLock<Option<crate::merge::LiveSources>>,
     /// The exclusive lock on `<data dir>/LOCK` of a local-disk storage, held while any
     /// handle lives (the OS releases it when the process ends, even killed).
     _lock: Option<std::fs::File>,
@@ -261,6 +264,7 @@ impl Storage {
                 rows: OnceLock::new(),
                 durable,
                 counters,
+                live_sources: RwLock::new(None),
                 _lock: None,
             }),
         }

@@ -47,6 +47,50 @@ async fn set_policy(storage: &Storage, policy: serde_json::Value) {
         .unwrap();
 }
 
+fn id_of_test_message(file: &str) -> Option<String> {
+    file.strip_suffix(".msg").map(str::to_string)
+}
+
+#[tokio::test]
+async fn merges_keep_only_the_ids_of_messages_that_still_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open_local(dir.path()).await.unwrap();
+    create_table(&storage).await;
+    small_extents(&storage, 10).await;
+    storage
+        .commit(|c| {
+            let t = c.require_table_mut(DB, T)?;
+            for (i, id) in [(0, "done1"), (3, "waiting"), (5, "done2")] {
+                std::sync::Arc::make_mut(&mut t.extents[i]).sources = vec![id.into()];
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    // One message still waits in its queue; the two others were deleted after their commit.
+    storage
+        .put_object("dm/q/waiting.msg", bytes::Bytes::from_static(b"{}"))
+        .await
+        .unwrap();
+    storage
+        .put_object("dm/q/unrelated.msg", bytes::Bytes::from_static(b"{}"))
+        .await
+        .unwrap();
+    storage.keep_sources_while(calypso_storage::LiveSources {
+        prefix: "dm/q",
+        id_of: id_of_test_message,
+    });
+    assert_eq!(storage.merge_all().await.unwrap(), 1);
+    let after = extents(&storage);
+    assert_eq!(after.len(), 1);
+    assert_eq!(
+        after[0].sources,
+        vec!["waiting"],
+        "the ids of deleted messages are dropped, a waiting one is kept"
+    );
+    assert_eq!(count_sum(&storage).await, (10, Some(55)));
+}
+
 #[tokio::test]
 async fn small_extents_merge_into_one_and_rows_stay_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -15,6 +15,21 @@ use serde::{Deserialize, Serialize};
 use super::{StorageError, StorageResult, is_queue};
 use crate::Engine;
 
+/// The messages of the ingestion queue, for merges (`ExtentMeta::sources`): an id whose
+/// message file is gone cannot come back and need not be kept.
+pub(crate) const LIVE_SOURCES: calypso_storage::LiveSources = calypso_storage::LiveSources {
+    prefix: "dm/queues/readyforaggregation-secured",
+    id_of: message_id_of,
+};
+
+/// The message id of a message file name, `<20-digit nanos>-<id>.json`.
+pub(crate) fn message_id_of(file: &str) -> Option<String> {
+    let stem = file.strip_suffix(".json")?;
+    let (nanos, id) = stem.split_once('-')?;
+    (nanos.len() == 20 && nanos.bytes().all(|b| b.is_ascii_digit()) && !id.is_empty())
+        .then(|| id.to_string())
+}
+
 /// Azure Queue's default time to live.
 const DEFAULT_TTL: chrono::Duration = chrono::Duration::days(7);
 /// Azure Queue's default visibility timeout of Get Messages.
@@ -233,6 +248,10 @@ impl Engine {
         }
         let nanos = now.timestamp_nanos_opt().unwrap_or_default();
         let path = format!("dm/queues/{queue}/{nanos:020}-{}.json", stored.id);
+        debug_assert_eq!(
+            message_id_of(path.rsplit('/').next().unwrap_or_default()).as_deref(),
+            Some(stored.id.as_str())
+        );
         let json = serde_json::to_vec(&stored.record())
             .map_err(|e| StorageError::new(500, "InternalError", e.to_string()))?;
         self.storage.put_object(&path, Bytes::from(json)).await?;
