@@ -42,6 +42,8 @@ pub const IMPLEMENTED_OPERATORS: &[&str] = &[
     "project-rename",
     "project-reorder",
     "extend",
+    "parse",
+    "parse-where",
     "summarize",
     "count",
     "take",

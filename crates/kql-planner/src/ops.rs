@@ -1,6 +1,7 @@
 //! Tabular operators after `|`: dispatch and the row-wise operators.
 
 mod join;
+mod parse;
 mod summarize;
 mod union;
 
@@ -192,6 +193,12 @@ impl Planner<'_> {
                 t.with_plan(plan)
             }
             OperatorKind::Extend(items) => self.extend(t, items, span),
+            OperatorKind::Parse {
+                filter,
+                params,
+                expr,
+                pattern,
+            } => self.parse(t, *filter, params, expr, pattern, span),
             OperatorKind::Serialize(items) => {
                 let mut t = t;
                 if t.order.is_none() {
@@ -585,6 +592,7 @@ fn keeps_order(op: &OperatorKind) -> bool {
         op,
         OperatorKind::Where { .. }
             | OperatorKind::Extend(_)
+            | OperatorKind::Parse { .. }
             | OperatorKind::Serialize(_)
             | OperatorKind::Project(_)
             | OperatorKind::ProjectAway(_)
