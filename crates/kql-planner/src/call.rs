@@ -496,19 +496,10 @@ impl Planner<'_> {
                     let kt = KqlType::from_name(&t.name)
                         .ok_or_else(|| semantic(t.span.0, format!("Unknown type '{}'", t.name)))?;
                     let inner = self.call(name, &args[..3], span, row)?;
-                    let conv = match kt {
-                        KqlType::String => return Ok(inner),
-                        KqlType::Bool => "tobool",
-                        KqlType::Int => "toint",
-                        KqlType::Long => "tolong",
-                        KqlType::Real => "toreal",
-                        KqlType::Decimal => "todecimal",
-                        KqlType::DateTime => "todatetime",
-                        KqlType::TimeSpan => "totimespan",
-                        KqlType::Guid => "toguid",
-                        KqlType::Dynamic => "todynamic",
+                    return match crate::expr::conversion_of(kt) {
+                        None => Ok(inner),
+                        Some(conv) => call_udf(conv, vec![inner], span),
                     };
-                    return call_udf(conv, vec![inner], span);
                 }
                 let mut planned = Vec::new();
                 for a in args {

@@ -39,6 +39,23 @@ pub(crate) fn call_udf(name: &str, args: Vec<Expr>, span: Span) -> Result<Expr> 
     Ok(Expr::ScalarFunction(ScalarFunction::new_udf(udf, args)))
 }
 
+/// The KQL function that converts a string (or any value) to `t`, as `extract(..., typeof(t))`
+/// and `parse` do; `None` for string, which needs none.
+pub(crate) fn conversion_of(t: KqlType) -> Option<&'static str> {
+    Some(match t {
+        KqlType::String => return None,
+        KqlType::Bool => "tobool",
+        KqlType::Int => "toint",
+        KqlType::Long => "tolong",
+        KqlType::Real => "toreal",
+        KqlType::Decimal => "todecimal",
+        KqlType::DateTime => "todatetime",
+        KqlType::TimeSpan => "totimespan",
+        KqlType::Guid => "toguid",
+        KqlType::Dynamic => "todynamic",
+    })
+}
+
 /// `CAST(e AS t)` unless `e` already has the type. A dynamic value is converted with the
 /// KQL conversion function of the target type (`todatetime`, `toreal`, ...), which gives
 /// null for a value that does not convert, as Kusto does; an Arrow cast of its JSON text

@@ -20,7 +20,7 @@ use kql_syntax::ast::{self, ExprKind, OpParam, ParsePart};
 
 use super::build;
 use crate::error::{Result, df, semantic};
-use crate::expr::{call_udf, cast_to, column};
+use crate::expr::{call_udf, cast_to, column, conversion_of};
 use crate::tabular::{Planner, Tab, kql_columns};
 
 /// The matching mode of `kind=`.
@@ -43,22 +43,6 @@ fn type_regex(t: KqlType) -> &'static str {
         }
         KqlType::String | KqlType::DateTime | KqlType::TimeSpan | KqlType::Dynamic => ".*",
     }
-}
-
-/// The KQL conversion of a capture to `t` (`None`: a string stays as it is).
-fn conversion(t: KqlType) -> Option<&'static str> {
-    Some(match t {
-        KqlType::String => return None,
-        KqlType::Bool => "tobool",
-        KqlType::Int => "toint",
-        KqlType::Long => "tolong",
-        KqlType::Real => "toreal",
-        KqlType::Decimal => "todecimal",
-        KqlType::DateTime => "todatetime",
-        KqlType::TimeSpan => "totimespan",
-        KqlType::Guid => "toguid",
-        KqlType::Dynamic => "todynamic",
-    })
 }
 
 /// A parameter's value as text.
@@ -242,7 +226,7 @@ impl Planner<'_> {
                 matched.clone(),
                 lit(*group as i64),
             );
-            let (value, ok) = match conversion(*ty) {
+            let (value, ok) = match conversion_of(*ty) {
                 None => (capture, lit(true)),
                 Some(f) => {
                     let v = call_udf(f, vec![capture], span)?;
