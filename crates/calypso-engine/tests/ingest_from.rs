@@ -188,6 +188,21 @@ async fn http_sources_are_ingested_together_as_one_extent() {
     .await;
     assert!(err.to_string().contains("404"), "{err}");
     assert_eq!(count(&e, "T").await, 4);
+    // An ingestIfNotExists repeat reads no source (this one does not exist) and adds nothing.
+    run(
+        &e,
+        &format!(".ingest into table T ('{base}/a.csv') with (tags='[\"ingest-by:once\"]')"),
+    )
+    .await;
+    assert_eq!(count(&e, "T").await, 6);
+    run(
+        &e,
+        &format!(
+            ".ingest into table T ('{base}/missing.csv') with (ingestIfNotExists='[\"once\"]')"
+        ),
+    )
+    .await;
+    assert_eq!(count(&e, "T").await, 6);
     // validationPolicy DoNotValidate takes records with fewer fields than columns.
     run(&e, ".create table W (a:long, s:string, extra:long)").await;
     let strict = fails(&e, &format!(".ingest into table W ('{base}/a.csv')")).await;

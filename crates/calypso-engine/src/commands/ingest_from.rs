@@ -280,9 +280,11 @@ impl Engine {
         if sources.is_empty() {
             return Err(bad("The .ingest into command names no source"));
         }
+        // An `ingestIfNotExists` repeat reads nothing.
+        let repeat = self.is_repeat(database, table_name, &props);
         let mut columns = Vec::new();
         let mut batches = Vec::new();
-        for s in sources {
+        for s in sources.iter().filter(|_| !repeat) {
             let data = self.read_source(s).await?;
             let opts = super::ingest::ParseOptions {
                 location: shown(s),
@@ -294,7 +296,7 @@ impl Engine {
             columns = cols;
             batches.append(&mut b);
         }
-        let extent = if self.is_repeat(database, table_name, &props) {
+        let extent = if repeat {
             None
         } else {
             self.append_batches(database, table_name, &columns, batches, false, &props)
