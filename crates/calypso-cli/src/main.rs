@@ -17,6 +17,7 @@ mod bench_load;
 mod bench_queued;
 mod bench_scan;
 mod bench_server;
+mod coverage;
 mod serve_config;
 
 use serve_config::ServeArgs;
@@ -336,7 +337,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Coverage { catalog, missing } => coverage(&catalog, missing, &mut out),
+        Command::Coverage { catalog, missing } => coverage::report(&catalog, missing, &mut out),
         Command::Bench {
             which: Bench::Ingest { mib, rounds, small },
         } => rt.block_on(bench_ingest::run(
@@ -396,72 +397,6 @@ fn run(cli: Cli) -> Result<(), String> {
             .map_err(|e| e.to_string())
         }
     }
-}
-
-/// Public (not hidden, not obsolete) names of a catalog file, or the operator list.
-fn catalog_names(path: &std::path::Path) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| {
-            let mut parts = l.split('\t');
-            let name = parts.next()?.trim().to_string();
-            let flags = parts.next().unwrap_or("");
-            (!flags.contains("hidden") && !flags.contains("obsolete")).then_some(name)
-        })
-        .collect())
-}
-
-fn coverage(dir: &std::path::Path, missing: bool, out: &mut dyn Write) -> Result<(), String> {
-    use kql_functions::Registry;
-    let reg = Registry::global();
-    let scalars = catalog_names(&dir.join("scalar-functions.txt"))?;
-    let aggs = catalog_names(&dir.join("aggregate-functions.txt"))?;
-    // Operators: section (a) of tabular-operators.txt plus the source keywords of section (b).
-    let ops_text =
-        std::fs::read_to_string(dir.join("tabular-operators.txt")).map_err(|e| e.to_string())?;
-    let mut ops: Vec<String> = Vec::new();
-    let mut section = ' ';
-    for l in ops_text.lines() {
-        if let Some(rest) = l.strip_prefix("# (") {
-            section = rest.chars().next().unwrap_or(' ');
-            continue;
-        }
-        if l.starts_with('#') || l.trim().is_empty() || !(section == 'a' || section == 'b') {
-            continue;
-        }
-        let name = l.split('\t').next().unwrap_or("").trim().to_string();
-        if !ops.contains(&name) && name != "let" && name != "set" {
-            ops.push(name);
-        }
-    }
-    let has_scalar =
-        |n: &str| reg.scalar(n).is_some() || kql_planner::PLANNER_FUNCTIONS.contains(&n);
-    let has_agg =
-        |n: &str| reg.aggregate(n).is_some() || kql_planner::PLANNER_AGGREGATES.contains(&n);
-    let has_op = |n: &str| kql_planner::IMPLEMENTED_OPERATORS.contains(&n);
-    let report = |out: &mut dyn Write,
-                  what: &str,
-                  names: &[String],
-                  has: &dyn Fn(&str) -> bool|
-     -> std::io::Result<()> {
-        let done = names.iter().filter(|n| has(n)).count();
-        writeln!(out, "{what}: {done} of {} implemented", names.len())?;
-        if missing {
-            let miss: Vec<&str> = names
-                .iter()
-                .filter(|n| !has(n))
-                .map(String::as_str)
-                .collect();
-            writeln!(out, "  missing: {}", miss.join(", "))?;
-        }
-        Ok(())
-    };
-    report(out, "tabular operators", &ops, &has_op).map_err(|e| e.to_string())?;
-    report(out, "scalar functions", &scalars, &has_scalar).map_err(|e| e.to_string())?;
-    report(out, "aggregate functions", &aggs, &has_agg).map_err(|e| e.to_string())?;
-    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -15,40 +15,59 @@ use datafusion_expr::function::AccumulatorArgs;
 use datafusion_expr::{AggregateUDF, ColumnarValue};
 
 use crate::Registry;
+use crate::catalog::{Arity, Naming};
 use collect::{Collect, Kind};
 
-/// Registers this family's functions.
+/// Registers this family's functions. `make_list`'s UDAF is `__make_list` and `take_any`'s
+/// `__take_any`: the catalog's `make_list` and `take_any` are planned (over serialized rows
+/// a list keeps their order; several columns of `take_any` select one row).
 pub(crate) fn register(r: &mut Registry) {
     r.add_aggregate(
         "dcount",
         AggregateUDF::new_from_impl(dcount::DCount::new("dcount", false)),
+        Arity::between(1, 2),
+        Naming::FunctionArg,
     );
     r.add_aggregate(
         "dcountif",
         AggregateUDF::new_from_impl(dcount::DCount::new("dcountif", true)),
+        Arity::between(2, 3),
+        Naming::FunctionArg,
     );
-    let collects: &[(&'static str, Kind, bool)] = &[
-        ("make_list", Kind::List, false),
-        ("make_list_if", Kind::List, true),
-        ("make_list_with_nulls", Kind::ListWithNulls, false),
-        ("make_set", Kind::Set, false),
-        ("make_set_if", Kind::Set, true),
-        ("make_bag", Kind::Bag, false),
-        ("make_bag_if", Kind::Bag, true),
+    let collects: &[(&'static str, &'static str, Kind, bool, &'static str)] = &[
+        ("__make_list", "make_list", Kind::List, false, "list"),
+        ("make_list_if", "make_list_if", Kind::List, true, "list"),
+        (
+            "make_list_with_nulls",
+            "make_list_with_nulls",
+            Kind::ListWithNulls,
+            false,
+            "list",
+        ),
+        ("make_set", "make_set", Kind::Set, false, "set"),
+        ("make_set_if", "make_set_if", Kind::Set, true, "set"),
+        ("make_bag", "make_bag", Kind::Bag, false, "bag"),
+        ("make_bag_if", "make_bag_if", Kind::Bag, true, "bag"),
     ];
-    for &(name, kind, conditional) in collects {
+    for &(kql_name, name, kind, conditional, prefix) in collects {
+        let arity = if conditional {
+            Arity::between(2, 3)
+        } else {
+            Arity::between(1, 2)
+        };
         r.add_aggregate(
-            name,
+            kql_name,
             AggregateUDF::new_from_impl(Collect::new(name, kind, conditional)),
+            arity,
+            Naming::Prefix(prefix),
         );
     }
+    // `take_any`/`any` are planned (several columns select a row); one column is this.
     r.add_aggregate(
-        "take_any",
+        "__take_any",
         AggregateUDF::new_from_impl(take_any::TakeAny::new("take_any")),
-    );
-    r.add_aggregate(
-        "any",
-        AggregateUDF::new_from_impl(take_any::TakeAny::new("any")),
+        Arity::exactly(1),
+        Naming::ArgumentOr("any_"),
     );
 }
 

@@ -4,6 +4,7 @@
 //! JSON `null` is stored as an Arrow null.
 
 pub mod arrays;
+pub mod expand;
 pub mod funcs;
 pub mod json;
 pub use kql_types::lenient;
@@ -18,4 +19,5 @@ use crate::Registry;
 /// Registers this family's functions.
 pub(crate) fn register(r: &mut Registry) {
     funcs::register(r);
+    expand::register(r);
 }

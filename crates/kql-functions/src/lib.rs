@@ -1,8 +1,8 @@
 //! KQL's type system and KQL functions as DataFusion user-defined functions.
 //!
 //! * [`types`]: the ten Kusto scalar types and their Arrow representation.
-//! * [`registry`]: lookup of scalar functions ([`ScalarUDF`]) and aggregates
-//!   ([`AggregateUDF`]) by their KQL name.
+//! * [`registry`]: the function catalog: every scalar function, aggregate, window function
+//!   and plugin by its KQL name ([`catalog`] says what an entry holds).
 //! * One module per function family (`string`, `datetime`, `convert`, `math`,
 //!   `dynamic`, `hash`, `aggregate`), each with a `register` function.
 //!
@@ -15,6 +15,8 @@
 //!   Kusto docs say the function fails.
 
 pub mod aggregate;
+mod builtins;
+pub mod catalog;
 pub mod convert;
 pub mod datetime;
 pub mod dynamic;

@@ -12,6 +12,15 @@ use datafusion_common::{Result, ScalarValue};
 use datafusion_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
 use datafusion_expr::{PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl};
 
+/// Registers the window UDFs (internal: the planner calls them for KQL's window functions).
+pub(crate) fn register(r: &mut crate::Registry) {
+    r.add_window(
+        "__row_number_restart",
+        row_number_restart(),
+        crate::catalog::Arity::exactly(2),
+    );
+}
+
 /// The `row_number(start, restart)` window function.
 pub fn row_number_restart() -> Arc<WindowUDF> {
     Arc::new(WindowUDF::new_from_impl(RowNumberRestart {

@@ -20,8 +20,8 @@ use datafusion_expr::{Expr, LogicalPlan, lit};
 use kql_functions::types::hidden::{EXTENT_ID, EXTENT_TAGS, INGESTION_TIME, is_hidden};
 use kql_syntax::ast;
 
-use crate::expr::column;
-use crate::tabular::Tab;
+use crate::leaf::Tab;
+use crate::leaf::column;
 
 /// The functions of hidden columns: KQL name, column.
 const FUNCTIONS: &[(&str, &str)] = &[

@@ -8,14 +8,17 @@
 //! Query (AST) --plan_query--> PlannedQuery { results: [PlannedResult { LogicalPlan, render }], sets }
 //! ```
 
+mod aggregates;
 mod call;
-pub use call::AGGREGATES;
 pub mod error;
 mod expr;
+mod functions;
 mod hidden;
+mod leaf;
 mod literal;
 mod naming;
 mod ops;
+mod planner;
 mod qualified;
 mod scope;
 mod subquery;
@@ -32,93 +35,11 @@ use kql_syntax::ast::{Query, StatementKind};
 pub use error::{PlanError, PlanErrorKind, Result};
 pub use literal::{literal_to_scalar, scalar_type};
 
-/// Tabular operators the planner executes (others parse and report "not implemented").
-pub const IMPLEMENTED_OPERATORS: &[&str] = &[
-    "where",
-    "filter",
-    "project",
-    "project-away",
-    "project-keep",
-    "project-rename",
-    "project-reorder",
-    "extend",
-    "parse",
-    "parse-where",
-    "summarize",
-    "count",
-    "take",
-    "limit",
-    "sort",
-    "order",
-    "top",
-    "distinct",
-    "union",
-    "join",
-    "lookup",
-    "as",
-    "getschema",
-    "serialize",
-    "render",
-    "print",
-    "range",
-    "datatable",
-];
-
-/// Scalar functions the planner handles itself (not through the function registry).
-pub const PLANNER_FUNCTIONS: &[&str] = &[
-    "iff",
-    "iif",
-    "case",
-    "isnull",
-    "isnotnull",
-    "isempty",
-    "isnotempty",
-    "coalesce",
-    "not",
-    "now",
-    "ago",
-    "toscalar",
-    "row_number",
-    "prev",
-    "next",
-    "materialize",
-    "table",
-    "current_principal",
-    "current_principal_details",
-    "current_principal_is_member_of",
-    "ingestion_time",
-    "extent_id",
-    "extentid",
-    "extent_tags",
-];
-
-/// Aggregates the planner maps onto DataFusion's own (others come from the registry).
-pub const PLANNER_AGGREGATES: &[&str] = &[
-    "count",
-    "countif",
-    "sum",
-    "sumif",
-    "avg",
-    "avgif",
-    "min",
-    "max",
-    "minif",
-    "maxif",
-    "stdev",
-    "stdevif",
-    "stdevp",
-    "variance",
-    "varianceif",
-    "variancep",
-    "count_distinct",
-    "count_distinctif",
-    "dcount",
-    "dcountif",
-    "percentile",
-    "percentiles",
-    "arg_max",
-    "arg_min",
-];
+/// The tabular operators the planner plans, by their KQL names (aliases included), for
+/// `calypso coverage`. Every other operator parses and is refused as not implemented.
+pub fn planned_operators() -> impl Iterator<Item = &'static str> {
+    ops::PLANNED.iter().copied()
+}
 
 /// A table the planner can read.
 #[derive(Clone)]
@@ -261,7 +182,7 @@ pub struct PlannedQuery {
 
 /// Plans every statement of a query.
 pub fn plan_query(ctx: &dyn KqlContext, query: &Query) -> Result<PlannedQuery> {
-    let mut planner = tabular::Planner::new(ctx);
+    let mut planner = planner::Planner::new(ctx);
     let mut out = PlannedQuery::default();
     for st in &query.statements {
         match &st.kind {
@@ -278,7 +199,7 @@ pub fn plan_query(ctx: &dyn KqlContext, query: &Query) -> Result<PlannedQuery> {
                 let (plan, render) = planner.plan_result(e)?;
                 let plan = subquery::in_subqueries_outside_filters(plan)
                     .map_err(|e| error::internal(e.to_string()))?;
-                let columns = tabular::kql_columns(&plan)?;
+                let columns = leaf::kql_columns(&plan)?;
                 out.results.push(PlannedResult {
                     plan,
                     columns,

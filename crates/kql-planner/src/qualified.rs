@@ -12,88 +12,10 @@ use kql_syntax::Span;
 use kql_syntax::ast::{self, ExprKind};
 
 use crate::error::{Result, df, not_supported, semantic};
-use crate::expr::Row;
+use crate::leaf::{DatabaseRef, Qualified, Row, Tab, parse_stored_function, single_arg, unqualify};
+use crate::planner::Planner;
 use crate::scope::Scope;
-use crate::tabular::{Planner, Tab, parse_stored_function, unqualify};
 use crate::{StoredFunction, TableRef};
-
-/// `database(x)` or `cluster(c).database(x)`, as written.
-pub(crate) struct DatabaseRef<'e> {
-    /// The argument of `cluster()`, when there is one.
-    cluster: Option<&'e [ast::Expr]>,
-    /// The arguments of `database()`.
-    database: &'e [ast::Expr],
-    span: Span,
-}
-
-/// An entity of a named database: `<database ref>.name`, `<database ref>["name"]` or
-/// `<database ref>.name(args)`.
-pub(crate) struct Qualified<'e> {
-    database: DatabaseRef<'e>,
-    /// The table or function name.
-    pub(crate) name: &'e str,
-    /// The call's arguments (`None` for `.name` without parentheses).
-    args: Option<&'e [ast::Expr]>,
-}
-
-/// `database(...)` or `cluster(...).database(...)`.
-fn database_ref(e: &ast::Expr) -> Option<DatabaseRef<'_>> {
-    match &e.kind {
-        ExprKind::Call { name, args } if name.name == "database" => Some(DatabaseRef {
-            cluster: None,
-            database: args,
-            span: e.span(),
-        }),
-        ExprKind::MethodCall { expr, name, args } if name.name == "database" => match &expr.kind {
-            ExprKind::Call {
-                name: c,
-                args: cargs,
-            } if c.name == "cluster" => Some(DatabaseRef {
-                cluster: Some(cargs),
-                database: args,
-                span: e.span(),
-            }),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// The qualified entity `e` names, if it is one.
-pub(crate) fn qualified(e: &ast::Expr) -> Option<Qualified<'_>> {
-    match &e.kind {
-        ExprKind::Member { expr, name } => Some(Qualified {
-            database: database_ref(expr)?,
-            name: &name.name,
-            args: None,
-        }),
-        ExprKind::Index { expr, index } => match &index.kind {
-            ExprKind::Literal(ast::Literal::String { value, .. }) => Some(Qualified {
-                database: database_ref(expr)?,
-                name: value,
-                args: None,
-            }),
-            _ => None,
-        },
-        ExprKind::MethodCall { expr, name, args } => Some(Qualified {
-            database: database_ref(expr)?,
-            name: &name.name,
-            args: Some(args),
-        }),
-        _ => None,
-    }
-}
-
-/// The only argument of `function()`, which must be there.
-fn single_arg<'e>(args: &'e [ast::Expr], function: &str, span: Span) -> Result<&'e ast::Expr> {
-    match args {
-        [a] => Ok(a),
-        _ => Err(semantic(
-            span,
-            format!("{function}() expects one string argument"),
-        )),
-    }
-}
 
 impl Planner<'_> {
     /// A table of the planner's database (the request's, or the one whose function is
@@ -260,7 +182,7 @@ impl Planner<'_> {
         };
         match db.and_then(|db| self.ctx.database_function(&db, q.name)) {
             Some(f) => parse_stored_function(q.name, &f.text, q.database.span)
-                .is_ok_and(|l| crate::tabular::body_is_tabular(&l, self)),
+                .is_ok_and(|l| crate::planner::body_is_tabular(&l, self)),
             None => true,
         }
     }

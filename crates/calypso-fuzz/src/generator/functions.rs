@@ -6,12 +6,6 @@ use kql_functions::{KqlType, Registry};
 
 use super::Oracle;
 
-/// Scalar functions the planner implements itself (they are not in the registry).
-const PLANNER_SCALARS: &[&str] = kql_planner::PLANNER_FUNCTIONS;
-
-/// The aggregates the planner knows.
-const PLANNER_AGGREGATES: &[&str] = kql_planner::AGGREGATES;
-
 /// Functions whose every call is either nondeterministic or needs what a fuzz run cannot
 /// give (they are still called, but not by the calibration's literal arguments).
 const SKIPPED: &[&str] = &["row_number", "prev", "next"];
@@ -191,11 +185,10 @@ impl Catalog {
                 continue;
             };
             let aggregate = kind == "a";
-            let known = if aggregate {
-                PLANNER_AGGREGATES.contains(&name)
-            } else {
-                registry.scalar(name).is_some() || PLANNER_SCALARS.contains(&name)
-            };
+            // The function catalog knows every function the planner plans.
+            let known = registry
+                .function(name)
+                .is_some_and(|f| f.is_aggregate() == aggregate && !f.is_internal());
             if !known || SKIPPED.contains(&name) {
                 continue;
             }

@@ -8,9 +8,10 @@ use kql_syntax::ast::{self, BinaryOp, ExprKind, OpParam};
 
 use super::build;
 use crate::error::{Result, df, not_implemented, semantic};
-use crate::expr::{cast_to, column};
+use crate::leaf::{Tab, kql_columns};
+use crate::leaf::{cast_to, column};
 use crate::naming::unique;
-use crate::tabular::{Planner, Tab, kql_columns};
+use crate::planner::Planner;
 
 /// The join kinds of KQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,7 +198,7 @@ impl Planner<'_> {
                 LogicalPlanBuilder::from(lplan).distinct_on(on_exprs, select, None),
                 span,
             )?;
-            lplan = crate::tabular::unqualify(lplan, span)?;
+            lplan = crate::leaf::unqualify(lplan, span)?;
         }
 
         // Key columns cast to a common type are added as hidden columns on each side.

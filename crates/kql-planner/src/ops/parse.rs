@@ -20,8 +20,9 @@ use kql_syntax::ast::{self, ExprKind, OpParam, ParsePart};
 
 use super::build;
 use crate::error::{Result, df, semantic};
-use crate::expr::{call_udf, cast_to, column, conversion_of};
-use crate::tabular::{Planner, Tab, kql_columns};
+use crate::leaf::{Tab, kql_columns};
+use crate::leaf::{call_udf, cast_to, column, conversion_of};
+use crate::planner::Planner;
 
 /// The matching mode of `kind=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,9 +7,10 @@ use kql_syntax::ast::{self, ExprKind, OpParam};
 
 use super::build;
 use crate::error::{Result, not_implemented, semantic};
-use crate::expr::{cast_to, column};
+use crate::leaf::{Tab, kql_columns};
+use crate::leaf::{cast_to, column};
 use crate::literal::null_of;
-use crate::tabular::{Planner, Tab, kql_columns};
+use crate::planner::Planner;
 
 impl Planner<'_> {
     pub(crate) fn union(
@@ -63,7 +64,7 @@ impl Planner<'_> {
             let name = match (&t.kind, &tab.name) {
                 (ExprKind::Name(id), _) => id.name.clone(),
                 (ExprKind::Member { .. } | ExprKind::Index { .. }, _) => {
-                    match crate::qualified::qualified(t) {
+                    match crate::leaf::qualified(t) {
                         Some(q) => q.name.to_string(),
                         None => format!("union_arg{}", inputs.len()),
                     }
