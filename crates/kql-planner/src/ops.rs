@@ -3,6 +3,8 @@
 mod join;
 mod mv_expand;
 mod parse;
+mod passthrough;
+mod sample;
 mod summarize;
 mod union;
 
@@ -183,6 +185,12 @@ pub(crate) const PLANNED: &[&str] = &[
     "parse",
     "parse-where",
     "mv-expand",
+    "sample",
+    "sample-distinct",
+    "top-hitters",
+    "assert-schema",
+    "consume",
+    "invoke",
     "summarize",
     "count",
     "take",
@@ -235,6 +243,14 @@ impl Planner<'_> {
                 items,
                 limit,
             } => self.mv_expand(t, params, items, limit.as_ref(), span),
+            OperatorKind::Sample(n) => self.sample(t, n, span),
+            OperatorKind::SampleDistinct { count, of } => self.sample_distinct(t, count, of, span),
+            OperatorKind::TopHitters { count, of, by } => {
+                self.top_hitters(t, count, of, by.as_ref(), span)
+            }
+            OperatorKind::AssertSchema(cols) => self.assert_schema(t, cols, span),
+            OperatorKind::Consume(params) => self.consume(t, params, span),
+            OperatorKind::Invoke(call) => self.invoke(t, call, span),
             OperatorKind::Parse {
                 filter,
                 params,

@@ -30,4 +30,8 @@ impl Scope {
     pub(crate) fn set(&mut self, name: &str, b: Binding) {
         self.vars.insert(name.to_string(), b);
     }
+
+    pub(crate) fn remove(&mut self, name: &str) {
+        self.vars.remove(name);
+    }
 }
