@@ -2,10 +2,16 @@
 //! `make_list_with_nulls`, `make_set`, `make_set_if`, `make_bag`, `make_bag_if`,
 //! `take_any` (alias `any`).
 
+pub mod binary_all;
+pub mod buildschema;
 pub mod collect;
+pub mod covariance;
 pub mod dcount;
 pub mod hll;
+pub mod hll_agg;
 pub mod take_any;
+pub mod tdigest;
+pub mod tdigest_fns;
 
 use std::sync::Arc;
 
@@ -22,6 +28,12 @@ use collect::{Collect, Kind};
 /// `__take_any`: the catalog's `make_list` and `take_any` are planned (over serialized rows
 /// a list keeps their order; several columns of `take_any` select one row).
 pub(crate) fn register(r: &mut Registry) {
+    binary_all::register(r);
+    buildschema::register(r);
+    covariance::register(r);
+    hll_agg::register(r);
+    tdigest_fns::register(r);
+    take_any::register_if(r);
     r.add_aggregate(
         "dcount",
         AggregateUDF::new_from_impl(dcount::DCount::new("dcount", false)),

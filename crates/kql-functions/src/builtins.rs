@@ -292,11 +292,12 @@ const AGGREGATES: &[(&str, BuiltinAggregate, Arity, Typing, Naming)] = &[
         Naming::ArgumentOr("any_"),
     ),
     (
+        // the obsolete spelling: `any_x`, as the binder names it
         "any",
         BuiltinAggregate::TakeAny,
         Arity::at_least(1),
         Typing::Argument(0),
-        Naming::ArgumentOr("any_"),
+        Naming::FunctionArg,
     ),
     (
         "arg_max",

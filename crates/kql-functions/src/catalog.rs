@@ -90,6 +90,9 @@ pub enum Naming {
     /// The first argument's own name, or this text when it has none (`take_any`: `x`,
     /// `any_`).
     ArgumentOr(&'static str),
+    /// The first argument's own name, or the next free `ColumnN` when it has none
+    /// (`binary_all_and(x)`: `x`; `binary_all_and(x + 1)`: `Column1`).
+    Argument,
     /// `percentile_<arg>_<p>` per percentage (`percentile_x_99_9`).
     Percentiles,
     /// The extremum's column then the returned columns (`arg_max`: `max_x`, `y`, `z`).

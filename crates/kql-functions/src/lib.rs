@@ -26,6 +26,7 @@ pub mod integer;
 pub mod math;
 pub mod operators;
 pub mod registry;
+pub mod series;
 pub mod string;
 pub use kql_types::types;
 pub mod util;

@@ -43,6 +43,7 @@ static GLOBAL: LazyLock<Registry> = LazyLock::new(|| {
     crate::integer::register(&mut r);
     crate::operators::register_list(&mut r);
     crate::window::register(&mut r);
+    crate::series::register(&mut r);
     crate::builtins::register(&mut r);
     r
 });

@@ -91,10 +91,13 @@ pub(crate) fn find_agg_calls<'a>(e: &'a ast::Expr, out: &mut Vec<AggCall<'a>>) {
     }
 }
 
-/// Kusto's default name of a one-column aggregate result.
-pub(crate) fn default_name(name: &str, naming: Naming, args: &[ast::Expr]) -> String {
+/// Kusto's default name of a one-column aggregate result; `None`: the next free `ColumnN`.
+pub(crate) fn default_name(name: &str, naming: Naming, args: &[ast::Expr]) -> Option<String> {
     let arg = args.first().and_then(expr_name).unwrap_or_default();
-    match naming {
+    if naming == Naming::Argument {
+        return (!arg.is_empty()).then_some(arg);
+    }
+    Some(match naming {
         Naming::Fixed(text) => text.to_string(),
         Naming::Prefix(p) => format!("{p}_{arg}"),
         Naming::ArgumentOr(fallback) if arg.is_empty() => fallback.to_string(),
@@ -106,8 +109,8 @@ pub(crate) fn default_name(name: &str, naming: Naming, args: &[ast::Expr]) -> St
                 _ => format!("percentile_{arg}"),
             }
         }
-        Naming::FunctionArg | Naming::ArgExtreme => format!("{name}_{arg}"),
-    }
+        Naming::FunctionArg | Naming::ArgExtreme | Naming::Argument => format!("{name}_{arg}"),
+    })
 }
 
 /// `percentile_x_99_9`.

@@ -1,6 +1,7 @@
 //! Tabular operators after `|`: dispatch and the row-wise operators.
 
 mod join;
+mod make_series;
 mod mv_expand;
 mod parse;
 mod passthrough;
@@ -185,6 +186,7 @@ pub(crate) const PLANNED: &[&str] = &[
     "parse",
     "parse-where",
     "mv-expand",
+    "make-series",
     "sample",
     "sample-distinct",
     "top-hitters",
@@ -243,6 +245,13 @@ impl Planner<'_> {
                 items,
                 limit,
             } => self.mv_expand(t, params, items, limit.as_ref(), span),
+            OperatorKind::MakeSeries {
+                params,
+                aggs,
+                on,
+                range,
+                by,
+            } => self.make_series(t, params, aggs, on, range, by, span),
             OperatorKind::Sample(n) => self.sample(t, n, span),
             OperatorKind::SampleDistinct { count, of } => self.sample_distinct(t, count, of, span),
             OperatorKind::TopHitters { count, of, by } => {

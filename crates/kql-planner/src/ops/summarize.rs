@@ -137,7 +137,8 @@ impl Planner<'_> {
                 [] if bare => {
                     let c = &calls[0];
                     match aggregate_of(c.name) {
-                        Some((_, naming, _)) => default_name(c.name, naming, c.args),
+                        Some((_, naming, _)) => default_name(c.name, naming, c.args)
+                            .unwrap_or_else(|| next_column_name(&mut counter, &input_names)),
                         None => next_column_name(&mut counter, &input_names),
                     }
                 }
