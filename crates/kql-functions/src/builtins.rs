@@ -265,17 +265,69 @@ const AGGREGATES: &[(&str, BuiltinAggregate, Arity, Typing, Naming)] = &[
     ),
     (
         "percentile",
-        BuiltinAggregate::Percentiles { single: true },
+        BuiltinAggregate::Percentiles {
+            single: true,
+            weighted: false,
+            array: false,
+        },
         Arity::exactly(2),
         Typing::Argument(0),
         Naming::Percentiles,
     ),
     (
         "percentiles",
-        BuiltinAggregate::Percentiles { single: false },
+        BuiltinAggregate::Percentiles {
+            single: false,
+            weighted: false,
+            array: false,
+        },
         Arity::at_least(2),
         Typing::Argument(0),
         Naming::Percentiles,
+    ),
+    (
+        "percentilew",
+        BuiltinAggregate::Percentiles {
+            single: true,
+            weighted: true,
+            array: false,
+        },
+        Arity::exactly(3),
+        Typing::Argument(0),
+        Naming::Percentiles,
+    ),
+    (
+        "percentilesw",
+        BuiltinAggregate::Percentiles {
+            single: false,
+            weighted: true,
+            array: false,
+        },
+        Arity::at_least(3),
+        Typing::Argument(0),
+        Naming::Percentiles,
+    ),
+    (
+        "percentiles_array",
+        BuiltinAggregate::Percentiles {
+            single: false,
+            weighted: false,
+            array: true,
+        },
+        Arity::at_least(2),
+        Typing::Fixed(KqlType::Dynamic),
+        Naming::Prefix("percentiles"),
+    ),
+    (
+        "percentilesw_array",
+        BuiltinAggregate::Percentiles {
+            single: false,
+            weighted: true,
+            array: true,
+        },
+        Arity::at_least(3),
+        Typing::Fixed(KqlType::Dynamic),
+        Naming::Prefix("percentiles"),
     ),
     (
         "make_list",

@@ -188,10 +188,15 @@ pub enum BuiltinAggregate {
         /// The `*if` form.
         conditional: bool,
     },
-    /// `percentile(x, p)` / `percentiles(x, p, ...)`.
+    /// `percentile(x, p)`, `percentiles(x, p, ...)`, the weighted `percentilew(x, w, p)`,
+    /// `percentilesw(x, w, p, ...)`, and the `_array` forms giving one dynamic array.
     Percentiles {
-        /// `percentile`: one percentage.
+        /// One percentage.
         single: bool,
+        /// A weight argument after the value.
+        weighted: bool,
+        /// One dynamic array of the results (percentages may be a dynamic array).
+        array: bool,
     },
     /// `arg_max` / `arg_min`.
     ArgExtreme {

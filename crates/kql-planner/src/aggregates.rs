@@ -113,6 +113,15 @@ pub(crate) fn default_name(name: &str, naming: Naming, args: &[ast::Expr]) -> Op
     })
 }
 
+/// Where the percentages start in a percentile aggregate's arguments (after the weight of
+/// the weighted forms).
+pub(crate) fn percentages_at(name: &str) -> usize {
+    match aggregate_of(name) {
+        Some((AggregateImpl::Builtin(BuiltinAggregate::Percentiles { weighted: true, .. }), _, _)) => 2,
+        _ => 1,
+    }
+}
+
 /// `percentile_x_99_9`.
 pub(crate) fn percentile_name(arg: &str, p: &ast::Expr) -> String {
     let text = p.to_string().replace(['.', '-'], "_");
@@ -204,7 +213,18 @@ impl Planner<'_> {
                 };
                 vec![udaf_call(agg::count::count_udaf(), vec![x], true, filter)]
             }
-            BuiltinAggregate::Percentiles { single } => self.percentiles(single, c, row)?,
+            BuiltinAggregate::Percentiles {
+                single,
+                weighted,
+                array,
+            } => {
+                let out = self.percentiles(single, weighted, c, row)?;
+                if array {
+                    vec![call_udf("pack_array", out, span)?]
+                } else {
+                    out
+                }
+            }
             BuiltinAggregate::ArgExtreme { max } => {
                 let (target, _) = self.typed(&c.args[0], row)?;
                 let order = vec![SortExpr::new(target.clone(), !max, false)];
@@ -325,8 +345,15 @@ impl Planner<'_> {
         })
     }
 
-    /// `percentile(x, p)`, `percentiles(x, p1, ...)`: one column per percentage.
-    fn percentiles(&mut self, single: bool, c: &AggCall<'_>, row: Row<'_>) -> Result<Vec<Expr>> {
+    /// The percentile aggregates: one expression per percentage (several arguments, or one
+    /// constant dynamic array of them).
+    fn percentiles(
+        &mut self,
+        single: bool,
+        weighted: bool,
+        c: &AggCall<'_>,
+        row: Row<'_>,
+    ) -> Result<Vec<Expr>> {
         let span = c.span;
         let (x, t) = self.typed(&c.args[0], row)?;
         if !t.is_numeric() && t != KqlType::DateTime && t != KqlType::TimeSpan {
@@ -335,36 +362,71 @@ impl Planner<'_> {
                 format!("{}() needs a numeric column, not {t}", c.name),
             ));
         }
-        if single && c.args.len() != 2 {
+        let at = usize::from(weighted) + 1;
+        if single && c.args.len() != at + 1 {
             return Err(semantic(
                 span,
-                "percentile() expects a column and one percentage",
+                format!("{}() expects one percentage", c.name),
             ));
         }
+        let weight = if weighted {
+            let (w, wt) = self.typed(&c.args[1], row)?;
+            if !wt.is_integer() {
+                return Err(semantic(
+                    c.args[1].span(),
+                    format!("{}(): the weight must be an integer, not {wt}", c.name),
+                ));
+            }
+            Some(cast_to(w, wt, KqlType::Real))
+        } else {
+            None
+        };
+        let mut percentages: Vec<(ScalarValue, Span)> = Vec::new();
+        for p in &c.args[at..] {
+            match self.const_value(p, row)? {
+                ScalarValue::LargeUtf8(Some(text)) => {
+                    let items: Vec<serde_json::Value> =
+                        match serde_json::from_str::<serde_json::Value>(&text) {
+                            Ok(serde_json::Value::Array(a)) => a,
+                            _ => {
+                                return Err(semantic(
+                                    p.span(),
+                                    "The percentages must be numbers or a dynamic array of numbers",
+                                ));
+                            }
+                        };
+                    for i in items {
+                        percentages.push((ScalarValue::Float64(i.as_f64()), p.span()));
+                    }
+                }
+                v => percentages.push((v, p.span())),
+            }
+        }
         let mut out = Vec::new();
-        for p in &c.args[1..] {
-            let pv = self.const_value(p, row)?;
+        for (pv, pspan) in percentages {
             let pv = match pv.cast_to(&DataType::Float64) {
                 Ok(ScalarValue::Float64(Some(f))) => f,
                 _ => {
-                    return Err(semantic(
-                        p.span(),
-                        "The percentage must be a constant number",
-                    ));
+                    return Err(semantic(pspan, "The percentage must be a constant number"));
                 }
             };
             if !(0.0..=100.0).contains(&pv) {
-                return Err(semantic(
-                    p.span(),
-                    "The percentage must be between 0 and 100",
-                ));
+                return Err(semantic(pspan, "The percentage must be between 0 and 100"));
             }
-            let as_real = cast_to(x.clone(), t, KqlType::Real);
-            let e = agg::approx_percentile_cont::approx_percentile_cont(
-                SortExpr::new(as_real, true, false),
-                lit(pv / 100.0),
-                None,
-            );
+            let as_real = SortExpr::new(cast_to(x.clone(), t, KqlType::Real), true, false);
+            let e = match &weight {
+                Some(w) => {
+                    agg::approx_percentile_cont_with_weight::approx_percentile_cont_with_weight(
+                        as_real,
+                        w.clone(),
+                        lit(pv / 100.0),
+                        None,
+                    )
+                }
+                None => {
+                    agg::approx_percentile_cont::approx_percentile_cont(as_real, lit(pv / 100.0), None)
+                }
+            };
             // Kusto returns the input's type for integers.
             let e = match t {
                 KqlType::Int | KqlType::Long => {

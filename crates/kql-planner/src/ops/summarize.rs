@@ -123,7 +123,7 @@ impl Planner<'_> {
                     let names: Vec<String> = if item.names.len() == cols.len() {
                         item.names.iter().map(|n| n.name.clone()).collect()
                     } else {
-                        c.args[1..]
+                        c.args[crate::aggregates::percentages_at(c.name)..]
                             .iter()
                             .map(|p| percentile_name(&arg, p))
                             .collect()
