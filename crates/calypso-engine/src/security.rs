@@ -24,7 +24,7 @@ use kql_syntax::ast::StatementKind;
 use crate::commands::operations::{RecordKind, Start};
 use crate::{
     Ctx, EngineError, IngestSummary, MappingSpec, QueryResult, QueryStream, RequestOptions, Result,
-    ResultLimits, plan,
+    ResultLimits,
 };
 use crate::{Engine, commands::now_rfc3339};
 use access::{Action, Need, Role, authorize};
@@ -139,7 +139,8 @@ impl Engine {
                 command: Some(cmd.name),
             });
         }
-        self.start_query(caller, database, &query, text, options)?
+        self.start_query(caller, database, &query, text, options)
+            .await?
             .collect()
             .await
     }
@@ -148,7 +149,7 @@ impl Engine {
     /// as a stream: what a server writes to the wire as it is produced. The result limits
     /// of `options.truncation` (and the query's `set` statements) apply; see
     /// [`crate::ResultLimits::resolve`].
-    pub fn query_stream_as<'a>(
+    pub async fn query_stream_as<'a>(
         &'a self,
         caller: &Caller,
         database: &str,
@@ -157,10 +158,11 @@ impl Engine {
     ) -> Result<QueryStream<'a>> {
         let query = Self::parse_query(text)?;
         self.start_query(caller, database, &query, text, options)
+            .await
     }
 
     /// Authorizes, records (`.show queries`) and plans a query.
-    fn start_query<'a>(
+    async fn start_query<'a>(
         &'a self,
         caller: &Caller,
         database: &str,
@@ -186,16 +188,17 @@ impl Engine {
             caller,
             options,
         ));
-        let started = (|| {
-            let ctx = self.context(caller, database, options)?;
-            let planned = plan(&ctx, query, text)?;
-            authorize_reads(caller, &ctx)?;
+        let started = async {
+            let planned = self
+                .plan_probing(caller, database, options, query, text)
+                .await?;
             let limits = options.truncation.map_or(ResultLimits::NONE, |t| {
                 ResultLimits::resolve(&t, &planned.options)
             });
             let session = self.query_session(options, &planned.options)?;
             QueryStream::new(planned, session, limits)
-        })();
+        }
+        .await;
         match started {
             Ok(stream) => Ok(stream.with_activity(running, cancel)),
             Err(e) => {

@@ -118,7 +118,10 @@ async fn run(
     let _permit = permit;
     let mut started = started;
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut query = match engine.query_stream_as(&caller, &database, &csl, &options) {
+    let mut query = match engine
+        .query_stream_as(&caller, &database, &csl, &options)
+        .await
+    {
         Ok(q) => q,
         Err(e) => {
             let _ = started.send(Err(engine_error(&e, &ctx, &csl, &database)));

@@ -390,7 +390,16 @@ const WINDOWS: &[(&str, BuiltinWindow, Arity, Typing)] = &[
 ];
 
 /// `evaluate` plugins.
-const PLUGINS: &[(&str, Plugin, Arity)] = &[];
+const PLUGINS: &[(&str, Plugin, Arity)] = &[
+    ("bag_unpack", Plugin::BagUnpack, Arity::between(1, 4)),
+    ("narrow", Plugin::Narrow, Arity::exactly(0)),
+    ("identity", Plugin::Identity, Arity::exactly(0)),
+    (
+        "estimate_rows_count",
+        Plugin::EstimateRowsCount,
+        Arity::exactly(0),
+    ),
+];
 
 /// Registers the planner-built functions.
 pub(crate) fn register(r: &mut Registry) {

@@ -247,12 +247,10 @@ pub enum Plugin {
     BagUnpack,
     /// `narrow()`.
     Narrow,
-    /// `pivot(column [, aggregate(col)] [, by cols])`.
-    Pivot,
-    /// `preview(n)`.
-    Preview,
-    /// `schema_merge(PreserveOrder)` over `getschema` outputs.
-    SchemaMerge,
+    /// `identity()`: the input unchanged.
+    Identity,
+    /// `estimate_rows_count()`.
+    EstimateRowsCount,
 }
 
 /// What a function is and how it runs.

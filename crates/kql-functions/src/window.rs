@@ -12,6 +12,8 @@ use datafusion_common::{Result, ScalarValue};
 use datafusion_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
 use datafusion_expr::{PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl};
 
+pub mod rows;
+
 /// Registers the window UDFs (internal: the planner calls them for KQL's window functions).
 pub(crate) fn register(r: &mut crate::Registry) {
     r.add_window(
@@ -19,6 +21,7 @@ pub(crate) fn register(r: &mut crate::Registry) {
         row_number_restart(),
         crate::catalog::Arity::exactly(2),
     );
+    rows::register(r);
 }
 
 /// The `row_number(start, restart)` window function.

@@ -117,7 +117,11 @@ pub(crate) fn default_name(name: &str, naming: Naming, args: &[ast::Expr]) -> Op
 /// the weighted forms).
 pub(crate) fn percentages_at(name: &str) -> usize {
     match aggregate_of(name) {
-        Some((AggregateImpl::Builtin(BuiltinAggregate::Percentiles { weighted: true, .. }), _, _)) => 2,
+        Some((
+            AggregateImpl::Builtin(BuiltinAggregate::Percentiles { weighted: true, .. }),
+            _,
+            _,
+        )) => 2,
         _ => 1,
     }
 }
@@ -423,9 +427,11 @@ impl Planner<'_> {
                         None,
                     )
                 }
-                None => {
-                    agg::approx_percentile_cont::approx_percentile_cont(as_real, lit(pv / 100.0), None)
-                }
+                None => agg::approx_percentile_cont::approx_percentile_cont(
+                    as_real,
+                    lit(pv / 100.0),
+                    None,
+                ),
             };
             // Kusto returns the input's type for integers.
             let e = match t {

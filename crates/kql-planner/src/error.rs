@@ -13,6 +13,11 @@ pub enum PlanErrorKind {
     NotSupported,
     /// A bug in Calypso.
     Internal,
+    /// Planning needs the rows of a plan first (a plugin whose columns depend on the data,
+    /// `bag_unpack` or `pivot` without an output schema): the caller computes
+    /// [`PlanError::probe`], hands its rows back through `KqlContext::probed` and plans
+    /// again.
+    NeedsProbe,
 }
 
 /// A planning error.
@@ -25,6 +30,8 @@ pub struct PlanError {
     pub message: String,
     /// Where in the query, when known.
     pub span: Option<Span>,
+    /// With [`PlanErrorKind::NeedsProbe`]: the plan whose rows are needed.
+    pub probe: Option<std::sync::Arc<datafusion_expr::LogicalPlan>>,
 }
 
 impl PlanError {
@@ -36,6 +43,10 @@ impl PlanError {
             PlanErrorKind::Internal => {
                 format!("Internal error (a bug in Calypso): {}", self.message)
             }
+            PlanErrorKind::NeedsProbe => format!(
+                "{}: the output columns depend on the data, which cannot be read here; declare them (`: (col: type, ...)`)",
+                self.message
+            ),
         }
     }
 
@@ -46,6 +57,7 @@ impl PlanError {
             PlanErrorKind::NotImplemented => "BadRequest_NotImplemented",
             PlanErrorKind::NotSupported => "BadRequest_NotSupported",
             PlanErrorKind::Internal => "InternalServiceError",
+            PlanErrorKind::NeedsProbe => "BadRequest_SemanticError",
         }
     }
 
@@ -54,7 +66,8 @@ impl PlanError {
         match self.kind {
             PlanErrorKind::Semantic
             | PlanErrorKind::NotImplemented
-            | PlanErrorKind::NotSupported => 400,
+            | PlanErrorKind::NotSupported
+            | PlanErrorKind::NeedsProbe => 400,
             PlanErrorKind::Internal => 500,
         }
     }
@@ -77,6 +90,7 @@ pub fn semantic(span: impl Into<Option<Span>>, message: impl Into<String>) -> Pl
         kind: PlanErrorKind::Semantic,
         message: message.into(),
         span: span.into(),
+        probe: None,
     }
 }
 
@@ -86,6 +100,7 @@ pub fn not_implemented(span: impl Into<Option<Span>>, feature: impl Into<String>
         kind: PlanErrorKind::NotImplemented,
         message: feature.into(),
         span: span.into(),
+        probe: None,
     }
 }
 
@@ -95,6 +110,7 @@ pub fn not_supported(span: impl Into<Option<Span>>, message: impl Into<String>) 
         kind: PlanErrorKind::NotSupported,
         message: message.into(),
         span: span.into(),
+        probe: None,
     }
 }
 
@@ -104,6 +120,21 @@ pub fn internal(message: impl Into<String>) -> PlanError {
         kind: PlanErrorKind::Internal,
         message: message.into(),
         span: None,
+        probe: None,
+    }
+}
+
+/// Planning `what` needs the rows of `plan` first (see [`PlanErrorKind::NeedsProbe`]).
+pub fn needs_probe(
+    span: Span,
+    what: impl Into<String>,
+    plan: datafusion_expr::LogicalPlan,
+) -> PlanError {
+    PlanError {
+        kind: PlanErrorKind::NeedsProbe,
+        message: what.into(),
+        span: Some(span),
+        probe: Some(std::sync::Arc::new(plan)),
     }
 }
 

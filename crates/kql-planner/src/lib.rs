@@ -19,6 +19,7 @@ mod literal;
 mod naming;
 mod ops;
 mod planner;
+mod plugins;
 mod qualified;
 mod scope;
 mod subquery;
@@ -134,6 +135,13 @@ pub trait KqlContext {
     /// `materialize(plan)`: a table that computes `plan` once per query and caches it.
     /// `None` means the plan is inlined (computed at every use).
     fn materialize(&self, plan: &LogicalPlan) -> Option<TableRef> {
+        let _ = plan;
+        None
+    }
+    /// The rows of `plan` when the caller computed them after planning asked for them
+    /// ([`PlanErrorKind::NeedsProbe`]); plans are matched by their displayed text. `None`:
+    /// not computed (planning then fails with `NeedsProbe` naming the plan).
+    fn probed(&self, plan: &LogicalPlan) -> Option<Vec<arrow::array::RecordBatch>> {
         let _ = plan;
         None
     }

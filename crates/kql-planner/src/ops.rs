@@ -193,6 +193,7 @@ pub(crate) const PLANNED: &[&str] = &[
     "assert-schema",
     "consume",
     "invoke",
+    "evaluate",
     "summarize",
     "count",
     "take",
@@ -260,6 +261,11 @@ impl Planner<'_> {
             OperatorKind::AssertSchema(cols) => self.assert_schema(t, cols, span),
             OperatorKind::Consume(params) => self.consume(t, params, span),
             OperatorKind::Invoke(call) => self.invoke(t, call, span),
+            OperatorKind::Evaluate {
+                params,
+                call,
+                schema,
+            } => self.evaluate(t, params, call, schema.as_ref(), span),
             OperatorKind::Parse {
                 filter,
                 params,

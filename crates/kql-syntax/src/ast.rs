@@ -782,6 +782,9 @@ pub enum OperatorKind {
         params: Vec<OpParam>,
         /// Plugin call.
         call: Expr,
+        /// The declared output schema, `: (col: type, ...)` (`bag_unpack`, `pivot`), with
+        /// `*` first for "the input's columns, then these".
+        schema: Option<(bool, Vec<ColumnDecl>)>,
     },
     /// `invoke f(args)`.
     Invoke(Expr),

@@ -772,10 +772,31 @@ impl Display for Operator {
                 }
                 Ok(())
             }
-            OperatorKind::Evaluate { params: ps, call } => {
+            OperatorKind::Evaluate {
+                params: ps,
+                call,
+                schema,
+            } => {
                 f.write_str("evaluate")?;
                 params(f, ps)?;
-                write!(f, " {call}")
+                write!(f, " {call}")?;
+                if let Some((star, cols)) = schema {
+                    f.write_str(" : (")?;
+                    let mut first = true;
+                    if *star {
+                        f.write_str("*")?;
+                        first = false;
+                    }
+                    for c in cols {
+                        if !first {
+                            f.write_str(", ")?;
+                        }
+                        first = false;
+                        write!(f, "{}: {}", c.name.name, c.ty.name)?;
+                    }
+                    f.write_str(")")?;
+                }
+                Ok(())
             }
             OperatorKind::Invoke(call) => write!(f, "invoke {call}"),
             OperatorKind::Fork(branches) => {

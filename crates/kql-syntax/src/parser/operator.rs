@@ -233,7 +233,12 @@ pub(crate) fn operator(p: &mut Parser<'_>) -> PResult<Operator> {
                     "Expected a plugin call after evaluate",
                 ));
             }
-            OperatorKind::Evaluate { params, call }
+            let schema = evaluate_schema(p)?;
+            OperatorKind::Evaluate {
+                params,
+                call,
+                schema,
+            }
         }
         "invoke" => {
             let call = expr_no_pipe(p)?;
@@ -441,7 +446,12 @@ pub(crate) fn source(p: &mut Parser<'_>) -> PResult<Option<Expr>> {
             p.bump();
             let params = op_params(p, &[])?;
             let call = expr_no_pipe(p)?;
-            OperatorKind::Evaluate { params, call }
+            let schema = evaluate_schema(p)?;
+            OperatorKind::Evaluate {
+                params,
+                call,
+                schema,
+            }
         }
         _ => return Ok(None),
     };
@@ -1003,4 +1013,29 @@ fn validate_raw(p: &Parser<'_>, name: &str, from: usize, to: usize) -> PResult<(
         _ => {}
     }
     Ok(())
+}
+
+/// `: (col: type, ...)` after a plugin call (`*` first: the input's columns, then these).
+fn evaluate_schema(p: &mut Parser<'_>) -> PResult<Option<(bool, Vec<ColumnDecl>)>> {
+    if !(p.peek().is_punct(":") && p.peek_at(1).is_punct("(")) {
+        return Ok(None);
+    }
+    p.bump();
+    p.bump();
+    let mut star = false;
+    let mut columns = Vec::new();
+    if !p.eat_punct(")") {
+        loop {
+            if columns.is_empty() && !star && p.eat_punct("*") {
+                star = true;
+            } else {
+                columns.push(column_decl(p)?);
+            }
+            if p.eat_punct(")") {
+                break;
+            }
+            p.expect_punct(",")?;
+        }
+    }
+    Ok(Some((star, columns)))
 }
