@@ -399,6 +399,7 @@ const PLUGINS: &[(&str, Plugin, Arity)] = &[
         Plugin::EstimateRowsCount,
         Arity::exactly(0),
     ),
+    ("pivot", Plugin::Pivot, Arity::at_least(1)),
 ];
 
 /// Registers the planner-built functions.

@@ -251,6 +251,8 @@ pub enum Plugin {
     Identity,
     /// `estimate_rows_count()`.
     EstimateRowsCount,
+    /// `pivot(column [, aggregation] [, columns...])`.
+    Pivot,
 }
 
 /// What a function is and how it runs.

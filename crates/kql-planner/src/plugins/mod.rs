@@ -3,6 +3,7 @@
 
 mod bag_unpack;
 mod narrow;
+mod pivot;
 
 use kql_functions::Registry;
 use kql_functions::catalog::{FunctionKind, Plugin};
@@ -84,6 +85,7 @@ impl Planner<'_> {
             Plugin::Narrow => self.narrow(t, span),
             Plugin::Identity => Ok(t),
             Plugin::EstimateRowsCount => self.estimate_rows_count(t, span),
+            Plugin::Pivot => self.pivot(t, &a, schema, span),
         }
     }
 }
