@@ -307,6 +307,13 @@ impl KqlContext for Ctx<'_> {
     fn has_table(&self, name: &str) -> bool {
         self.extra.iter().any(|(n, _)| *n == name) || self.database_has_table(&self.database, name)
     }
+    fn table_names(&self) -> Vec<String> {
+        self.catalog
+            .databases
+            .get(&self.database)
+            .map(|d| d.tables.keys().cloned().collect())
+            .unwrap_or_default()
+    }
     fn database(&self, name: &str) -> Option<String> {
         self.catalog.databases.get(name)?;
         record(&self.databases, name.to_string());

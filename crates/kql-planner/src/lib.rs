@@ -87,6 +87,10 @@ pub trait KqlContext {
     /// A table of the current database, by name: the planner reads it. Name resolution
     /// that only asks whether a name is a table calls [`KqlContext::has_table`].
     fn table(&self, name: &str) -> Option<TableRef>;
+    /// The names of the current database's tables (`search` without `in`). None by default.
+    fn table_names(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Whether `name` is a table of the current database (without reading it).
     fn has_table(&self, name: &str) -> bool {
         self.table(name).is_some()

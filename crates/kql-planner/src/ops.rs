@@ -6,6 +6,7 @@ mod mv_expand;
 mod parse;
 mod passthrough;
 mod sample;
+mod search;
 mod summarize;
 mod union;
 
@@ -194,6 +195,7 @@ pub(crate) const PLANNED: &[&str] = &[
     "consume",
     "invoke",
     "evaluate",
+    "search",
     "summarize",
     "count",
     "take",
@@ -261,6 +263,11 @@ impl Planner<'_> {
             OperatorKind::AssertSchema(cols) => self.assert_schema(t, cols, span),
             OperatorKind::Consume(params) => self.consume(t, params, span),
             OperatorKind::Invoke(call) => self.invoke(t, call, span),
+            OperatorKind::Search {
+                params,
+                tables,
+                predicate,
+            } => self.search(Some(t), params, tables, predicate, span),
             OperatorKind::Evaluate {
                 params,
                 call,

@@ -195,6 +195,15 @@ impl Planner<'_> {
                 step,
             } => self.range(&c.name, from, to, step, span),
             OperatorKind::Union { params, tables } => self.union(None, params, tables, span),
+            OperatorKind::Search {
+                params,
+                tables,
+                predicate,
+            } => self.search(None, params, tables, predicate, span),
+            OperatorKind::Evaluate { .. } => Err(not_implemented(
+                span,
+                "evaluate without an input (plugins that are sources)",
+            )),
             OperatorKind::Raw { name, .. } if name == "__implicit_input" => {
                 Err(not_implemented(span, "subqueries with an implicit input"))
             }

@@ -138,6 +138,10 @@ pub struct ColumnDecl {
     pub ty: Ident,
 }
 
+/// The internal function a `search` predicate's `Column:"term"` is parsed as:
+/// `__search_column(Column, "term")` (printed back as `Column:"term"`).
+pub const SEARCH_COLUMN: &str = "__search_column";
+
 /// An expression (scalar or tabular).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expr {

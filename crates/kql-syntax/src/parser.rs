@@ -42,6 +42,7 @@ pub fn parse(text: &str) -> Parsed {
         depth: 0,
         inline_data,
         allow_materialize: false,
+        search_terms: false,
     };
     let query = p.query(&mut diagnostics);
     Parsed { query, diagnostics }
@@ -57,6 +58,8 @@ pub(crate) struct Parser<'a> {
     pub(crate) depth: usize,
     pub(crate) inline_data: Option<String>,
     pub(crate) allow_materialize: bool,
+    /// Inside a `search` predicate: `column:"term"` is a column-scoped term.
+    pub(crate) search_terms: bool,
 }
 
 /// Splits `.ingest inline into table T <| data` into the command head and the data.

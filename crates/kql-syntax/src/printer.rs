@@ -299,6 +299,9 @@ impl Display for Expr {
                 list(f, args, |f, e| write!(f, "{e}"))?;
                 f.write_str("]")
             }
+            ExprKind::Call { name, args } if name.name == SEARCH_COLUMN && args.len() == 2 => {
+                write!(f, "{}:{}", args[0], args[1])
+            }
             ExprKind::Call { name, args } => {
                 write_ident(f, &name.name)?;
                 f.write_str("(")?;

@@ -200,8 +200,9 @@ pub mod hidden {
     /// the scan.
     pub const EXTENT_TAGS: &str = "$ExtentTags";
 
-    /// Whether `name` is a hidden column.
+    /// Whether `name` is a hidden column (one of the three: `$table`, which `search`
+    /// adds, and other `$` names a query makes are ordinary columns).
     pub fn is_hidden(name: &str) -> bool {
-        name.starts_with('$')
+        matches!(name, INGESTION_TIME | EXTENT_ID | EXTENT_TAGS)
     }
 }

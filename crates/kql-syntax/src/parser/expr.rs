@@ -621,6 +621,19 @@ fn name_or_call(p: &mut Parser<'_>, name: Ident) -> PResult<Expr> {
         let args = comma_list_until(p, ")", call_arg)?;
         let span = name.span.0.to(p.prev_span());
         Ok(Expr::new(ExprKind::Call { name, args }, span))
+    } else if p.search_terms && p.peek().is_punct(":") {
+        // `search Column:"term"`: the internal call `__search_column(Column, "term")`.
+        p.bump();
+        let term = unary(p)?;
+        let span = name.span.0.to(p.prev_span());
+        let col = Expr::new(ExprKind::Name(name), span);
+        Ok(Expr::new(
+            ExprKind::Call {
+                name: Ident::new(SEARCH_COLUMN, span),
+                args: vec![col, term],
+            },
+            span,
+        ))
     } else {
         let span = name.span.0;
         Ok(Expr::new(ExprKind::Name(name), span))

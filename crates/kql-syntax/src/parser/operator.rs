@@ -927,7 +927,10 @@ fn search_rest(p: &mut Parser<'_>) -> PResult<OperatorKind> {
     } else {
         Vec::new()
     };
-    let predicate = expr_no_pipe(p)?;
+    p.search_terms = true;
+    let predicate = expr_no_pipe(p);
+    p.search_terms = false;
+    let predicate = predicate?;
     Ok(OperatorKind::Search {
         params,
         tables,

@@ -344,6 +344,7 @@ fn braced(p: &mut Parser<'_>) -> PResult<ExtentSource> {
         depth: p.depth,
         inline_data: None,
         allow_materialize: false,
+        search_terms: false,
     };
     let src = if inner.peek().is_punct(".") {
         ExtentSource::Command(Box::new(super::command(&mut inner)?))
