@@ -400,6 +400,7 @@ const PLUGINS: &[(&str, Plugin, Arity)] = &[
         Arity::exactly(0),
     ),
     ("pivot", Plugin::Pivot, Arity::at_least(1)),
+    ("rows_near", Plugin::RowsNear, Arity::between(2, 3)),
 ];
 
 /// Registers the planner-built functions.

@@ -253,6 +253,8 @@ pub enum Plugin {
     EstimateRowsCount,
     /// `pivot(column [, aggregation] [, columns...])`.
     Pivot,
+    /// `rows_near(condition, n [, after])`.
+    RowsNear,
 }
 
 /// What a function is and how it runs.

@@ -9,7 +9,9 @@
 //! * [`regex_fns`]: `replace_regex`, `extract`, `extract_all`, `trim*`, regex `countof`,
 //!   `__matches_regex`
 //! * [`predicates`]: the operator UDFs (`__has`, `__contains`, `__startswith`, ...)
+//! * [`parse_kv`]: `__parse_kv`, the extraction behind the `parse-kv` operator
 
+pub mod parse_kv;
 mod predicates;
 mod regex_fns;
 
@@ -49,6 +51,7 @@ pub(crate) fn register(r: &mut Registry) {
     }
     regex_fns::register(r);
     predicates::register(r);
+    parse_kv::register(r);
 }
 
 /// Maps every row of one string argument to a string.

@@ -1,13 +1,16 @@
 //! Tabular operators after `|`: dispatch and the row-wise operators.
 
+mod find;
 mod join;
 mod make_series;
 mod mv_expand;
 mod parse;
+mod parse_kv;
 mod passthrough;
 mod sample;
 mod search;
 mod summarize;
+mod top_nested;
 mod union;
 
 use datafusion_common::ScalarValue;
@@ -186,16 +189,19 @@ pub(crate) const PLANNED: &[&str] = &[
     "extend",
     "parse",
     "parse-where",
+    "parse-kv",
     "mv-expand",
     "make-series",
     "sample",
     "sample-distinct",
     "top-hitters",
+    "top-nested",
     "assert-schema",
     "consume",
     "invoke",
     "evaluate",
     "search",
+    "find",
     "summarize",
     "count",
     "take",
@@ -260,6 +266,7 @@ impl Planner<'_> {
             OperatorKind::TopHitters { count, of, by } => {
                 self.top_hitters(t, count, of, by.as_ref(), span)
             }
+            OperatorKind::TopNested(clauses) => self.top_nested(t, clauses, span),
             OperatorKind::AssertSchema(cols) => self.assert_schema(t, cols, span),
             OperatorKind::Consume(params) => self.consume(t, params, span),
             OperatorKind::Invoke(call) => self.invoke(t, call, span),
@@ -279,6 +286,11 @@ impl Planner<'_> {
                 expr,
                 pattern,
             } => self.parse(t, *filter, params, expr, pattern, span),
+            OperatorKind::ParseKv {
+                expr,
+                columns,
+                with,
+            } => self.parse_kv(t, expr, columns, with, span),
             OperatorKind::Serialize(items) => {
                 let mut t = t;
                 if t.order.is_none() {
@@ -673,6 +685,7 @@ fn keeps_order(op: &OperatorKind) -> bool {
         OperatorKind::Where { .. }
             | OperatorKind::Extend(_)
             | OperatorKind::Parse { .. }
+            | OperatorKind::ParseKv { .. }
             | OperatorKind::Serialize(_)
             | OperatorKind::Project(_)
             | OperatorKind::ProjectAway(_)
@@ -683,6 +696,7 @@ fn keeps_order(op: &OperatorKind) -> bool {
             | OperatorKind::As { .. }
             | OperatorKind::Render { .. }
             | OperatorKind::Summarize { .. }
+            | OperatorKind::Evaluate { .. }
     )
 }
 

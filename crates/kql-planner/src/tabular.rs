@@ -200,6 +200,12 @@ impl Planner<'_> {
                 tables,
                 predicate,
             } => self.search(None, params, tables, predicate, span),
+            OperatorKind::Find {
+                params,
+                tables,
+                predicate,
+                project,
+            } => self.find(params, tables, predicate, project.as_deref(), span),
             OperatorKind::Evaluate { .. } => Err(not_implemented(
                 span,
                 "evaluate without an input (plugins that are sources)",

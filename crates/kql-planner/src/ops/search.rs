@@ -118,7 +118,12 @@ impl Planner<'_> {
     }
 
     /// A search predicate: terms over the columns, the rest as `where` has it.
-    fn search_predicate(&mut self, e: &ast::Expr, row: Row<'_>, cs: bool) -> Result<Expr> {
+    pub(crate) fn search_predicate(
+        &mut self,
+        e: &ast::Expr,
+        row: Row<'_>,
+        cs: bool,
+    ) -> Result<Expr> {
         match &e.kind {
             ExprKind::Binary {
                 op: op @ (BinaryOp::And | BinaryOp::Or),

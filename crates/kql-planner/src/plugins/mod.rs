@@ -4,6 +4,7 @@
 mod bag_unpack;
 mod narrow;
 mod pivot;
+mod rows_near;
 
 use kql_functions::Registry;
 use kql_functions::catalog::{FunctionKind, Plugin};
@@ -86,6 +87,7 @@ impl Planner<'_> {
             Plugin::Identity => Ok(t),
             Plugin::EstimateRowsCount => self.estimate_rows_count(t, span),
             Plugin::Pivot => self.pivot(t, &a, schema, span),
+            Plugin::RowsNear => self.rows_near(t, &a, span),
         }
     }
 }
