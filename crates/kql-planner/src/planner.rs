@@ -27,6 +27,9 @@ pub(crate) struct Planner<'a> {
     /// The database names resolve in, when it is not the request's: the one named by
     /// `database("D")` while its table or function is planned.
     pub(crate) database: Option<String>,
+    /// The rows a subquery without a source starts from (`partition by c (subquery)`,
+    /// `fork`, `facet ... with (...)`), while it is planned.
+    pub(crate) implicit_input: Option<LogicalPlan>,
     depth: usize,
 }
 
@@ -102,6 +105,7 @@ impl<'a> Planner<'a> {
             agg_columns: std::collections::HashMap::new(),
             plain_keys: Vec::new(),
             database: None,
+            implicit_input: None,
             depth: 0,
         }
     }
@@ -239,6 +243,15 @@ impl<'a> Planner<'a> {
             }
         }
         without_order_columns(t.plan)
+    }
+
+    /// Plans `subquery` (whose pipeline has no source, `(take 1 | ...)`) over `input`.
+    #[allow(dead_code)] // used by partition (in progress)
+    pub(crate) fn over_input(&mut self, input: LogicalPlan, subquery: &ast::Expr) -> Result<Tab> {
+        let saved = self.implicit_input.replace(input);
+        let r = self.tab(subquery);
+        self.implicit_input = saved;
+        r
     }
 
     /// Plans a tabular expression to a plan.

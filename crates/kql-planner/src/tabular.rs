@@ -211,7 +211,10 @@ impl Planner<'_> {
                 "evaluate without an input (plugins that are sources)",
             )),
             OperatorKind::Raw { name, .. } if name == "__implicit_input" => {
-                Err(not_implemented(span, "subqueries with an implicit input"))
+                match self.implicit_input.clone() {
+                    Some(plan) => Ok(Tab::new(plan)),
+                    None => Err(not_implemented(span, "subqueries with an implicit input")),
+                }
             }
             other => Err(not_implemented(span, operator_name(other))),
         }
