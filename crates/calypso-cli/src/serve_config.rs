@@ -131,6 +131,13 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub ingest_from_dirs: Vec<PathBuf>,
+    /// Let queries' `externaldata` read http(s) URLs (off by default: a query could make
+    /// the server fetch any URL it can reach). Local files follow `--ingest-from-dir`.
+    #[arg(
+        long = "allow-externaldata-http",
+        env = "CALYPSO_ALLOW_EXTERNALDATA_HTTP"
+    )]
+    pub allow_externaldata_http: bool,
 }
 
 /// The config file.
@@ -317,6 +324,7 @@ pub fn options(args: ServeArgs) -> Result<ServeOptions, String> {
         storage,
         public_url: args.public_url,
         ingest_from_dirs: args.ingest_from_dirs,
+        allow_externaldata_http: args.allow_externaldata_http,
     })
 }
 

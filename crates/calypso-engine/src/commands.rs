@@ -13,7 +13,7 @@ mod extent_ops;
 mod extents;
 mod functions;
 pub(crate) mod ingest;
-mod ingest_from;
+pub(crate) mod ingest_from;
 pub(crate) mod ingest_props;
 pub(crate) mod mappings;
 pub(crate) mod operations;

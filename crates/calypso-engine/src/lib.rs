@@ -362,6 +362,20 @@ impl KqlContext for Ctx<'_> {
         probe::find(&self.probes, plan)
     }
 
+    fn external_data(&self, data: &kql_planner::ExternalData) -> Option<TableRef> {
+        let rows = probe::find_external(&self.probes, data)?;
+        let schema = Arc::new(arrow::datatypes::Schema::new(
+            data.columns
+                .iter()
+                .map(|(n, t)| arrow::datatypes::Field::new(n, t.to_arrow(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![rows]).ok()?;
+        Some(TableRef {
+            source: provider_as_source(Arc::new(table)),
+        })
+    }
+
     fn materialize(&self, plan: &datafusion::logical_expr::LogicalPlan) -> Option<TableRef> {
         let table: Arc<dyn TableProvider> =
             Arc::new(materialize::MaterializedPlan::new(plan.clone()));

@@ -494,3 +494,62 @@ async fn parquet_with_a_database_mapping_through_ingest_into_and_the_queue() {
     .await;
     assert_eq!(long(&src), 3, "the blob's URL without its SAS");
 }
+
+#[tokio::test]
+async fn externaldata_reads_allowed_local_files_as_the_declared_columns() {
+    let e = Engine::new();
+    setup(&e).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("x.csv");
+    std::fs::write(&file, "a,s\n1,one\n2,two\n3,three\n").unwrap();
+    let query = format!(
+        "externaldata (a:long, s:string) [h'file://{}'] with (format='csv', ignoreFirstRecord=true) | where a >= 2 | summarize n = count(), total = sum(a)",
+        file.display()
+    );
+    // Off by default: local files follow --ingest-from-dir.
+    let off = fails(&e, &query).await;
+    assert!(off.to_string().contains("--ingest-from-dir"), "{off}");
+    e.allow_ingest_from_dirs(vec![tmp.path().to_path_buf()]);
+    let r = run(&e, &query).await;
+    let b = &r.tables[0].batches[0];
+    let n = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    let total = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
+    assert_eq!((n.value(0), total.value(0)), (2, 5));
+    // Without ignoreFirstRecord the header is a row whose long does not convert.
+    let all = run(
+        &e,
+        &format!(
+            "externaldata (a:long, s:string) [h'file://{}'] | count",
+            file.display()
+        ),
+    )
+    .await;
+    assert_eq!(long(&all), 4);
+    let unknown = fails(
+        &e,
+        &format!(
+            "externaldata (a:long) [h'file://{}'] with (format='nosuch')",
+            file.display()
+        ),
+    )
+    .await;
+    assert!(unknown.to_string().contains("unknown format"), "{unknown}");
+}
+
+#[tokio::test]
+async fn externaldata_reads_http_urls_only_when_the_server_allows_it() {
+    let e = Engine::new();
+    setup(&e).await;
+    let base = http_server().await;
+    let query = format!(
+        "externaldata (a:long, s:string) ['{base}/a.csv', '{base}/b.csv.gz'] | order by a asc"
+    );
+    let off = fails(&e, &query).await;
+    assert!(
+        off.to_string().contains("--allow-externaldata-http"),
+        "{off}"
+    );
+    e.allow_externaldata_http(true);
+    let r = run(&e, &query).await;
+    assert_eq!(strings(&r, 1), ["a", "b", "c", "d"]);
+}

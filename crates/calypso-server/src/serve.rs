@@ -47,6 +47,8 @@ pub struct ServeOptions {
     /// The directories `.ingest into` may read local files below (`--ingest-from-dir`;
     /// none: ingestion from local files is off).
     pub ingest_from_dirs: Vec<PathBuf>,
+    /// Whether `externaldata` may read http(s) URLs (`--allow-externaldata-http`; off).
+    pub allow_externaldata_http: bool,
 }
 
 impl ServeOptions {
@@ -63,6 +65,7 @@ impl ServeOptions {
             storage: calypso_engine::StorageOptions::default(),
             public_url: None,
             ingest_from_dirs: Vec::new(),
+            allow_externaldata_http: false,
         }
     }
 }
@@ -101,6 +104,7 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
         storage,
         public_url,
         ingest_from_dirs,
+        allow_externaldata_http,
     } = options;
     if let Some(bad) = cors_origins
         .iter()
@@ -120,6 +124,7 @@ pub async fn bind(options: ServeOptions) -> std::io::Result<Server> {
         ))
     })?;
     engine.allow_ingest_from_dirs(ingest_from_dirs);
+    engine.allow_externaldata_http(allow_externaldata_http);
     for admin in &cluster_admins {
         engine.ensure_cluster_admin(admin).await.map_err(|e| {
             std::io::Error::other(format!("cannot make {admin} a cluster admin: {e}"))

@@ -401,6 +401,17 @@ const PLUGINS: &[(&str, Plugin, Arity)] = &[
     ),
     ("pivot", Plugin::Pivot, Arity::at_least(1)),
     ("rows_near", Plugin::RowsNear, Arity::between(2, 3)),
+    ("session_count", Plugin::SessionCount, Arity::at_least(6)),
+    (
+        "sliding_window_counts",
+        Plugin::SlidingWindowCounts,
+        Arity::at_least(6),
+    ),
+    (
+        "activity_counts_metrics",
+        Plugin::ActivityCountsMetrics,
+        Arity::at_least(5),
+    ),
 ];
 
 /// Registers the planner-built functions.

@@ -255,6 +255,12 @@ pub enum Plugin {
     Pivot,
     /// `rows_near(condition, n [, after])`.
     RowsNear,
+    /// `session_count(id, timeline, start, end, bin, lookback [, dims...])`.
+    SessionCount,
+    /// `sliding_window_counts(id, timeline, start, end, lookback, bin [, dims...])`.
+    SlidingWindowCounts,
+    /// `activity_counts_metrics(id, timeline, start, end, window [, dims...])`.
+    ActivityCountsMetrics,
 }
 
 /// What a function is and how it runs.

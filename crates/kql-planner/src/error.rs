@@ -30,8 +30,8 @@ pub struct PlanError {
     pub message: String,
     /// Where in the query, when known.
     pub span: Option<Span>,
-    /// With [`PlanErrorKind::NeedsProbe`]: the plan whose rows are needed.
-    pub probe: Option<std::sync::Arc<datafusion_expr::LogicalPlan>>,
+    /// With [`PlanErrorKind::NeedsProbe`]: what planning needs first.
+    pub probe: Option<std::sync::Arc<Probe>>,
 }
 
 impl PlanError {
@@ -124,6 +124,16 @@ pub fn internal(message: impl Into<String>) -> PlanError {
     }
 }
 
+/// What planning needs before it can go on ([`PlanErrorKind::NeedsProbe`]).
+#[derive(Debug, Clone)]
+pub enum Probe {
+    /// The rows of a plan (handed back through `KqlContext::probed`).
+    Rows(datafusion_expr::LogicalPlan),
+    /// The rows of `externaldata` sources (handed back through
+    /// `KqlContext::external_data`).
+    External(crate::ExternalData),
+}
+
 /// Planning `what` needs the rows of `plan` first (see [`PlanErrorKind::NeedsProbe`]).
 pub fn needs_probe(
     span: Span,
@@ -134,7 +144,17 @@ pub fn needs_probe(
         kind: PlanErrorKind::NeedsProbe,
         message: what.into(),
         span: Some(span),
-        probe: Some(std::sync::Arc::new(plan)),
+        probe: Some(std::sync::Arc::new(Probe::Rows(plan))),
+    }
+}
+
+/// Planning `externaldata` needs its sources read first.
+pub fn needs_external(span: Span, data: crate::ExternalData) -> PlanError {
+    PlanError {
+        kind: PlanErrorKind::NeedsProbe,
+        message: "externaldata".into(),
+        span: Some(span),
+        probe: Some(std::sync::Arc::new(Probe::External(data))),
     }
 }
 

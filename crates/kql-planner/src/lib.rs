@@ -33,13 +33,26 @@ use datafusion_expr::{LogicalPlan, TableSource};
 use kql_functions::KqlType;
 use kql_syntax::ast::{Query, StatementKind};
 
-pub use error::{PlanError, PlanErrorKind, Result};
+pub use error::{PlanError, PlanErrorKind, Probe, Result};
 pub use literal::{literal_to_scalar, scalar_type};
 
 /// The tabular operators the planner plans, by their KQL names (aliases included), for
 /// `calypso coverage`. Every other operator parses and is refused as not implemented.
 pub fn planned_operators() -> impl Iterator<Item = &'static str> {
     ops::PLANNED.iter().copied()
+}
+
+/// The sources of an `externaldata` operator, as the planner asks for them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalData {
+    /// The declared columns.
+    pub columns: Vec<(String, KqlType)>,
+    /// The source URLs (or local paths), in order.
+    pub urls: Vec<String>,
+    /// `format` (csv unless given).
+    pub format: String,
+    /// `ignoreFirstRecord`.
+    pub ignore_first_record: bool,
 }
 
 /// A table the planner can read.
@@ -147,6 +160,12 @@ pub trait KqlContext {
     /// not computed (planning then fails with `NeedsProbe` naming the plan).
     fn probed(&self, plan: &LogicalPlan) -> Option<Vec<arrow::array::RecordBatch>> {
         let _ = plan;
+        None
+    }
+    /// The rows of `externaldata` sources when the caller read them after planning asked
+    /// ([`Probe::External`]). `None`: not read (planning then fails with `NeedsProbe`).
+    fn external_data(&self, data: &ExternalData) -> Option<TableRef> {
+        let _ = data;
         None
     }
     /// The principal running the query (`current_principal()`,

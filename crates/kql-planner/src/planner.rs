@@ -246,7 +246,6 @@ impl<'a> Planner<'a> {
     }
 
     /// Plans `subquery` (whose pipeline has no source, `(take 1 | ...)`) over `input`.
-    #[allow(dead_code)] // used by partition (in progress)
     pub(crate) fn over_input(&mut self, input: LogicalPlan, subquery: &ast::Expr) -> Result<Tab> {
         let saved = self.implicit_input.replace(input);
         let r = self.tab(subquery);

@@ -206,6 +206,11 @@ impl Planner<'_> {
                 predicate,
                 project,
             } => self.find(params, tables, predicate, project.as_deref(), span),
+            OperatorKind::ExternalData {
+                columns,
+                urls,
+                with,
+            } => self.external_data(columns, urls, with, span),
             OperatorKind::Evaluate { .. } => Err(not_implemented(
                 span,
                 "evaluate without an input (plugins that are sources)",

@@ -45,7 +45,7 @@ const COLUMNS: &[(&str, KqlType)] = &[
 
 /// Where a source's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Source {
+pub(crate) enum Source {
     /// A blob of a container this server hands out.
     OwnBlob {
         container: String,
@@ -63,7 +63,7 @@ fn bad(message: impl Into<String>) -> EngineError {
 }
 
 /// The source a connection string names (credentials after `;` dropped).
-fn source_of(text: &str) -> Result<Source> {
+pub(crate) fn source_of(text: &str) -> Result<Source> {
     let uri = text.trim();
     let uri = uri.split(';').next().unwrap_or(uri);
     if uri.starts_with('/') {
@@ -155,6 +155,13 @@ impl Engine {
             .ingest_dirs
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = dirs;
+    }
+
+    /// Allows queries' `externaldata` to read http(s) URLs (off by default).
+    pub fn allow_externaldata_http(&self, on: bool) {
+        self.dm
+            .external_http
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The bytes of one source (a connection string, see the module's doc).

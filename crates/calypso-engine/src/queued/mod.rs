@@ -98,6 +98,8 @@ pub(crate) struct Dm {
     pub(crate) arrived: tokio::sync::Notify,
     /// The directories `.ingest into` may read local files below (none by default).
     pub(crate) ingest_dirs: std::sync::RwLock<Vec<std::path::PathBuf>>,
+    /// Whether `externaldata` may read http(s) URLs (off by default).
+    pub(crate) external_http: std::sync::atomic::AtomicBool,
 }
 
 impl Dm {
@@ -109,6 +111,7 @@ impl Dm {
             worker: tokio::sync::Mutex::new(()),
             arrived: tokio::sync::Notify::new(),
             ingest_dirs: std::sync::RwLock::new(Vec::new()),
+            external_http: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -1,6 +1,7 @@
 //! `evaluate plugin(args)`: the plugins of the function catalog (`FunctionKind::Plugin`),
 //! one file per family. A plugin takes the pipe's input and gives a table.
 
+mod activity;
 mod bag_unpack;
 mod narrow;
 mod pivot;
@@ -88,6 +89,9 @@ impl Planner<'_> {
             Plugin::EstimateRowsCount => self.estimate_rows_count(t, span),
             Plugin::Pivot => self.pivot(t, &a, schema, span),
             Plugin::RowsNear => self.rows_near(t, &a, span),
+            Plugin::SessionCount => self.session_count(t, &a, span),
+            Plugin::SlidingWindowCounts => self.sliding_window_counts(t, &a, span),
+            Plugin::ActivityCountsMetrics => self.activity_counts_metrics(t, &a, span),
         }
     }
 }
