@@ -148,7 +148,7 @@ impl Batches {
                 None => r.plan,
             };
             tables.push(ResultSchema {
-                name: "PrimaryResult".into(),
+                name: r.name.clone().unwrap_or_else(|| "PrimaryResult".into()),
                 columns: r.columns.clone(),
                 render: r.render,
             });

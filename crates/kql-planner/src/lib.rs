@@ -200,6 +200,9 @@ pub struct PlannedResult {
     pub columns: Vec<(String, KqlType)>,
     /// `render` at the end of the pipeline.
     pub render: Option<Render>,
+    /// The result table's name when the query gives one (`fork` legs: `name=` or `as`);
+    /// `None`: the default (`PrimaryResult`).
+    pub name: Option<String>,
 }
 
 /// A planned query: its results and the options its `set` statements gave.
@@ -227,15 +230,17 @@ pub fn plan_query(ctx: &dyn KqlContext, query: &Query) -> Result<PlannedQuery> {
                 out.options.insert(name.clone(), v);
             }
             StatementKind::Expr(e) => {
-                let (plan, render) = planner.plan_result(e)?;
-                let plan = subquery::in_subqueries_outside_filters(plan)
-                    .map_err(|e| error::internal(e.to_string()))?;
-                let columns = leaf::kql_columns(&plan)?;
-                out.results.push(PlannedResult {
-                    plan,
-                    columns,
-                    render,
-                });
+                for (plan, render, name) in planner.plan_result(e)? {
+                    let plan = subquery::in_subqueries_outside_filters(plan)
+                        .map_err(|e| error::internal(e.to_string()))?;
+                    let columns = leaf::kql_columns(&plan)?;
+                    out.results.push(PlannedResult {
+                        plan,
+                        columns,
+                        render,
+                        name,
+                    });
+                }
             }
             StatementKind::Command(_) => {
                 return Err(error::semantic(

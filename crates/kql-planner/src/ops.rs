@@ -2,6 +2,7 @@
 
 mod externaldata;
 mod find;
+mod fork;
 mod join;
 mod make_series;
 mod mv_expand;
@@ -96,6 +97,8 @@ pub(crate) const PLANNED: &[&str] = &[
     "search",
     "find",
     "externaldata",
+    "fork",
+    "facet",
     "summarize",
     "count",
     "take",
@@ -169,6 +172,13 @@ impl Planner<'_> {
             OperatorKind::AssertSchema(cols) => self.assert_schema(t, cols, span),
             OperatorKind::Consume(params) => self.consume(t, params, span),
             OperatorKind::Invoke(call) => self.invoke(t, call, span),
+            OperatorKind::Fork(_) | OperatorKind::Facet { .. } => Err(semantic(
+                span,
+                format!(
+                    "{} gives several tables: it must end a query statement",
+                    operator_name(&op.kind)
+                ),
+            )),
             OperatorKind::Search {
                 params,
                 tables,

@@ -10,10 +10,10 @@ use datafusion_expr::{LogicalPlan, LogicalPlanBuilder, lit};
 use kql_functions::KqlType;
 use kql_syntax::ast::{self, ExprKind, LetValue, StatementKind};
 
+use crate::KqlContext;
 use crate::error::{Result, df, internal, not_implemented, semantic};
-use crate::leaf::{Row, Tab, cast_to, parse_stored_function, without_order_columns};
+use crate::leaf::{Leg, Row, Tab, cast_to, parse_stored_function, without_order_columns};
 use crate::scope::{Binding, Scope};
-use crate::{KqlContext, Render};
 
 /// The planner state.
 pub(crate) struct Planner<'a> {
@@ -211,17 +211,27 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// Plans a result statement.
-    pub(crate) fn plan_result(&mut self, e: &ast::Expr) -> Result<(LogicalPlan, Option<Render>)> {
+    /// Plans a result statement: one table, or several for `fork` and `facet` (which end
+    /// the statement).
+    pub(crate) fn plan_result(&mut self, e: &ast::Expr) -> Result<Vec<Leg>> {
         if !is_tabular_syntax(e, self) {
             return Err(semantic(
                 e.span(),
                 "A query statement must be a tabular expression (did you mean print?)",
             ));
         }
+        if let ExprKind::Pipe { input, op } = &e.kind {
+            match &op.kind {
+                ast::OperatorKind::Fork(legs) => return self.fork(input, legs, op.span.0),
+                ast::OperatorKind::Facet { by, with } => {
+                    return self.facet(input, by, with.as_ref(), op.span.0);
+                }
+                _ => {}
+            }
+        }
         let t = self.tab(e)?;
         let render = t.render.clone();
-        Ok((self.finish(t)?, render))
+        Ok(vec![(self.finish(t)?, render, None)])
     }
 
     /// Re-applies a known order that operators after the sort may have lost.

@@ -154,3 +154,6 @@ fn carry_order(plan: LogicalPlan, order: Vec<SortExpr>) -> Result<(LogicalPlan, 
         .collect::<Result<Vec<_>>>()?;
     Ok((plan, order))
 }
+
+/// One result table of a statement: its plan, its render, its name (`fork` legs).
+pub(crate) type Leg = (LogicalPlan, Option<Render>, Option<String>);
