@@ -5,6 +5,7 @@ mod find;
 mod fork;
 mod join;
 mod make_series;
+mod mv_apply;
 mod mv_expand;
 mod parse;
 mod parse_kv;
@@ -84,6 +85,7 @@ pub(crate) const PLANNED: &[&str] = &[
     "parse-where",
     "parse-kv",
     "mv-expand",
+    "mv-apply",
     "make-series",
     "sample",
     "sample-distinct",
@@ -158,6 +160,12 @@ impl Planner<'_> {
                 range,
                 by,
             } => self.make_series(t, params, aggs, on, range, by, span),
+            OperatorKind::MvApply {
+                params,
+                items,
+                limit,
+                subquery,
+            } => self.mv_apply(t, params, items, limit.as_ref(), subquery, span),
             OperatorKind::Sample(n) => self.sample(t, n, span),
             OperatorKind::SampleDistinct { count, of } => self.sample_distinct(t, count, of, span),
             OperatorKind::TopHitters { count, of, by } => {
@@ -476,7 +484,7 @@ impl Planner<'_> {
         }
     }
 
-    fn sort_keys(&mut self, t: &Tab, keys: &[ast::SortKey]) -> Result<Vec<SortExpr>> {
+    pub(crate) fn sort_keys(&mut self, t: &Tab, keys: &[ast::SortKey]) -> Result<Vec<SortExpr>> {
         let mut out = Vec::new();
         for k in keys {
             let (x, t) = self.typed(&k.expr, t.row())?;
