@@ -172,7 +172,7 @@ impl Planner<'_> {
         let span = op.span.0;
         let with = |kind: OperatorKind| ast::Operator {
             kind,
-            span: op.span.clone(),
+            span: op.span,
         };
         match &op.kind {
             OperatorKind::Where { .. }
