@@ -289,34 +289,22 @@ mod tests {
     #[test]
     fn layouts_follow_the_docs() {
         let bins: ArrayRef = Arc::new(Int64Array::from(vec![20, 40, 10]));
+        let length = |inclusive| {
+            layout(
+                bins.as_ref(),
+                Some(Num::I(0)),
+                Some(Num::I(50)),
+                Num::I(10),
+                inclusive,
+            )
+            .ok()
+            .flatten()
+            .map(|l| l.1)
+        };
         // from 0 to 50 step 10 (end exclusive): 0, 10, 20, 30, 40
-        assert_eq!(
-            layout(
-                bins.as_ref(),
-                Some(Num::I(0)),
-                Some(Num::I(50)),
-                Num::I(10),
-                false
-            )
-            .ok()
-            .flatten()
-            .map(|l| l.1),
-            Some(5)
-        );
+        assert_eq!(length(false), Some(5));
         // in range(0, 50, 10) (inclusive): 0 .. 50
-        assert_eq!(
-            layout(
-                bins.as_ref(),
-                Some(Num::I(0)),
-                Some(Num::I(50)),
-                Num::I(10),
-                true
-            )
-            .ok()
-            .flatten()
-            .map(|l| l.1),
-            Some(6)
-        );
+        assert_eq!(length(true), Some(6));
         // no from/to: the row's first bin to its last
         assert_eq!(
             layout(bins.as_ref(), None, None, Num::I(10), false)

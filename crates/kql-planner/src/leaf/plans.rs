@@ -158,3 +158,13 @@ pub(crate) const ORDER_COLUMN: &str = "__kql_order_";
 pub(crate) fn is_order_column(name: &str) -> bool {
     name.starts_with(ORDER_COLUMN)
 }
+
+/// The names of a schema's columns users see (hidden and order columns left out).
+pub(crate) fn visible_columns(schema: &datafusion_common::DFSchema) -> Vec<String> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| !is_hidden_column(n))
+        .collect()
+}

@@ -19,7 +19,7 @@ use kql_syntax::ast::{self, ExprKind, Ident, MvExpandItem, NamedExpr, OpParam, O
 
 use super::build;
 use crate::error::{Result, df, not_implemented, semantic};
-use crate::leaf::{Tab, column, const_usize, is_hidden_column, operator_name};
+use crate::leaf::{Tab, column, const_usize, operator_name, visible_columns};
 use crate::naming::{expr_name, next_column_name};
 use crate::planner::Planner;
 
@@ -74,10 +74,7 @@ impl Planner<'_> {
     ) -> Result<Tab> {
         let ops = pipeline(subquery)?;
         // Every row gets an id.
-        let input: Vec<String> = names(&t)
-            .into_iter()
-            .filter(|n| !is_hidden_column(n))
-            .collect();
+        let input = visible_columns(t.plan.schema());
         let id = datafusion_functions_window::expr_fn::row_number();
         let id_name = id.schema_name().to_string();
         let with_id =

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::Args;
 use crate::error::{Result, df, internal, needs_probe, semantic};
-use crate::leaf::{Tab, call_udf, cast_to, column, is_hidden_column};
+use crate::leaf::{Tab, call_udf, cast_to, column, visible_columns};
 use crate::planner::Planner;
 
 /// The most slots a bag_unpack without a schema turns into columns.
@@ -127,12 +127,9 @@ impl Planner<'_> {
                 }
             },
         };
-        let inputs: Vec<String> = row
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .filter(|n| !is_hidden_column(n) && Some(n) != source.as_ref())
+        let inputs: Vec<String> = visible_columns(row.schema)
+            .into_iter()
+            .filter(|n| Some(n) != source.as_ref())
             .collect();
 
         // The slots: declared, or read from the data.

@@ -11,20 +11,13 @@ use datafusion_functions_aggregate as agg;
 use kql_syntax::Span;
 
 use crate::error::{Result, df, semantic};
-use crate::leaf::{Tab, call_udf, column, is_hidden_column};
+use crate::leaf::{Tab, call_udf, column, visible_columns};
 use crate::planner::Planner;
 
 impl Planner<'_> {
     /// `evaluate narrow()`.
     pub(crate) fn narrow(&mut self, t: Tab, span: Span) -> Result<Tab> {
-        let names: Vec<String> = t
-            .plan
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .filter(|n| !is_hidden_column(n))
-            .collect();
+        let names = visible_columns(t.plan.schema());
         if names.is_empty() {
             return Err(semantic(span, "narrow(): the input has no columns"));
         }

@@ -19,7 +19,7 @@ use kql_syntax::ast::{self, ColumnDecl, ExprKind, Ident};
 use super::Args;
 use crate::aggregates::{AggCall, is_aggregate};
 use crate::error::{Result, df, needs_probe, semantic};
-use crate::leaf::{Tab, call_udf, cast_to, column, is_hidden_column, type_of};
+use crate::leaf::{Tab, call_udf, cast_to, column, type_of, visible_columns};
 use crate::planner::Planner;
 
 /// The most distinct values a pivot turns into columns.
@@ -107,13 +107,7 @@ impl Planner<'_> {
         };
         let mut read = Vec::new();
         names_in(agg_expr, &mut read);
-        let inputs: Vec<String> = row
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .filter(|n| !is_hidden_column(n))
-            .collect();
+        let inputs = visible_columns(row.schema);
         let mut groups: Vec<String> = Vec::new();
         for c in rest {
             let ExprKind::Name(id) = &c.kind else {
