@@ -86,3 +86,13 @@ async fn facet_gives_the_with_table_then_a_count_per_column() {
     );
     assert_eq!(rows(&r, 2), 4);
 }
+
+#[tokio::test]
+async fn preview_gives_the_first_rows_then_the_count() {
+    let e = setup().await;
+    let r = run(&e, "Storm | evaluate preview(2)").await;
+    assert_eq!(r.tables.len(), 2);
+    assert_eq!(rows(&r, 0), 2);
+    assert_eq!(r.tables[0].columns.len(), 3);
+    assert_eq!(r.tables[1].columns[0].0, "Count");
+}

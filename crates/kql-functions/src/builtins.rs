@@ -401,6 +401,7 @@ const PLUGINS: &[(&str, Plugin, Arity)] = &[
     ),
     ("pivot", Plugin::Pivot, Arity::at_least(1)),
     ("rows_near", Plugin::RowsNear, Arity::between(2, 3)),
+    ("preview", Plugin::Preview, Arity::exactly(1)),
     ("session_count", Plugin::SessionCount, Arity::at_least(6)),
     (
         "sliding_window_counts",

@@ -255,6 +255,8 @@ pub enum Plugin {
     Pivot,
     /// `rows_near(condition, n [, after])`.
     RowsNear,
+    /// `preview(n)`: two tables, the first n rows and the count (ends a statement).
+    Preview,
     /// `session_count(id, timeline, start, end, bin, lookback [, dims...])`.
     SessionCount,
     /// `sliding_window_counts(id, timeline, start, end, lookback, bin [, dims...])`.

@@ -226,6 +226,14 @@ impl<'a> Planner<'a> {
                 ast::OperatorKind::Facet { by, with } => {
                     return self.facet(input, by, with.as_ref(), op.span.0);
                 }
+                ast::OperatorKind::Evaluate { call, .. }
+                    if matches!(&call.kind, ExprKind::Call { name, args }
+                        if name.name == "preview" && args.len() == 1) =>
+                {
+                    if let ExprKind::Call { args, .. } = &call.kind {
+                        return self.preview(input, &args[0], op.span.0);
+                    }
+                }
                 _ => {}
             }
         }

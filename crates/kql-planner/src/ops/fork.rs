@@ -58,6 +58,34 @@ impl Planner<'_> {
         Ok(out)
     }
 
+    /// `T | evaluate preview(n)` (preview-plugin.md): `T | take n`, then `T | count`.
+    pub(crate) fn preview(
+        &mut self,
+        input: &ast::Expr,
+        n: &ast::Expr,
+        span: Span,
+    ) -> Result<Vec<Leg>> {
+        let shared = self.shared_input(input, span)?;
+        let empty = Self::empty_schema();
+        let row = crate::leaf::Row {
+            schema: &empty,
+            order: None,
+        };
+        let count = crate::leaf::const_usize(&self.const_value(n, row)?, n.span())?;
+        let first = build(
+            LogicalPlanBuilder::from(shared.clone()).limit(0, Some(count)),
+            span,
+        )?;
+        let total = build(
+            LogicalPlanBuilder::from(shared).aggregate(
+                Vec::<datafusion_expr::Expr>::new(),
+                vec![agg::count::count(lit(1i64)).alias("Count")],
+            ),
+            span,
+        )?;
+        Ok(vec![(first, None, None), (total, None, None)])
+    }
+
     /// `T | facet by c1, ... [with (leg)]`.
     pub(crate) fn facet(
         &mut self,

@@ -89,6 +89,10 @@ impl Planner<'_> {
             Plugin::EstimateRowsCount => self.estimate_rows_count(t, span),
             Plugin::Pivot => self.pivot(t, &a, schema, span),
             Plugin::RowsNear => self.rows_near(t, &a, span),
+            Plugin::Preview => Err(semantic(
+                span,
+                "preview gives two tables: it must end a query statement",
+            )),
             Plugin::SessionCount => self.session_count(t, &a, span),
             Plugin::SlidingWindowCounts => self.sliding_window_counts(t, &a, span),
             Plugin::ActivityCountsMetrics => self.activity_counts_metrics(t, &a, span),
