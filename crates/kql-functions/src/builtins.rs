@@ -413,6 +413,32 @@ const PLUGINS: &[(&str, Plugin, Arity)] = &[
         Plugin::ActivityCountsMetrics,
         Arity::at_least(5),
     ),
+    (
+        "activity_metrics",
+        Plugin::ActivityMetrics,
+        Arity::at_least(5),
+    ),
+    (
+        "new_activity_metrics",
+        Plugin::NewActivityMetrics,
+        Arity::at_least(5),
+    ),
+    (
+        "active_users_count",
+        Plugin::ActiveUsersCount,
+        Arity::at_least(8),
+    ),
+    ("funnel_sequence", Plugin::FunnelSequence, Arity::exactly(8)),
+    (
+        "funnel_sequence_completion",
+        Plugin::FunnelSequenceCompletion,
+        Arity::exactly(8),
+    ),
+    (
+        "rolling_percentile",
+        Plugin::RollingPercentile,
+        Arity::at_least(5),
+    ),
 ];
 
 /// Registers the planner-built functions.

@@ -263,6 +263,18 @@ pub enum Plugin {
     SlidingWindowCounts,
     /// `activity_counts_metrics(id, timeline, start, end, window [, dims...])`.
     ActivityCountsMetrics,
+    /// `activity_metrics(id, timeline, start, end, window [, dims...])`.
+    ActivityMetrics,
+    /// `new_activity_metrics(id, timeline, start, end, window [, cohort] [, dims...])`.
+    NewActivityMetrics,
+    /// `active_users_count(id, timeline, start, end, lookback, period, active_periods, bin [, dims...])`.
+    ActiveUsersCount,
+    /// `funnel_sequence(id, timeline, start, end, max_step, step, state, sequence)`.
+    FunnelSequence,
+    /// `funnel_sequence_completion(id, timeline, start, end, step, state, sequence, periods)`.
+    FunnelSequenceCompletion,
+    /// `rolling_percentile(value, pct, index, bin_size, bins_per_window [, dims...])`.
+    RollingPercentile,
 }
 
 /// What a function is and how it runs.

@@ -2,7 +2,9 @@
 //! one file per family. A plugin takes the pipe's input and gives a table.
 
 mod activity;
+mod activity_metrics;
 mod bag_unpack;
+mod funnel;
 mod narrow;
 mod pivot;
 mod rows_near;
@@ -96,6 +98,12 @@ impl Planner<'_> {
             Plugin::SessionCount => self.session_count(t, &a, span),
             Plugin::SlidingWindowCounts => self.sliding_window_counts(t, &a, span),
             Plugin::ActivityCountsMetrics => self.activity_counts_metrics(t, &a, span),
+            Plugin::ActivityMetrics => self.activity_metrics(t, &a, span),
+            Plugin::NewActivityMetrics => self.new_activity_metrics(t, &a, span),
+            Plugin::ActiveUsersCount => self.active_users_count(t, &a, span),
+            Plugin::FunnelSequence => self.funnel_sequence(t, &a, span),
+            Plugin::FunnelSequenceCompletion => self.funnel_sequence_completion(t, &a, span),
+            Plugin::RollingPercentile => self.rolling_percentile(t, &a, span),
         }
     }
 }
