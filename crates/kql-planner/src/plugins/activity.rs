@@ -28,9 +28,10 @@ use datafusion_expr::{
 use datafusion_functions_aggregate as agg;
 use kql_functions::KqlType;
 use kql_syntax::Span;
-use kql_syntax::ast::{self, BinaryOp, ExprKind, Ident};
+use kql_syntax::ast::{self, BinaryOp, ExprKind};
 
 use super::Args;
+use super::common::{all_columns, binary, call, name, with_window};
 use crate::error::{Result, df, semantic};
 use crate::leaf::{Tab, cast_to, column, type_of};
 use crate::planner::Planner;
@@ -47,34 +48,6 @@ const SESSION: &str = "__activity_session";
 const OFFSET: &str = "__activity_offset";
 const NEW_DCOUNT: &str = "__activity_new_dcount";
 
-/// A column reference in the syntax tree.
-fn name(n: &str, span: Span) -> ast::Expr {
-    ast::Expr::new(ExprKind::Name(Ident::new(n, span)), span)
-}
-
-/// `l op r` in the syntax tree.
-fn binary(op: BinaryOp, l: ast::Expr, r: ast::Expr, span: Span) -> ast::Expr {
-    ast::Expr::new(
-        ExprKind::Binary {
-            op,
-            left: Box::new(l),
-            right: Box::new(r),
-        },
-        span,
-    )
-}
-
-/// `f(args)` in the syntax tree.
-fn call(f: &str, args: Vec<ast::Expr>, span: Span) -> ast::Expr {
-    ast::Expr::new(
-        ExprKind::Call {
-            name: Ident::new(f, span),
-            args,
-        },
-        span,
-    )
-}
-
 /// A constant number or timespan as a number (of nanoseconds for a timespan).
 fn magnitude(v: &ScalarValue) -> Option<f64> {
     Some(match v {
@@ -88,27 +61,6 @@ fn magnitude(v: &ScalarValue) -> Option<f64> {
         ScalarValue::Decimal128(Some(x), _, scale) => *x as f64 / 10f64.powi(i32::from(*scale)),
         _ => return None,
     })
-}
-
-/// Every column of `plan`, by name.
-fn all_columns(plan: &LogicalPlan) -> Vec<Expr> {
-    plan.schema()
-        .fields()
-        .iter()
-        .map(|f| column(f.name()))
-        .collect()
-}
-
-/// `plan` with the window expression `w` as column `as_name`.
-fn with_window(plan: LogicalPlan, w: Expr, as_name: &str, span: Span) -> Result<LogicalPlan> {
-    let mut keep = all_columns(&plan);
-    let wname = w.schema_name().to_string();
-    let plan = LogicalPlanBuilder::window_plan(plan, vec![w]).map_err(df(span))?;
-    keep.push(column(&wname).alias(as_name));
-    LogicalPlanBuilder::from(plan)
-        .project(keep)
-        .and_then(|b| b.build())
-        .map_err(df(span))
 }
 
 /// A window of aggregate `f` over `args`, partitioned by `partition`, ordered by `order`

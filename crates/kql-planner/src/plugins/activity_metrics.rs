@@ -37,9 +37,10 @@ use datafusion_expr::{
 use datafusion_functions_aggregate as agg;
 use kql_functions::KqlType;
 use kql_syntax::Span;
-use kql_syntax::ast::{self, BinaryOp, ExprKind, Ident};
+use kql_syntax::ast::{self, BinaryOp, ExprKind};
 
 use super::Args;
+use super::common::{all_columns, binary, call, name, with_window};
 use crate::error::{Result, df, semantic};
 use crate::leaf::{Tab, call_udf, cast_to, column, type_of};
 use crate::planner::Planner;
@@ -68,43 +69,6 @@ const DNV: &str = "__am_dcount_newvalues";
 /// The renamed copy of dimension `i` on a join's right side.
 fn dim_alias(i: usize) -> String {
     format!("__am_dim{i}")
-}
-
-/// A column reference in the syntax tree.
-fn name(n: &str, span: Span) -> ast::Expr {
-    ast::Expr::new(ExprKind::Name(Ident::new(n, span)), span)
-}
-
-/// `l op r` in the syntax tree.
-fn binary(op: BinaryOp, l: ast::Expr, r: ast::Expr, span: Span) -> ast::Expr {
-    ast::Expr::new(
-        ExprKind::Binary {
-            op,
-            left: Box::new(l),
-            right: Box::new(r),
-        },
-        span,
-    )
-}
-
-/// `f(args)` in the syntax tree.
-fn call(f: &str, args: Vec<ast::Expr>, span: Span) -> ast::Expr {
-    ast::Expr::new(
-        ExprKind::Call {
-            name: Ident::new(f, span),
-            args,
-        },
-        span,
-    )
-}
-
-/// Every column of `plan`, by name.
-fn all_columns(plan: &LogicalPlan) -> Vec<Expr> {
-    plan.schema()
-        .fields()
-        .iter()
-        .map(|f| column(f.name()))
-        .collect()
 }
 
 /// `plan` projected to `cols`.
@@ -156,15 +120,6 @@ fn join(
         .join_detailed(right, jt, (lk, rk), None, NullEquality::NullEqualsNull)
         .and_then(|b| b.build())
         .map_err(df(span))
-}
-
-/// `plan` with the window expression `w` as column `as_name`.
-fn with_window(plan: LogicalPlan, w: Expr, as_name: &str, span: Span) -> Result<LogicalPlan> {
-    let mut keep = all_columns(&plan);
-    let wname = w.schema_name().to_string();
-    let plan = LogicalPlanBuilder::window_plan(plan, vec![w]).map_err(df(span))?;
-    keep.push(column(&wname).alias(as_name));
-    project(plan, keep, span)
 }
 
 /// `x` (a count) as a Long.

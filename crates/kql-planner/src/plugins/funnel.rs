@@ -29,9 +29,10 @@ use datafusion_functions_aggregate as agg;
 use datafusion_functions_window::expr_fn::{lag, lead};
 use kql_functions::KqlType;
 use kql_syntax::Span;
-use kql_syntax::ast::{self, BinaryOp, ExprKind, Ident};
+use kql_syntax::ast::{self, BinaryOp, ExprKind};
 
 use super::Args;
+use super::common::{all_columns, binary, call, name};
 use crate::aggregates::AggCall;
 use crate::error::{Result, df, semantic};
 use crate::leaf::{Tab, cast_to, column, type_of};
@@ -55,43 +56,6 @@ fn state_at(j: usize) -> String {
 /// The column of the time `j` events ahead.
 fn time_at(j: usize) -> String {
     format!("__funnel_time_{j}")
-}
-
-/// A column reference in the syntax tree.
-fn name(n: &str, span: Span) -> ast::Expr {
-    ast::Expr::new(ExprKind::Name(Ident::new(n, span)), span)
-}
-
-/// `l op r` in the syntax tree.
-fn binary(op: BinaryOp, l: ast::Expr, r: ast::Expr, span: Span) -> ast::Expr {
-    ast::Expr::new(
-        ExprKind::Binary {
-            op,
-            left: Box::new(l),
-            right: Box::new(r),
-        },
-        span,
-    )
-}
-
-/// `f(args)` in the syntax tree.
-fn call(f: &str, args: Vec<ast::Expr>, span: Span) -> ast::Expr {
-    ast::Expr::new(
-        ExprKind::Call {
-            name: Ident::new(f, span),
-            args,
-        },
-        span,
-    )
-}
-
-/// Every column of `plan`, by name.
-fn all_columns(plan: &LogicalPlan) -> Vec<Expr> {
-    plan.schema()
-        .fields()
-        .iter()
-        .map(|f| column(f.name()))
-        .collect()
 }
 
 /// `plan` with the window expressions `ws` as the columns `names`.

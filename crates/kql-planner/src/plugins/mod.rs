@@ -4,6 +4,7 @@
 mod activity;
 mod activity_metrics;
 mod bag_unpack;
+mod common;
 mod funnel;
 mod narrow;
 mod pivot;
