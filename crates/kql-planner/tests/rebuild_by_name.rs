@@ -9,24 +9,9 @@ use datafusion_expr::expr::WindowFunctionDefinition;
 use datafusion_expr::registry::FunctionRegistry;
 use datafusion_expr::{Expr, LogicalPlan};
 use kql_functions::Registry;
-use kql_planner::{KqlContext, StoredFunction, TableRef};
+mod common;
 
-struct NoTables;
-
-impl KqlContext for NoTables {
-    fn table(&self, _name: &str) -> Option<TableRef> {
-        None
-    }
-    fn function(&self, _name: &str) -> Option<StoredFunction> {
-        None
-    }
-    fn parameter(&self, _name: &str) -> Option<String> {
-        None
-    }
-    fn now_nanos(&self) -> i64 {
-        1_700_000_000_000_000_000
-    }
-}
+use common::NoTables;
 
 /// (kind, name) of every function in `plan`, subqueries included.
 fn functions(plan: &LogicalPlan, out: &mut Vec<(&'static str, String)>) {

@@ -5,24 +5,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use kql_planner::{KqlContext, StoredFunction, TableRef};
+mod common;
 
-struct NoTables;
-
-impl KqlContext for NoTables {
-    fn table(&self, _name: &str) -> Option<TableRef> {
-        None
-    }
-    fn function(&self, _name: &str) -> Option<StoredFunction> {
-        None
-    }
-    fn parameter(&self, _name: &str) -> Option<String> {
-        None
-    }
-    fn now_nanos(&self) -> i64 {
-        1_700_000_000_000_000_000
-    }
-}
+use common::NoTables;
 
 fn queries() -> Vec<String> {
     let text = std::fs::read_to_string(

@@ -31,7 +31,7 @@ use kql_syntax::Span;
 use kql_syntax::ast::{self, BinaryOp, ExprKind};
 
 use super::Args;
-use super::common::{all_columns, binary, call, name, with_window};
+use super::common::{Timeline, TimelineSpec, binary, call, name, with_window};
 use crate::error::{Result, df, semantic};
 use crate::leaf::{Tab, cast_to, column, type_of};
 use crate::planner::Planner;
@@ -91,131 +91,7 @@ fn window(
     .map_err(df(span))
 }
 
-/// The arguments the three plugins share.
-struct Timeline<'a> {
-    id: String,
-    time: String,
-    time_t: KqlType,
-    start: &'a ast::Expr,
-    end: &'a ast::Expr,
-    dims: Vec<String>,
-}
-
 impl Planner<'_> {
-    /// Plans `e` over the columns of `plan`, as type `want` when given.
-    fn over(&mut self, plan: &LogicalPlan, e: &ast::Expr, want: Option<KqlType>) -> Result<Expr> {
-        let t = Tab::new(plan.clone());
-        let (x, xt) = self.typed(e, t.row())?;
-        Ok(match want {
-            Some(w) if w != xt => cast_to(x, xt, w),
-            _ => x,
-        })
-    }
-
-    /// `plan` with `e` as column `as_name`.
-    fn extend_with(
-        &mut self,
-        plan: LogicalPlan,
-        as_name: &str,
-        e: &ast::Expr,
-        want: Option<KqlType>,
-        span: Span,
-    ) -> Result<LogicalPlan> {
-        let x = self.over(&plan, e, want)?;
-        let mut cols = all_columns(&plan);
-        cols.push(x.alias(as_name));
-        LogicalPlanBuilder::from(plan)
-            .project(cols)
-            .and_then(|b| b.build())
-            .map_err(df(span))
-    }
-
-    /// Reads `id, t, start, end` and the dimensions after the `fixed` arguments; gives the
-    /// input restricted to `start .. end` with the bin `bin_at(t, step, start)` as [`BIN`].
-    fn timeline<'a>(
-        &mut self,
-        t: &Tab,
-        args: &Args<'a>,
-        plugin: &str,
-        fixed: usize,
-        step: &ast::Expr,
-        span: Span,
-    ) -> Result<(Timeline<'a>, LogicalPlan)> {
-        if !args.named.is_empty() || args.positional.len() < fixed {
-            return Err(semantic(
-                span,
-                format!("{plugin}() expects {fixed} positional arguments and optional dimensions"),
-            ));
-        }
-        let p = &args.positional;
-        let row = t.row();
-        let col = |e: &ast::Expr, what: &str| -> Result<String> {
-            match &e.kind {
-                ExprKind::Name(id) if row.schema.fields().iter().any(|f| f.name() == &id.name) => {
-                    Ok(id.name.clone())
-                }
-                _ => Err(semantic(
-                    e.span(),
-                    format!("{plugin}(): the {what} must be a column of the input"),
-                )),
-            }
-        };
-        let id = col(p[0], "id column")?;
-        let time = col(p[1], "timeline column")?;
-        let mut dims: Vec<String> = Vec::new();
-        for d in &p[fixed..] {
-            let d = col(d, "dimension")?;
-            if d == id || d == time || dims.contains(&d) {
-                return Err(semantic(
-                    span,
-                    format!("{plugin}(): column '{d}' is given twice"),
-                ));
-            }
-            dims.push(d);
-        }
-        let (_, time_t) = self.typed(p[1], row)?;
-        if !matches!(
-            time_t,
-            KqlType::DateTime | KqlType::Long | KqlType::Int | KqlType::Real | KqlType::Decimal
-        ) {
-            return Err(semantic(
-                p[1].span(),
-                format!("{plugin}(): the timeline column must be a datetime or a number"),
-            ));
-        }
-        let step_t = self.typed(step, row)?.1;
-        if matches!(step_t, KqlType::String | KqlType::Dynamic | KqlType::Bool) {
-            return Err(semantic(
-                step.span(),
-                format!("{plugin}(): the step must be a number or a timespan"),
-            ));
-        }
-        let tl = Timeline {
-            id,
-            time,
-            time_t,
-            start: p[2],
-            end: p[3],
-            dims,
-        };
-        // Rows in `start .. end`, with their bin.
-        let tcol = name(&tl.time, span);
-        let keep = binary(
-            BinaryOp::And,
-            binary(BinaryOp::GtEq, tcol.clone(), tl.start.clone(), span),
-            binary(BinaryOp::LtEq, tcol.clone(), tl.end.clone(), span),
-            span,
-        );
-        let k = self.over(&t.plan, &keep, Some(KqlType::Bool))?;
-        let plan = LogicalPlanBuilder::from(t.plan.clone())
-            .filter(k)
-            .and_then(|b| b.build())
-            .map_err(df(span))?;
-        let bin = call("bin_at", vec![tcol, step.clone(), tl.start.clone()], span);
-        let plan = self.extend_with(plan, BIN, &bin, Some(tl.time_t), span)?;
-        Ok((tl, plan))
-    }
-
     /// Groups `plan` by the bin and the dimensions with `aggs`; the bin is named as the
     /// timeline column.
     fn per_bin(
@@ -266,7 +142,19 @@ impl Planner<'_> {
                 "activity_counts_metrics() expects id, timeline, start, end and window",
             ));
         };
-        let (tl, plan) = self.timeline(&t, args, "activity_counts_metrics", 5, step, span)?;
+        let (tl, plan) = self.timeline(
+            &t,
+            args,
+            &TimelineSpec {
+                plugin: "activity_counts_metrics",
+                fixed: 5,
+                step_word: "step",
+                bin: BIN,
+                drop_null_ids: false,
+            },
+            step,
+            span,
+        )?;
         // Each id's first bin (per dimensions).
         let mut by_id: Vec<Expr> = tl.dims.iter().map(|d| column(d)).collect();
         by_id.push(column(&tl.id));
@@ -324,7 +212,19 @@ impl Planner<'_> {
                 "sliding_window_counts() expects id, timeline, start, end, lookback and bin",
             ));
         };
-        let (tl, plan) = self.timeline(&t, args, "sliding_window_counts", 6, step, span)?;
+        let (tl, plan) = self.timeline(
+            &t,
+            args,
+            &TimelineSpec {
+                plugin: "sliding_window_counts",
+                fixed: 6,
+                step_word: "step",
+                bin: BIN,
+                drop_null_ids: false,
+            },
+            step,
+            span,
+        )?;
         // How many bins a window spans.
         let lb = magnitude(&self.const_value(lookback, t.row())?);
         let st = magnitude(&self.const_value(step, t.row())?);
@@ -390,7 +290,19 @@ impl Planner<'_> {
                 "session_count() expects id, timeline, start, end, bin and lookback",
             ));
         };
-        let (tl, plan) = self.timeline(&t, args, "session_count", 6, step, span)?;
+        let (tl, plan) = self.timeline(
+            &t,
+            args,
+            &TimelineSpec {
+                plugin: "session_count",
+                fixed: 6,
+                step_word: "step",
+                bin: BIN,
+                drop_null_ids: false,
+            },
+            step,
+            span,
+        )?;
         let plan = LogicalPlanBuilder::from(plan)
             .filter(column(&tl.id).is_not_null())
             .and_then(|b| b.build())

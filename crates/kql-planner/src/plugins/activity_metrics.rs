@@ -40,7 +40,7 @@ use kql_syntax::Span;
 use kql_syntax::ast::{self, BinaryOp, ExprKind};
 
 use super::Args;
-use super::common::{all_columns, binary, call, name, with_window};
+use super::common::{Timeline, TimelineSpec, all_columns, binary, call, name, with_window};
 use crate::error::{Result, df, semantic};
 use crate::leaf::{Tab, call_udf, cast_to, column, type_of};
 use crate::planner::Planner;
@@ -141,16 +141,6 @@ fn ratio(num: Expr, den: Expr) -> Expr {
     datafusion_expr::cast(num, DataType::Float64) / datafusion_expr::cast(den, DataType::Float64)
 }
 
-/// The arguments the three plugins share.
-struct Timeline<'a> {
-    id: String,
-    time: String,
-    time_t: KqlType,
-    start: &'a ast::Expr,
-    end: &'a ast::Expr,
-    dims: Vec<String>,
-}
-
 impl Timeline<'_> {
     /// The dimensions as columns.
     fn dim_cols(&self) -> Vec<Expr> {
@@ -181,105 +171,6 @@ fn is_column(t: &Tab, e: &ast::Expr) -> bool {
     matches!(&e.kind, ExprKind::Name(id) if t.plan.schema().fields().iter().any(|f| f.name() == &id.name))
 }
 
-/// Plans `e` over the columns of `plan`, as type `want` when given.
-fn over(
-    p: &mut Planner<'_>,
-    plan: &LogicalPlan,
-    e: &ast::Expr,
-    want: Option<KqlType>,
-) -> Result<Expr> {
-    let t = Tab::new(plan.clone());
-    let (x, xt) = p.typed(e, t.row())?;
-    Ok(match want {
-        Some(w) if w != xt => cast_to(x, xt, w),
-        _ => x,
-    })
-}
-
-/// Reads `id, t, start, end` and the dimensions after the `fixed` arguments; gives the
-/// input's rows with a non-null id in `start .. end`, with the bin `bin_at(t, step, start)`
-/// as [`BIN`].
-fn timeline<'a>(
-    p: &mut Planner<'_>,
-    t: &Tab,
-    args: &Args<'a>,
-    plugin: &str,
-    fixed: usize,
-    step: &ast::Expr,
-    span: Span,
-) -> Result<(Timeline<'a>, LogicalPlan)> {
-    if !args.named.is_empty() || args.positional.len() < fixed {
-        return Err(semantic(
-            span,
-            format!("{plugin}() expects {fixed} positional arguments and optional dimensions"),
-        ));
-    }
-    let pos = &args.positional;
-    let col = |e: &ast::Expr, what: &str| -> Result<String> {
-        match &e.kind {
-            ExprKind::Name(id) if is_column(t, e) => Ok(id.name.clone()),
-            _ => Err(semantic(
-                e.span(),
-                format!("{plugin}(): the {what} must be a column of the input"),
-            )),
-        }
-    };
-    let id = col(pos[0], "id column")?;
-    let time = col(pos[1], "timeline column")?;
-    let mut dims: Vec<String> = Vec::new();
-    for d in &pos[fixed..] {
-        let d = col(d, "dimension")?;
-        if d == id || d == time || dims.contains(&d) {
-            return Err(semantic(
-                span,
-                format!("{plugin}(): column '{d}' is given twice"),
-            ));
-        }
-        dims.push(d);
-    }
-    let row = t.row();
-    let (_, time_t) = p.typed(pos[1], row)?;
-    if !matches!(
-        time_t,
-        KqlType::DateTime | KqlType::Long | KqlType::Int | KqlType::Real | KqlType::Decimal
-    ) {
-        return Err(semantic(
-            pos[1].span(),
-            format!("{plugin}(): the timeline column must be a datetime or a number"),
-        ));
-    }
-    let step_t = p.typed(step, row)?.1;
-    if matches!(step_t, KqlType::String | KqlType::Dynamic | KqlType::Bool) {
-        return Err(semantic(
-            step.span(),
-            format!("{plugin}(): the window must be a number or a timespan"),
-        ));
-    }
-    let tl = Timeline {
-        id,
-        time,
-        time_t,
-        start: pos[2],
-        end: pos[3],
-        dims,
-    };
-    let tcol = name(&tl.time, span);
-    let keep = binary(
-        BinaryOp::And,
-        binary(BinaryOp::GtEq, tcol.clone(), tl.start.clone(), span),
-        binary(BinaryOp::LtEq, tcol.clone(), tl.end.clone(), span),
-        span,
-    );
-    let k = over(p, &t.plan, &keep, Some(KqlType::Bool))?;
-    let plan = filter(t.plan.clone(), k.and(column(&tl.id).is_not_null()), span)?;
-    let bin = call("bin_at", vec![tcol, step.clone(), tl.start.clone()], span);
-    let b = over(p, &plan, &bin, Some(tl.time_t))?;
-    let mut cols = all_columns(&plan);
-    cols.push(b.alias(BIN));
-    let plan = project(plan, cols, span)?;
-    Ok((tl, plan))
-}
-
 /// The distinct `(bin, dims..., id)` of `plan`.
 fn distinct_ids(tl: &Timeline<'_>, plan: LogicalPlan, span: Span) -> Result<LogicalPlan> {
     let mut group = vec![column(BIN)];
@@ -297,7 +188,7 @@ fn next_bin(
     span: Span,
 ) -> Result<Expr> {
     let e = binary(BinaryOp::Add, name(BIN, span), step.clone(), span);
-    over(p, plan, &e, Some(tl.time_t))
+    p.over(plan, &e, Some(tl.time_t))
 }
 
 impl Planner<'_> {
@@ -309,7 +200,19 @@ impl Planner<'_> {
                 "activity_metrics() expects id, timeline, start, end and window",
             ));
         };
-        let (tl, plan) = timeline(self, &t, args, "activity_metrics", 5, step, span)?;
+        let (tl, plan) = self.timeline(
+            &t,
+            args,
+            &TimelineSpec {
+                plugin: "activity_metrics",
+                fixed: 5,
+                step_word: "window",
+                bin: BIN,
+                drop_null_ids: true,
+            },
+            step,
+            span,
+        )?;
         let pairs = distinct_ids(&tl, plan, span)?;
         // The pairs of the previous period, moved to the period after it.
         let mut prev = vec![next_bin(self, &tl, &pairs, step, span)?.alias(PREV_BIN)];
@@ -367,7 +270,19 @@ impl Planner<'_> {
         // A sixth argument that is not a column is the cohort.
         let cohort = pos.get(5).copied().filter(|e| !is_column(&t, e));
         let fixed = if cohort.is_some() { 6 } else { 5 };
-        let (tl, plan) = timeline(self, &t, args, "new_activity_metrics", fixed, step, span)?;
+        let (tl, plan) = self.timeline(
+            &t,
+            args,
+            &TimelineSpec {
+                plugin: "new_activity_metrics",
+                fixed,
+                step_word: "window",
+                bin: BIN,
+                drop_null_ids: true,
+            },
+            step,
+            span,
+        )?;
         // The periods of `start .. end`: `start + k * window` for `k` in `0 .. count`, the
         // indexes unnested from `__range_indexes` as the `range` operator does.
         let one = LogicalPlanBuilder::empty(true).build().map_err(df(span))?;
@@ -376,14 +291,9 @@ impl Planner<'_> {
             KqlType::Real | KqlType::Decimal => KqlType::Real,
             _ => KqlType::Long,
         };
-        let from = over(self, &one, tl.start, Some(num_t))?;
-        let until = over(self, &one, tl.end, Some(num_t))?;
-        let by = over(
-            self,
-            &one,
-            step,
-            (num_t != KqlType::DateTime).then_some(num_t),
-        )?;
+        let from = self.over(&one, tl.start, Some(num_t))?;
+        let until = self.over(&one, tl.end, Some(num_t))?;
+        let by = self.over(&one, step, (num_t != KqlType::DateTime).then_some(num_t))?;
         let count = call_udf("__range_count", vec![from, until, by], span)?;
         let series = call_udf(kql_functions::operators::RANGE_INDEXES, vec![count], span)?;
         let ks = LogicalPlanBuilder::from(one)
@@ -397,7 +307,7 @@ impl Planner<'_> {
             binary(BinaryOp::Mul, name(K, span), step.clone(), span),
             span,
         );
-        let to = over(self, &ks, &to, Some(tl.time_t))?;
+        let to = self.over(&ks, &to, Some(tl.time_t))?;
         let to_periods = project(ks, vec![to.alias(TO)], span)?;
 
         // Each id's pairs with its first period.
@@ -430,7 +340,7 @@ impl Planner<'_> {
                     vec![c.clone(), step.clone(), tl.start.clone()],
                     span,
                 );
-                let c = over(self, &cohorts, &c, Some(tl.time_t))?;
+                let c = self.over(&cohorts, &c, Some(tl.time_t))?;
                 filter(cohorts, column(BIN).eq(c), span)?
             }
             None => cohorts,
@@ -509,7 +419,19 @@ impl Planner<'_> {
                 "active_users_count() expects id, timeline, start, end, lookback window, period, active periods count and bin",
             ));
         };
-        let (tl, plan) = timeline(self, &t, args, "active_users_count", 8, step, span)?;
+        let (tl, plan) = self.timeline(
+            &t,
+            args,
+            &TimelineSpec {
+                plugin: "active_users_count",
+                fixed: 8,
+                step_word: "window",
+                bin: BIN,
+                drop_null_ids: true,
+            },
+            step,
+            span,
+        )?;
         // The distinct appearances.
         let mut group = vec![column(BIN)];
         group.extend(tl.dim_cols());
@@ -518,7 +440,7 @@ impl Planner<'_> {
         let seen = aggregate(plan, group, Vec::new(), span)?;
         // Every row of the input (before `start` too) with its period.
         let p = call("bin", vec![name(&tl.time, span), (*period).clone()], span);
-        let p = over(self, &t.plan, &p, Some(tl.time_t))?;
+        let p = self.over(&t.plan, &p, Some(tl.time_t))?;
         let mut cols = vec![column(&tl.id).alias(LID)];
         cols.extend(tl.dim_aliases());
         cols.push(column(&tl.time).alias(LT));
@@ -541,7 +463,7 @@ impl Planner<'_> {
             ),
             span,
         );
-        let within = over(self, &joined, &within, Some(KqlType::Bool))?;
+        let within = self.over(&joined, &within, Some(KqlType::Bool))?;
         let joined = filter(joined, within, span)?;
         let mut group = vec![column(BIN)];
         group.extend(tl.dim_cols());
@@ -553,7 +475,7 @@ impl Planner<'_> {
             vec![agg::count::count_distinct(column(LP)).alias(NP)],
             span,
         )?;
-        let n = over(self, &periods, active, Some(KqlType::Long))?;
+        let n = self.over(&periods, active, Some(KqlType::Long))?;
         let np = long(&periods, column(NP), span)?;
         let active_rows = filter(periods, np.gt_eq(n), span)?;
         let mut group = vec![column(BIN)];

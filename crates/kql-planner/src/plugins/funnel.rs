@@ -32,7 +32,7 @@ use kql_syntax::Span;
 use kql_syntax::ast::{self, BinaryOp, ExprKind};
 
 use super::Args;
-use super::common::{all_columns, binary, call, name};
+use super::common::{all_columns, binary, call, input_column, name};
 use crate::aggregates::AggCall;
 use crate::error::{Result, df, semantic};
 use crate::leaf::{Tab, cast_to, column, type_of};
@@ -99,17 +99,6 @@ fn sequence_item(v: &serde_json::Value, dt: &DataType, span: Span) -> Result<Exp
 }
 
 impl Planner<'_> {
-    /// Plans `e` over the columns of `plan`, as a predicate.
-    fn funnel_pred(&mut self, plan: &LogicalPlan, e: &ast::Expr) -> Result<Expr> {
-        let t = Tab::new(plan.clone());
-        let (x, xt) = self.typed(e, t.row())?;
-        Ok(if xt == KqlType::Bool {
-            x
-        } else {
-            cast_to(x, xt, KqlType::Bool)
-        })
-    }
-
     /// `evaluate funnel_sequence(...)`.
     pub(crate) fn funnel_sequence(&mut self, t: Tab, args: &Args<'_>, span: Span) -> Result<Tab> {
         let p = &args.positional;
@@ -120,17 +109,7 @@ impl Planner<'_> {
             ));
         }
         let row = t.row();
-        let col = |e: &ast::Expr, what: &str| -> Result<String> {
-            match &e.kind {
-                ExprKind::Name(id) if row.schema.fields().iter().any(|f| f.name() == &id.name) => {
-                    Ok(id.name.clone())
-                }
-                _ => Err(semantic(
-                    e.span(),
-                    format!("funnel_sequence(): the {what} must be a column of the input"),
-                )),
-            }
-        };
+        let col = |e: &ast::Expr, what: &str| input_column(row.schema, e, "funnel_sequence", what);
         let id = col(p[0], "id column")?;
         let time = col(p[1], "timeline column")?;
         let state = col(p[6], "state column")?;
@@ -185,7 +164,7 @@ impl Planner<'_> {
             binary(BinaryOp::LtEq, tcol.clone(), end.clone(), span),
             span,
         );
-        let keep = self.funnel_pred(&t.plan, &keep)?;
+        let keep = self.over(&t.plan, &keep, Some(KqlType::Bool))?;
         let plan = LogicalPlanBuilder::from(t.plan.clone())
             .filter(keep.and(column(&id).is_not_null()))
             .and_then(|b| b.build())
@@ -250,7 +229,7 @@ impl Planner<'_> {
                 max_step.clone(),
                 span,
             );
-            let gap = self.funnel_pred(&plan, &gap)?;
+            let gap = self.over(&plan, &gap, Some(KqlType::Bool))?;
             matched = matched.and(column(&state_at(j)).eq(s.clone())).and(gap);
         }
         let plan = LogicalPlanBuilder::from(plan)
@@ -275,9 +254,9 @@ impl Planner<'_> {
                 span,
             )
         };
-        let prev_ok = self.funnel_pred(&plan, &within(&time, PREV_TIME))?;
+        let prev_ok = self.over(&plan, &within(&time, PREV_TIME), Some(KqlType::Bool))?;
         let last = if k == 1 { time.clone() } else { time_at(k - 1) };
-        let next_ok = self.funnel_pred(&plan, &within(&time_at(k), &last))?;
+        let next_ok = self.over(&plan, &within(&time_at(k), &last), Some(KqlType::Bool))?;
         let prev = when(prev_ok, column(PREV_STATE))
             .otherwise(empty.clone())
             .map_err(df(span))?;
@@ -422,18 +401,8 @@ impl Planner<'_> {
             ));
         }
         let row = t.row();
-        let col = |e: &ast::Expr, what: &str| -> Result<String> {
-            match &e.kind {
-                ExprKind::Name(id) if row.schema.fields().iter().any(|f| f.name() == &id.name) => {
-                    Ok(id.name.clone())
-                }
-                _ => Err(semantic(
-                    e.span(),
-                    format!(
-                        "funnel_sequence_completion(): the {what} must be a column of the input"
-                    ),
-                )),
-            }
+        let col = |e: &ast::Expr, what: &str| {
+            input_column(row.schema, e, "funnel_sequence_completion", what)
         };
         let id = col(p[0], "id column")?;
         let time = col(p[1], "timeline column")?;
@@ -500,7 +469,7 @@ impl Planner<'_> {
             binary(BinaryOp::LtEq, tcol.clone(), end.clone(), span),
             span,
         );
-        let keep = self.funnel_pred(&t.plan, &keep)?;
+        let keep = self.over(&t.plan, &keep, Some(KqlType::Bool))?;
         let plan = LogicalPlanBuilder::from(t.plan.clone())
             .filter(keep.and(column(&id).is_not_null()))
             .and_then(|b| b.build())
@@ -679,17 +648,8 @@ impl Planner<'_> {
             ));
         }
         let row = t.row();
-        let col = |e: &ast::Expr, what: &str| -> Result<String> {
-            match &e.kind {
-                ExprKind::Name(id) if row.schema.fields().iter().any(|f| f.name() == &id.name) => {
-                    Ok(id.name.clone())
-                }
-                _ => Err(semantic(
-                    e.span(),
-                    format!("rolling_percentile(): the {what} must be a column of the input"),
-                )),
-            }
-        };
+        let col =
+            |e: &ast::Expr, what: &str| input_column(row.schema, e, "rolling_percentile", what);
         let value = col(p[0], "value column")?;
         let index = col(p[2], "index column")?;
         let mut dims: Vec<String> = Vec::new();
